@@ -1,0 +1,1 @@
+"""The ``paddock`` command line: thin commands that parse flags, call ``serving/`` and print."""

@@ -1,0 +1,1 @@
+"""Shared fixtures. Pulumi mock fixtures live in tests/components/conftest.py."""
