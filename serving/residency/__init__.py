@@ -1,0 +1,26 @@
+"""Data-residency rules (pure): stack facts and resource records → findings, places, IAM documents.
+
+Shared by ``paddock audit``, ``paddock preflight``, the CrossGuard pack (``stacks/policy_pack``) and
+``components/bedrock_fallback.py``.
+"""
+
+from serving.residency.model import Finding, Place, ResidencyPolicy
+from serving.residency.report import StackAudit, audit_stack, render_markdown
+from serving.residency.resource_rules import check_resource
+from serving.residency.rules import RULES, check_profile, check_stack
+from serving.residency.stack import StackFacts, facts_from_raw
+
+__all__ = [
+    "RULES",
+    "Finding",
+    "Place",
+    "ResidencyPolicy",
+    "StackAudit",
+    "StackFacts",
+    "audit_stack",
+    "check_profile",
+    "check_resource",
+    "check_stack",
+    "facts_from_raw",
+    "render_markdown",
+]

@@ -1,0 +1,239 @@
+"""One stack's audit: every place data can reach (inventory) plus the findings, rendered as JSON or Markdown.
+
+``audit_stack(facts, resources, overrides)`` is pure; the CLI reads files and prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from serving.residency.model import Finding, Place
+from serving.residency.profiles import resolve_profile
+from serving.residency.resource_rules import check_resource, resource_region
+from serving.residency.rules import RULES, check_stack
+from serving.residency.stack import StackFacts
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackAudit:
+    """The audit of one stack."""
+
+    stack: str
+    region: str
+    allowed_regions: tuple[str, ...]
+    places: tuple[Place, ...]
+    findings: tuple[Finding, ...]
+    fallback_aliases: tuple[str, ...]
+    pinned_aliases: tuple[str, ...]
+    resources_checked: int
+    """Resource records from the offline plan that were checked (0 = config-only audit)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "stack": self.stack,
+            "region": self.region,
+            "allowedRegions": list(self.allowed_regions),
+            "fallbackAliases": list(self.fallback_aliases),
+            "pinnedAliases": list(self.pinned_aliases),
+            "resourcesChecked": self.resources_checked,
+            "clean": not self.findings,
+            "places": [p.to_dict() for p in self.places],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+_VOLUME_TYPES = {
+    "aws:eks/nodeGroup:NodeGroup": "node root volumes (EBS) of node group",
+    "aws:ec2/launchTemplate:LaunchTemplate": "EBS volumes of launch template",
+    "kubernetes:core/v1:PersistentVolumeClaim": "model-cache volume (EBS) claim",
+}
+
+
+def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] | None) -> list[Place]:
+    pol = facts.policy
+    places = [
+        Place(
+            kind="prompts",
+            what="EKS cluster: GPU nodes, gateway (prompts and responses)",
+            region=facts.region,
+            resource="cluster",
+            config_key="aws:region",
+            allowed=pol.allows(facts.region),
+        )
+    ]
+    for m in facts.models:
+        key = f"paddock:models[{m.index}].weights"
+        if m.weights.startswith("s3://"):
+            places.append(
+                Place(
+                    kind="weights",
+                    what=f"S3 weights of {m.alias}",
+                    region=m.weights_region,
+                    resource=m.weights,
+                    config_key=key + "Region",
+                    allowed=pol.allows(m.weights_region),
+                )
+            )
+        else:
+            places.append(
+                Place(
+                    kind="weights",
+                    what=f"weights of {m.alias} downloaded from Hugging Face Hub",
+                    region=None,
+                    resource=m.weights,
+                    config_key=key,
+                    allowed=True,
+                )
+            )
+    if pol.allow_fallback:
+        for key in sorted({m.fallback for m in facts.models if m.fallback is not None}):
+            route = resolve_profile(facts.fallback_profiles[key], facts.bedrock_region, overrides)
+            dests: Sequence[str | None] = route.destinations or [None]
+            for region in dests:
+                allowed = (
+                    pol.allow_global_profiles
+                    if route.scope == "global"
+                    else region is not None and pol.allows(region)
+                )
+                places.append(
+                    Place(
+                        kind="prompts",
+                        what=f"Bedrock {route.profile_id} ({route.geography}; {route.known_from})",
+                        region=region,
+                        resource=f"bedrock {route.profile_id}",
+                        config_key=f"paddock:fallback.bedrock.models.{key}.inferenceProfile",
+                        allowed=allowed,
+                    )
+                )
+    egress = "NAT gateway (public egress)" if facts.nat_gateway else "no NAT gateway"
+    endpoints = "VPC endpoints" if facts.vpc_endpoints else "no VPC endpoints"
+    places.append(
+        Place(
+            kind="egress",
+            what=f"{egress}; {endpoints}",
+            region=facts.region,
+            resource="network",
+            config_key="paddock:network",
+            allowed=not facts.nat_gateway,
+        )
+    )
+    return places
+
+
+def _resource_places(facts: StackFacts, resources: Iterable[Mapping[str, Any]]) -> list[Place]:
+    places = []
+    for r in resources:
+        rtype, region = str(r.get("type")), resource_region(r, facts.policy)
+        if rtype in _VOLUME_TYPES:
+            places.append(
+                Place(
+                    kind="volumes",
+                    what=f"{_VOLUME_TYPES[rtype]} {r['name']}",
+                    region=region,
+                    resource=r["name"],
+                    config_key="aws:region",
+                    allowed=facts.policy.allows(region),
+                )
+            )
+        elif rtype == "aws:cloudwatch/logGroup:LogGroup":
+            days = r.get("inputs", {}).get("retentionInDays")
+            kept = f"{int(days)} days" if days else "never expires"
+            places.append(
+                Place(
+                    kind="logs",
+                    what=f"log group {r['name']} ({kept})",
+                    region=region,
+                    resource=r["name"],
+                    config_key="paddock:residency.logRetentionDays",
+                    allowed=facts.policy.allows(region),
+                )
+            )
+        elif rtype == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            service = r.get("inputs", {}).get("serviceName", "?")
+            places.append(
+                Place(
+                    kind="egress",
+                    what=f"VPC endpoint {service}",
+                    region=region,
+                    resource=r["name"],
+                    config_key="paddock:network.vpcEndpoints",
+                    allowed=True,
+                )
+            )
+    return places
+
+
+def _dedupe(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    seen: set[tuple[str, str, str | None]] = set()
+    out = []
+    for f in findings:
+        key = (f.rule, f.config_key, f.region if f.region else f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return tuple(out)
+
+
+def audit_stack(
+    facts: StackFacts,
+    resources: Sequence[Mapping[str, Any]] = (),
+    overrides: Mapping[str, tuple[str, ...]] | None = None,
+) -> StackAudit:
+    """Audit one stack: resource-record findings first (they name real resources), then config findings."""
+    by_resource = [f for r in resources for f in check_resource(r, facts.policy)]
+    return StackAudit(
+        stack=facts.stack,
+        region=facts.region,
+        allowed_regions=facts.policy.allowed_regions,
+        places=tuple(_config_places(facts, overrides) + _resource_places(facts, resources)),
+        findings=_dedupe(by_resource + check_stack(facts, overrides)),
+        fallback_aliases=tuple(m.alias for m in facts.models if m.fallback is not None),
+        pinned_aliases=tuple(m.alias for m in facts.models if m.fallback is None),
+        resources_checked=len(resources),
+    )
+
+
+def _cell(text: str | None) -> str:
+    return (text or "—").replace("|", "\\|")
+
+
+def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
+    """A one-page report an auditor can attach to a review (GitHub-flavoured Markdown)."""
+    lines = ["# Paddock data-residency audit", "", f"Generated {generated}.", ""]
+    for a in audits:
+        verdict = "clean" if not a.findings else f"{len(a.findings)} finding(s)"
+        lines += [
+            f"## Stack `{a.stack}`: {verdict}",
+            "",
+            f"- Home Region: `{a.region}`; allowed: {', '.join(f'`{r}`' for r in a.allowed_regions)}",
+            f"- Aliases that can fall back to Bedrock: {', '.join(a.fallback_aliases) or 'none'}",
+            f"- Pinned aliases (never leave the cluster): {', '.join(a.pinned_aliases) or 'none'}",
+            f"- Resources checked from the offline plan: {a.resources_checked}",
+            "",
+            "| Data | Where | Region | Allowed | Config key |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {p.kind} | {_cell(p.what)} | {_cell(p.region)} | {'yes' if p.allowed else '**no**'} "
+            f"| `{p.config_key}` |"
+            for p in a.places
+        ]
+        if a.findings:
+            lines += [
+                "",
+                "| Severity | Rule | Resource | Config key | Region | Message |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {f.severity} | `{f.rule}` | {_cell(f.resource)} | `{f.config_key}` | {_cell(f.region)} "
+                f"| {_cell(f.message)} |"
+                for f in a.findings
+            ]
+        lines.append("")
+    used = sorted({f.rule for a in audits for f in a.findings})
+    if used:
+        lines += ["## Rules", ""] + [f"- `{r}`: {RULES[r]}" for r in used] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""IAM documents and profile resolution: exact ARNs, conditions, no '*' resources, catalog integrity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from serving.errors import CatalogError, InputError
+from serving.residency import facts_from_raw, profiles
+from serving.residency.iam import (
+    ACTIONS,
+    bedrock_targets,
+    endpoint_policy,
+    invoke_policy,
+    irsa_trust_policy,
+    pod_identity_trust_policy,
+)
+from serving.residency.profiles import resolve_profile
+from serving.residency.stack import read_stack_yaml
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
+ACCT = "123456789012"
+SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+EU6 = ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"]
+
+
+def _facts(name: str):  # type: ignore[no-untyped-def]
+    return facts_from_raw(read_stack_yaml(FIXTURES / f"{name}.yaml"), stack=name)
+
+
+def test_invoke_policy_for_eu_profile_has_exact_arns_and_condition() -> None:
+    doc = json.loads(json.dumps(invoke_policy(bedrock_targets(_facts("clean-eu")), account_id=ACCT)))
+    profile_arn = f"arn:aws:bedrock:eu-central-1:{ACCT}:inference-profile/{SONNET}"
+    assert doc["Statement"] == [
+        {"Sid": "InvokeProfile0", "Effect": "Allow", "Action": ACTIONS, "Resource": [profile_arn]},
+        {
+            "Sid": "InvokeModelsViaProfile0",
+            "Effect": "Allow",
+            "Action": ACTIONS,
+            "Resource": [
+                f"arn:aws:bedrock:{r}::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
+                for r in EU6
+            ],
+            "Condition": {"StringEquals": {"bedrock:InferenceProfileArn": profile_arn}},
+        },
+    ]
+    assert not any("*" in r for st in doc["Statement"] for r in st["Resource"])
+
+
+def test_in_region_target_grants_the_one_model_arn() -> None:
+    doc = invoke_policy(bedrock_targets(_facts("clean-in-region")), account_id=ACCT)
+    assert doc["Statement"] == [
+        {
+            "Sid": "InvokeInRegion0",
+            "Effect": "Allow",
+            "Action": ACTIONS,
+            "Resource": [f"arn:aws:bedrock:eu-central-1::foundation-model/{HAIKU}"],
+        }
+    ]
+
+
+def test_global_profile_adds_the_regionless_model_arn() -> None:
+    facts = _facts("eu-global-profile")
+    (target,) = bedrock_targets(facts)
+    assert (target.scope, target.destinations) == ("global", ())
+    statements = invoke_policy((target,), account_id=ACCT)["Statement"]
+    assert statements[1]["Resource"] == [
+        "arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
+    ]
+
+
+def test_no_targets_when_all_pinned_and_invoke_policy_refuses_empty() -> None:
+    assert bedrock_targets(_facts("clean-pinned")) == ()
+    assert bedrock_targets(_facts("fallback-forbidden")) == ()
+    with pytest.raises(InputError, match="all pinned"):
+        invoke_policy((), account_id=ACCT)
+
+
+def test_unknown_geo_profile_cannot_get_exact_arns() -> None:
+    with pytest.raises(InputError) as err:
+        bedrock_targets(_facts("unknown-eu-profile"))
+    assert err.value.field == "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
+    live = {"eu.anthropic.claude-opus-4-6-v1": ("eu-west-1", "eu-central-1")}
+    (target,) = bedrock_targets(_facts("unknown-eu-profile"), live)
+    assert target.destinations == ("eu-central-1", "eu-west-1")
+
+
+def test_endpoint_policy_names_the_role_as_only_principal() -> None:
+    role = f"arn:aws:iam::{ACCT}:role/gw"
+    doc = endpoint_policy(bedrock_targets(_facts("clean-eu")), role_arn=role, account_id=ACCT)
+    assert [st["Principal"] for st in doc["Statement"]] == [{"AWS": [role]}, {"AWS": [role]}]
+    assert doc["Statement"][1]["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"].endswith(SONNET)
+
+
+def test_trust_policies() -> None:
+    assert pod_identity_trust_policy()["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    doc = irsa_trust_policy(
+        oidc_provider_arn="arn:aws:iam::1:oidc-provider/oidc.eks/id/X",
+        issuer="https://oidc.eks/id/X",
+        namespace="paddock",
+        service_account="gateway",
+    )
+    cond = doc["Statement"][0]["Condition"]["StringEquals"]
+    assert cond == {
+        "oidc.eks/id/X:sub": "system:serviceaccount:paddock:gateway",
+        "oidc.eks/id/X:aud": "sts.amazonaws.com",
+    }
+
+
+@pytest.mark.parametrize(
+    ("profile", "source", "scope", "dests"),
+    [
+        (SONNET, "eu-west-1", "geo", tuple(EU6)),
+        ("us.anthropic.claude-3-haiku-20240307-v1:0", "us-west-2", "geo", ("us-east-1", "us-west-2")),
+        ("us.anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", "geo", None),
+        ("anthropic.claude-3-haiku-20240307-v1:0", "eu-central-1", "in-region", ("eu-central-1",)),
+        ("global.anthropic.claude-opus-4-6-v1", "eu-central-1", "global", None),
+    ],
+)
+def test_resolve_profile(profile: str, source: str, scope: str, dests: tuple[str, ...] | None) -> None:
+    route = resolve_profile(profile, source)
+    assert (route.scope, route.destinations) == (scope, dests)
+
+
+def test_geographies() -> None:
+    us_gov = profiles.geography_of("us-gov.anthropic.x")
+    us = profiles.geography_of("us.anthropic.x")
+    assert us_gov is not None and us_gov.name == "AWS GovCloud (US)"
+    assert us is not None and us.may_include("us-west-2") and not us.may_include("us-gov-west-1")
+    assert resolve_profile("jp.anthropic.x", "ap-northeast-1").may_reach("ap-northeast-3")
+    assert not resolve_profile(SONNET, "eu-central-1").may_reach("eu-west-2")
+    assert profiles.region_of_arn("not-an-arn") is None
+
+
+def test_every_data_file_entry_has_source_and_date() -> None:
+    raw = json.loads(profiles.DATA_FILE.read_text())
+    for entry in raw["profiles"] + raw["geographies"]:
+        assert entry["source"] and entry["date"] == "2026-11-23"
+    assert SONNET in profiles.known_profile_ids()
+
+
+@pytest.mark.parametrize(
+    ("mutation", "needle"),
+    [
+        (lambda d: d["profiles"][0].pop("source"), "has no 'source'"),
+        (lambda d: d["geographies"][0].update(date=""), "has no 'date'"),
+        (lambda d: d["profiles"][0].pop("destinations"), "has no destinations"),
+    ],
+)
+def test_broken_data_file_raises_catalog_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mutation, needle
+) -> None:  # type: ignore[no-untyped-def]
+    raw = json.loads(profiles.DATA_FILE.read_text())
+    mutation(raw)
+    broken = tmp_path / "inference_profiles.json"
+    broken.write_text(json.dumps(raw))
+    monkeypatch.setattr(profiles, "DATA_FILE", broken)
+    profiles._catalog.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match=needle):
+            profiles.known_profile_ids()
+    finally:
+        monkeypatch.undo()
+        profiles._catalog.cache_clear()
