@@ -12,12 +12,15 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from serving.errors import InputError
 from serving.residency.model import ResidencyPolicy
+
+if TYPE_CHECKING:
+    from serving.stack_config import StackConfig
 
 PINNED = "none"
 
@@ -165,6 +168,42 @@ def facts_from_raw(raw: Mapping[str, Any], *, stack: str) -> StackFacts:
         vpc_endpoints=bool(network.get("vpcEndpoints", True)),
         existing_vpc="existingVpcId" in network,
         gateway_enabled=bool(gateway.get("enabled", True)),
+    )
+
+
+def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
+    """The same facts from a parsed :class:`serving.stack_config.StackConfig` (what ``stacks/`` holds)."""
+    res = cfg.residency
+    models = tuple(
+        ModelFacts(
+            index=i,
+            alias=m.alias,
+            weights=m.weights,
+            weights_region=m.weights_region,
+            fallback=None if m.pinned else m.fallback,
+        )
+        for i, m in enumerate(cfg.models)
+    )
+    policy = ResidencyPolicy(
+        home_region=cfg.region,
+        allowed_regions=tuple(res.allowed_regions),
+        allow_geo_profiles=res.allow_geo_inference_profiles,
+        allow_global_profiles=res.allow_global_inference_profiles,
+        allow_fallback=res.allow_fallback,
+        log_retention_days=res.log_retention_days,
+        pinned_aliases=frozenset(m.alias for m in models if m.fallback is None),
+    )
+    return StackFacts(
+        stack=cfg.stack,
+        region=cfg.region,
+        policy=policy,
+        models=models,
+        bedrock_region=cfg.fallback.region or cfg.region,
+        fallback_profiles={k: v.inference_profile for k, v in cfg.fallback.models.items()},
+        nat_gateway=cfg.network.nat_gateway,
+        vpc_endpoints=cfg.network.vpc_endpoints,
+        existing_vpc=cfg.network.existing_vpc_id is not None,
+        gateway_enabled=cfg.gateway.enabled,
     )
 
 

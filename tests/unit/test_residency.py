@@ -16,7 +16,7 @@ SONNET_KEY = "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
 
 
 def _findings(name: str) -> set[tuple[str, str, str | None]]:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / f"{name}.yaml"), stack=name)
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / f"Pulumi.{name}.yaml"), stack=name)
     return {(f.rule, f.config_key, f.region) for f in check_stack(facts)}
 
 
@@ -51,19 +51,19 @@ def test_violating_stacks_are_flagged_exactly(name: str) -> None:
 
 
 def test_us_profile_message_names_geography_and_allowed_regions() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "eu-us-profile.yaml"), stack="x")
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.eu-us-profile.yaml"), stack="x")
     (finding,) = check_stack(facts)
     assert finding.severity == "error"
     assert "US geography" in finding.message and "eu-central-1" in finding.message
 
 
 def test_unverified_profile_is_a_warning_not_an_error() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "unknown-eu-profile.yaml"), stack="x")
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.unknown-eu-profile.yaml"), stack="x")
     assert [f.severity for f in check_stack(facts)] == ["warning"]
 
 
 def test_preflight_overrides_replace_data_file_destinations() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "eu-narrow-allowed.yaml"), stack="x")
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.eu-narrow-allowed.yaml"), stack="x")
     live = {"eu.anthropic.claude-sonnet-4-5-20250929-v1:0": ("eu-central-1", "eu-west-1")}
     assert check_stack(facts, live) == []
     live_wide = {"eu.anthropic.claude-sonnet-4-5-20250929-v1:0": ("eu-central-1", "eu-west-2")}
@@ -73,7 +73,7 @@ def test_preflight_overrides_replace_data_file_destinations() -> None:
 
 def test_bad_input_lists_every_problem_with_its_key() -> None:
     with pytest.raises(InputError) as err:
-        facts_from_raw(read_stack_yaml(FIXTURES / "bad-input.yaml"), stack="bad")
+        facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.bad-input.yaml"), stack="bad")
     text = str(err.value)
     assert "paddock:residency.allowedRegions: expected a non-empty list" in text
     assert "paddock:models[0].fallback: 'claude-opus' is not a key" in text
@@ -134,7 +134,7 @@ def test_read_stack_yaml_errors(tmp_path: Path) -> None:
 
 
 def test_audit_inventory_lists_every_place() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "clean-eu.yaml"), stack="clean-eu")
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.clean-eu.yaml"), stack="clean-eu")
     audit = audit_stack(facts)
     kinds = [(p.kind, p.region) for p in audit.places]
     assert kinds[:3] == [("prompts", "eu-central-1")] + [("weights", "eu-central-1")] * 2
@@ -143,3 +143,16 @@ def test_audit_inventory_lists_every_place() -> None:
     assert audit.fallback_aliases == ("llama-8b",) and audit.pinned_aliases == ("llama-8b-eu-only",)
     assert all(p.allowed for p in audit.places) and audit.findings == ()
     assert audit.to_dict()["clean"] is True
+
+
+PARSEABLE = sorted(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml"))
+PARSEABLE = [n for n in PARSEABLE if n not in ("bad-input", "compute-region")]
+
+
+@pytest.mark.parametrize("name", PARSEABLE)
+def test_facts_from_parsed_stack_config_match_raw_reader(name: str) -> None:
+    from serving.residency import facts_from_stack_config
+    from serving.stack_config import load_stack_file
+
+    path = FIXTURES / f"Pulumi.{name}.yaml"
+    assert facts_from_stack_config(load_stack_file(path)) == facts_from_raw(read_stack_yaml(path), stack=name)

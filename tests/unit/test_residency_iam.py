@@ -28,7 +28,7 @@ EU6 = ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "e
 
 
 def _facts(name: str):  # type: ignore[no-untyped-def]
-    return facts_from_raw(read_stack_yaml(FIXTURES / f"{name}.yaml"), stack=name)
+    return facts_from_raw(read_stack_yaml(FIXTURES / f"Pulumi.{name}.yaml"), stack=name)
 
 
 def test_invoke_policy_for_eu_profile_has_exact_arns_and_condition() -> None:
