@@ -1,0 +1,282 @@
+"""Claude on Amazon Bedrock: Converse and ConverseStream, serialized, signed and decoded by botocore.
+
+botocore builds the request from its own bedrock-runtime model (validation included), SigV4 signs it with the
+default credential chain (IRSA, Pod Identity, env, profile) for the configured region, and its event-stream
+decoder reads ``application/vnd.amazon.eventstream`` frames. httpx carries the bytes (async, transport
+injectable), so a stream costs no thread. ``endpoint`` overrides the URL (tests, VPC endpoint DNS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import botocore.session
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials, RefreshableCredentials
+from botocore.eventstream import EventStreamBuffer, EventStreamMessage, ParserError
+from botocore.exceptions import ParamValidationError
+from botocore.serialize import create_serializer
+
+from serving.gateway import sse
+from serving.gateway.config import BedrockTarget, Timeouts
+from serving.gateway.errors import (
+    InvalidRequest,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+)
+from serving.gateway.request import ChatRequest
+from serving.gateway.translate import StreamTranslator, from_converse, to_converse
+from serving.gateway.upstream import Opened, connect_error
+
+#: Bedrock exception type -> HTTP status the client sees.
+EXCEPTION_STATUS = {
+    "ValidationException": 400,
+    "AccessDeniedException": 502,
+    "ResourceNotFoundException": 502,
+    "ModelTimeoutException": 504,
+    "ModelErrorException": 502,
+    "ThrottlingException": 429,
+    "ModelNotReadyException": 503,
+    "ServiceQuotaExceededException": 429,
+    "InternalServerException": 502,
+    "ServiceUnavailableException": 503,
+    "ModelStreamErrorException": 502,
+}
+
+
+class BedrockSigner:
+    """SigV4 for service ``bedrock`` from a botocore session's default credential chain."""
+
+    def __init__(self, session: botocore.session.Session | None = None) -> None:
+        self._session = session or botocore.session.get_session()
+        self._creds: Credentials | None = None
+
+    async def sign(self, request: AWSRequest, region: str) -> None:
+        if self._creds is None:
+            self._creds = await asyncio.to_thread(self._session.get_credentials)
+        creds = self._creds
+        if creds is None:
+            raise UpstreamError(
+                "no AWS credentials in the default chain (IRSA, Pod Identity, env)",
+                reason="bedrock_credentials",
+            )
+        if isinstance(creds, RefreshableCredentials) and creds.refresh_needed():
+            frozen = await asyncio.to_thread(creds.get_frozen_credentials)
+        else:
+            frozen = creds.get_frozen_credentials()
+        SigV4Auth(frozen, "bedrock", region).add_auth(request)
+
+
+class BedrockClient:
+    """One client per gateway: botocore models + serializer, an httpx client and a signer."""
+
+    def __init__(self, http: httpx.AsyncClient, signer: BedrockSigner | None = None) -> None:
+        session = botocore.session.get_session()
+        model = session.get_service_model("bedrock-runtime")
+        self.ops = {name: model.operation_model(name) for name in ("Converse", "ConverseStream")}
+        self.serializer = create_serializer("rest-json", include_validation=True)
+        self.http = http
+        self.signer = signer or BedrockSigner(session)
+
+    async def send(
+        self, op: str, params: dict[str, Any], target: BedrockTarget, timeouts: Timeouts
+    ) -> httpx.Response:
+        """Serialize, sign and send; returns the streaming response (status not checked)."""
+        try:
+            spec = self.serializer.serialize_to_request(params, self.ops[op])
+        except ParamValidationError as exc:
+            raise InvalidRequest(f"request cannot be sent to the fallback: {exc}", field="messages") from None
+        endpoint = (target.endpoint or f"https://bedrock-runtime.{target.region}.amazonaws.com").rstrip("/")
+        aws = AWSRequest(
+            method=spec["method"], url=endpoint + spec["url_path"], data=spec["body"], headers=spec["headers"]
+        )
+        await self.signer.sign(aws, target.region)
+        headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in aws.headers.items()}
+        timeout = httpx.Timeout(
+            timeouts.total_seconds, connect=timeouts.connect_seconds, read=timeouts.idle_seconds
+        )
+        request = self.http.build_request(
+            "POST", str(aws.url), content=spec["body"], headers=headers, timeout=timeout
+        )
+        return await self.http.send(request, stream=True)
+
+
+async def _bedrock_status_error(resp: httpx.Response) -> UpstreamStatusError:
+    raw = await resp.aread()
+    await resp.aclose()
+    kind = resp.headers.get("x-amzn-errortype", "").split(":")[0]
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        body = {}
+    kind = kind or str(body.get("__type", "")).split("#")[-1] or f"HTTP{resp.status_code}"
+    return _mapped(kind, str(body.get("message") or body.get("Message") or ""), resp.status_code)
+
+
+def _mapped(kind: str, message: str, status: int) -> UpstreamStatusError:
+    kind = kind[0].upper() + kind[1:] if kind else kind
+    status = EXCEPTION_STATUS.get(kind, status if status >= 400 else 502)
+    err = UpstreamStatusError(
+        f"bedrock {kind}: {message}"[:500], reason=f"bedrock_{kind}", upstream_status=status
+    )
+    err.error_type = (
+        "rate_limit_error"
+        if status == 429
+        else "invalid_request_error"
+        if status == 400
+        else "upstream_error"
+    )
+    err.code = kind
+    return err
+
+
+class BedrockUpstream:
+    """Answers an alias's requests from its Bedrock target (the fallback of a non-pinned alias)."""
+
+    name = "bedrock"
+
+    def __init__(self, alias: str, target: BedrockTarget, timeouts: Timeouts, client: BedrockClient) -> None:
+        self.alias, self.target, self.timeouts, self.client = alias, target, timeouts, client
+
+    async def open(self, req: ChatRequest) -> Opened:
+        params = to_converse(req, self.target.model, self.target.max_tokens)
+        json_mode = (
+            "toolConfig" in params
+            and params["toolConfig"]["tools"][0]["toolSpec"]["name"] == "json_response"
+            and not req.body.get("tools")
+        )
+        start = time.monotonic()
+        resp: httpx.Response | None = None
+        budget = self.timeouts.first_token_seconds if req.stream else self.timeouts.total_seconds
+        try:
+            async with asyncio.timeout(budget):
+                resp = await self.client.send(
+                    "ConverseStream" if req.stream else "Converse", params, self.target, self.timeouts
+                )
+                if resp.status_code != 200:
+                    raise await _bedrock_status_error(resp)
+                if not req.stream:
+                    raw = await resp.aread()
+                    await resp.aclose()
+                    out = from_converse(_json(raw), self.alias, json_mode)
+                    return Opened(
+                        body=json.dumps(out, separators=(",", ":")).encode(),
+                        ttft_seconds=time.monotonic() - start,
+                    )
+                tr = StreamTranslator(self.alias, include_usage=req.include_usage, json_mode=json_mode)
+                frames = _frames(resp.aiter_bytes())
+                first = await self._first(frames, tr)
+        except TimeoutError:
+            await _close(resp)
+            raise UpstreamTimeout(
+                "bedrock: no first token before the deadline", reason="bedrock_timeout"
+            ) from None
+        except httpx.HTTPError as exc:
+            await _close(resp)
+            err = connect_error(exc, "bedrock")
+            raise UpstreamConnectError(err.message, reason=f"bedrock_{err.reason}") from None
+        except UpstreamError:
+            await _close(resp)
+            raise
+        opened = Opened(first=first, ttft_seconds=time.monotonic() - start, aclose=resp.aclose)
+        opened.rest = self._rest(frames, tr, resp, opened)
+        return opened
+
+    async def _first(self, frames: AsyncIterator[EventStreamMessage], tr: StreamTranslator) -> bytes:
+        async for msg in frames:
+            chunks = _translate(msg, tr)
+            if chunks:
+                return b"".join(sse.encode(c) for c in chunks)
+        raise UpstreamProtocolError("bedrock stream ended before any event", reason="bedrock_truncated")
+
+    async def _rest(
+        self,
+        frames: AsyncIterator[EventStreamMessage],
+        tr: StreamTranslator,
+        resp: httpx.Response,
+        opened: Opened,
+    ) -> AsyncIterator[bytes]:
+        stopped = False
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.timeouts.idle_seconds):
+                        msg = await anext(frames)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise UpstreamTimeout("bedrock stream stalled", reason="bedrock_idle_timeout") from None
+                stopped = stopped or _headers(msg).get(":event-type") == "messageStop"
+                for chunk in _translate(msg, tr):
+                    yield sse.encode(chunk)
+            if not stopped:
+                raise UpstreamProtocolError(
+                    "bedrock stream ended before messageStop", reason="bedrock_truncated"
+                )
+            yield sse.DONE
+        except UpstreamStatusError as exc:
+            opened.stats["error"] = exc.reason
+            yield sse.error_event(
+                exc.message, error_type=exc.error_type, code=exc.code or "stream_interrupted"
+            )
+        except UpstreamError as exc:
+            opened.stats["error"] = exc.reason
+            yield sse.error_event(exc.message)
+        except httpx.HTTPError:
+            opened.stats["error"] = "bedrock_connection_reset"
+            yield sse.error_event("bedrock connection lost mid-stream")
+        finally:
+            await resp.aclose()
+
+
+def _headers(msg: EventStreamMessage) -> dict[str, Any]:
+    headers: dict[str, Any] = msg.headers  # type: ignore[assignment]
+    return headers
+
+
+def _translate(msg: EventStreamMessage, tr: StreamTranslator) -> list[dict[str, Any]]:
+    headers = _headers(msg)
+    if headers.get(":message-type") == "exception":
+        raise _mapped(
+            str(headers.get(":exception-type", "")), str(_json(msg.payload).get("message", "")), 502
+        )
+    if headers.get(":message-type") == "error":
+        raise _mapped(str(headers.get(":error-code", "")), str(headers.get(":error-message", "")), 502)
+    return tr.feed(str(headers.get(":event-type", "")), _json(msg.payload))
+
+
+async def _frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventStreamMessage]:
+    buf = EventStreamBuffer()
+    async for chunk in chunks:
+        buf.add_data(chunk)
+        try:
+            for msg in buf:
+                yield msg
+        except ParserError as exc:
+            raise UpstreamProtocolError(
+                f"bedrock event stream is corrupt: {type(exc).__name__}", reason="bedrock_malformed"
+            ) from None
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    try:
+        obj = json.loads(raw) if raw else {}
+    except ValueError:
+        raise UpstreamProtocolError("bedrock sent malformed JSON", reason="bedrock_malformed") from None
+    if not isinstance(obj, dict):
+        raise UpstreamProtocolError("bedrock sent a non-object JSON payload", reason="bedrock_malformed")
+    return obj
+
+
+async def _close(resp: httpx.Response | None) -> None:
+    if resp is not None:
+        await resp.aclose()
