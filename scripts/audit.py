@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from serving.errors import InputError, PaddockError
@@ -115,7 +116,7 @@ def print_table(console: Console, audits: Sequence[StackAudit], notes: Mapping[s
         places = Table("data", "where", "region", "allowed", "config key", title="Where data can reach")
         for p in a.places:
             ok = "[green]yes[/]" if p.allowed else "[red]no[/]"
-            places.add_row(p.kind, p.what, p.region or "-", ok, p.config_key)
+            places.add_row(p.kind, escape(p.what), p.region or "-", ok, escape(p.config_key))
         console.print(places)
         console.print(
             f"fallback aliases: {', '.join(a.fallback_aliases) or 'none'}; "
@@ -126,7 +127,12 @@ def print_table(console: Console, audits: Sequence[StackAudit], notes: Mapping[s
             for f in a.findings:
                 colour = "red" if f.severity == "error" else "yellow"
                 table.add_row(
-                    f"[{colour}]{f.severity}[/]", f.rule, f.resource, f.config_key, f.region or "-", f.message
+                    f"[{colour}]{f.severity}[/]",
+                    f.rule,
+                    escape(f.resource),
+                    escape(f.config_key),
+                    f.region or "-",
+                    escape(f.message),
                 )
             console.print(table)
 
@@ -178,7 +184,8 @@ def command(
     elif fmt == "md":
         click.echo(render_markdown(audits, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")))
     else:
-        print_table(Console(), audits, notes)
+        console = Console()
+        print_table(console if console.is_terminal else Console(width=160), audits, notes)
     total = sum(len(a.findings) for a in audits)
     click.echo(f"audited {len(audits)} stack(s) in {elapsed:.2f} s: {total} finding(s)", err=True)
     sys.exit(1 if total else 0)

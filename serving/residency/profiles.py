@@ -55,6 +55,8 @@ class ProfileRoute:
     """Destination Regions, sorted; None when only the geography is known."""
     known_from: str
     """Where ``destinations`` came from (``preflight``, the data file's source and date, or ``in-region``)."""
+    basis: str
+    """Short form of ``known_from``: ``preflight``, ``data file``, ``data file, unverified``, ``unknown``."""
     geo: Geography | None
 
     def may_reach(self, region: str) -> bool:
@@ -112,7 +114,7 @@ def known_profile_ids() -> tuple[str, ...]:
     return tuple(sorted(_catalog().profiles))
 
 
-def _from_data_file(profile_id: str, source_region: str) -> tuple[tuple[str, ...], str] | None:
+def _from_data_file(profile_id: str, source_region: str) -> tuple[tuple[str, ...], str, str] | None:
     entry = _catalog().profiles.get(profile_id)
     if entry is None:
         return None
@@ -124,7 +126,8 @@ def _from_data_file(profile_id: str, source_region: str) -> tuple[tuple[str, ...
     else:
         dests = entry["destinations"]
     verified = "" if entry.get("verified") else ", unverified"
-    return tuple(sorted(dests)), f"data file: {entry['source']}, {entry['date']}{verified}"
+    known = f"data file: {entry['source']}, {entry['date']}{verified}"
+    return tuple(sorted(dests)), known, f"data file{verified}"
 
 
 def resolve_profile(
@@ -146,14 +149,17 @@ def resolve_profile(
             geography=f"In-Region {source_region}",
             destinations=(source_region,),
             known_from="in-region (bare model id)",
+            basis="in-region",
             geo=None,
         )
     dests: tuple[str, ...] | None
     if overrides and profile_id in overrides:
-        dests, known = tuple(sorted(overrides[profile_id])), "preflight (GetInferenceProfile)"
+        dests = tuple(sorted(overrides[profile_id]))
+        known, basis = "preflight (GetInferenceProfile)", "preflight"
     else:
         found = _from_data_file(profile_id, source_region)
-        dests, known = found if found else (None, f"unknown: not in {DATA_FILE.name}; run paddock preflight")
+        unknown = f"unknown: not in {DATA_FILE.name}; run paddock preflight"
+        dests, known, basis = found if found else (None, unknown, "unknown")
     return ProfileRoute(
         profile_id=profile_id,
         model_id=profile_id[len(geo.prefix) :],
@@ -162,6 +168,7 @@ def resolve_profile(
         geography=geo.name,
         destinations=dests,
         known_from=known,
+        basis=basis,
         geo=geo,
     )
 

@@ -101,7 +101,7 @@ def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] |
                 places.append(
                     Place(
                         kind="prompts",
-                        what=f"Bedrock {route.profile_id} ({route.geography}; {route.known_from})",
+                        what=f"Bedrock {route.profile_id} via {route.geography} [{route.basis}]",
                         region=region,
                         resource=f"bedrock {route.profile_id}",
                         config_key=f"paddock:fallback.bedrock.models.{key}.inferenceProfile",

@@ -87,7 +87,7 @@ def check_profile(route: ProfileRoute, policy: ResidencyPolicy, *, resource: str
                         "profile-destinations",
                         region,
                         f"{pid} from {route.source_region} can process prompts in {region} "
-                        f"({route.known_from}); allowed: {', '.join(policy.allowed_regions)}",
+                        f"({route.basis}); allowed: {', '.join(policy.allowed_regions)}",
                     )
                 )
         return out

@@ -1,0 +1,265 @@
+"""``paddock audit`` end to end on crafted stacks: exit codes, formats, plans, preflight overrides."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scripts.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
+SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", *args])
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def fixture(name: str) -> str:
+    return str(FIXTURES / f"Pulumi.{name}.yaml")
+
+
+@pytest.fixture
+def dirs(tmp_path: Path) -> dict[str, str]:
+    return {"plan": str(tmp_path / "plan"), "pre": str(tmp_path / "pre")}
+
+
+def audit_json(capsys: pytest.CaptureFixture[str], dirs: dict[str, str], *args: str) -> tuple[int, Any]:
+    code, out, _ = run(
+        capsys,
+        *args,
+        "--format",
+        "json",
+        "--plan-dir",
+        dirs["plan"],
+        "--preflight-dir",
+        dirs["pre"],
+        "--no-render",
+    )
+    return code, json.loads(out)
+
+
+def test_clean_stack_exits_zero_with_inventory(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str]
+) -> None:
+    code, doc = audit_json(capsys, dirs, "--stack", fixture("clean-eu"))
+    (stack,) = doc["stacks"]
+    assert code == 0 and stack["clean"] is True and stack["findings"] == []
+    assert stack["note"].startswith("no ") and stack["resourcesChecked"] == 0
+    assert {p["region"] for p in stack["places"] if p["kind"] == "prompts"} == {
+        "eu-central-1",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-3",
+    }
+
+
+def test_us_profile_on_eu_stack_exits_one(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
+    code, doc = audit_json(capsys, dirs, "--stack", fixture("eu-us-profile"))
+    (finding,) = doc["stacks"][0]["findings"]
+    assert code == 1
+    assert finding["rule"] == "profile-destinations"
+    assert finding["config_key"] == "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
+
+
+def test_all_audits_every_stack_file_and_prints_timing(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], tmp_path: Path
+) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    for name in ("clean-eu", "clean-pinned", "weights-other-region"):
+        shutil.copy(fixture(name), stacks / f"Pulumi.{name}.yaml")
+    code, out, err = run(
+        capsys,
+        "--all",
+        "--stacks-dir",
+        str(stacks),
+        "--format",
+        "json",
+        "--plan-dir",
+        dirs["plan"],
+        "--no-render",
+    )
+    doc = json.loads(out)
+    assert code == 1
+    assert [s["stack"] for s in doc["stacks"]] == ["clean-eu", "clean-pinned", "weights-other-region"]
+    assert [len(s["findings"]) for s in doc["stacks"]] == [0, 0, 1]
+    assert re.fullmatch(r"audited 3 stack\(s\) in \d+\.\d\d s: 1 finding\(s\)\n", err)
+
+
+def test_markdown_report(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "--stack",
+        fixture("weights-other-region"),
+        "--stack",
+        fixture("clean-pinned"),
+        "--format",
+        "md",
+        "--plan-dir",
+        dirs["plan"],
+        "--no-render",
+    )
+    assert code == 1
+    assert out.startswith("# Paddock data-residency audit\n")
+    assert "## Stack `weights-other-region`: 1 finding(s)" in out
+    assert "## Stack `clean-pinned`: clean" in out
+    row = (
+        "| error | `weights-region` | s3://acme-models-us/llama/ | `paddock:models[1].weightsRegion` "
+        "| us-east-1 |"
+    )
+    assert row in out
+    assert "- `weights-region`: Every S3 weights bucket is in an allowed Region." in out
+
+
+def test_table_format(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
+    code, out, _ = run(
+        capsys, "--stack", fixture("fallback-forbidden"), "--plan-dir", dirs["plan"], "--no-render"
+    )
+    assert code == 1
+    assert (
+        "Where data can reach" in out and "fallback-forbidden" in out and "paddock:models[0].fallback" in out
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--stack", "no-such-stack"), "--stack: no stack file"),
+        (("--stack", fixture("bad-input")), "paddock:residency.allowedRegions"),
+        ((), "--stack: name a stack"),
+    ],
+)
+def test_bad_input_exits_two(capsys: pytest.CaptureFixture[str], args: tuple[str, ...], needle: str) -> None:
+    code, _, err = run(capsys, *args, "--no-render")
+    assert code == 2 and needle in err
+
+
+def write_plan(root: str, env: str, records: Any) -> None:
+    path = Path(root) / env / "resources.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(records if isinstance(records, str) else json.dumps(records))
+
+
+def test_plan_resources_are_checked(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
+    routes = yaml.safe_dump({"aliases": {"llama-8b-eu-only": {"fallback": {"bedrock": {"model": SONNET}}}}})
+    write_plan(
+        dirs["plan"],
+        "clean-eu",
+        [
+            {
+                "type": "kubernetes:core/v1:ConfigMap",
+                "name": "gateway-routes",
+                "parent": "gateway",
+                "inputs": {"data": {"routes.yaml": routes}},
+            },
+            {
+                "type": "aws:cloudwatch/logGroup:LogGroup",
+                "name": "cluster-logs",
+                "parent": None,
+                "inputs": {"retentionInDays": 30.0},
+            },
+            {
+                "type": "aws:eks/nodeGroup:NodeGroup",
+                "name": "gpu-ng",
+                "parent": None,
+                "inputs": {"diskSize": 200.0},
+            },
+        ],
+    )
+    code, doc = audit_json(capsys, dirs, "--stack", fixture("clean-eu"))
+    stack = doc["stacks"][0]
+    assert code == 1 and stack["resourcesChecked"] == 3 and stack["note"] is None
+    assert [(f["rule"], f["resource"]) for f in stack["findings"]] == [
+        ("pinned-alias-bedrock-route", "gateway-routes")
+    ]
+    kinds = {(p["kind"], p["resource"]) for p in stack["places"]}
+    assert {("logs", "cluster-logs"), ("volumes", "gpu-ng")} <= kinds
+
+
+@pytest.mark.parametrize("records", ["{not json", [{"name": "x"}], {"type": "x"}])
+def test_malformed_plan_exits_two(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], records: Any
+) -> None:
+    write_plan(dirs["plan"], "clean-eu", records)
+    code, _, err = run(capsys, "--stack", fixture("clean-eu"), "--plan-dir", dirs["plan"], "--no-render")
+    assert code == 2 and "--plan-dir" in err
+
+
+def test_preflight_result_overrides_data_file(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str]
+) -> None:
+    code, _ = audit_json(capsys, dirs, "--stack", fixture("eu-narrow-allowed"))
+    assert code == 1
+    saved = Path(dirs["pre"]) / "eu-narrow-allowed" / "profiles.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"profiles": {SONNET: ["eu-west-1", "eu-central-1"]}}))
+    code, doc = audit_json(capsys, dirs, "--stack", fixture("eu-narrow-allowed"))
+    assert code == 0 and doc["stacks"][0]["findings"] == []
+    saved.write_text(json.dumps({"profiles": ["x"]}))
+    code, _, err = run(
+        capsys, "--stack", fixture("eu-narrow-allowed"), "--preflight-dir", dirs["pre"], "--no-render"
+    )
+    assert code == 2 and "--preflight-dir" in err
+
+
+def test_missing_plan_is_rendered_with_the_offline_renderer(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, Path]] = []
+
+    def render_plan(*, stack_file: Path, stack: str, out_dir: Path) -> None:
+        calls.append((stack, out_dir))
+        out_dir.mkdir(parents=True)
+        nat = {"type": "aws:ec2/natGateway:NatGateway", "name": "nat", "parent": None, "inputs": {}}
+        (out_dir / "resources.json").write_text(json.dumps([nat]))
+
+    monkeypatch.setitem(sys.modules, "stacks.offline", types.SimpleNamespace(render_plan=render_plan))
+    code, out, _ = run(
+        capsys,
+        "--stack",
+        fixture("clean-eu"),
+        "--format",
+        "json",
+        "--plan-dir",
+        dirs["plan"],
+        "--preflight-dir",
+        dirs["pre"],
+    )
+    assert calls == [("clean-eu", Path(dirs["plan"]) / "clean-eu")]
+    assert code == 1 and [f["rule"] for f in json.loads(out)["stacks"][0]["findings"]] == ["public-egress"]
+
+
+def test_failing_renderer_falls_back_to_config_audit(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def render_plan(**_: Any) -> None:
+        raise RuntimeError("mock engine exploded")
+
+    monkeypatch.setitem(sys.modules, "stacks.offline", types.SimpleNamespace(render_plan=render_plan))
+    code, out, _ = run(
+        capsys,
+        "--stack",
+        fixture("clean-eu"),
+        "--format",
+        "json",
+        "--plan-dir",
+        dirs["plan"],
+        "--preflight-dir",
+        dirs["pre"],
+    )
+    assert code == 0
+    assert json.loads(out)["stacks"][0]["note"] == "offline render failed: RuntimeError: mock engine exploded"
