@@ -1,0 +1,218 @@
+"""Pod scaling manifests: a KEDA ScaledObject per model, or an autoscaling/v2 HPA when KEDA is off.
+
+Triggers use the engine's own metrics (vLLM queue, running batch, KV cache; TGI queue and batch) with
+thresholds from :func:`serving.autoscaling.model.thresholds`, plus the gateway's in-flight gauge, which is the
+only signal that exists while a model has zero replicas (no engine pod = no engine metrics). See
+serving/monitoring/README.md, "Scale from zero", for how the gateway's hold and spillover cover 0 -> 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from serving.autoscaling.model import (
+    DEFAULT_PROMETHEUS_URL,
+    AutoscalingSettings,
+    ModelScaling,
+    ScalingDelays,
+    delays,
+    thresholds,
+)
+from serving.errors import InputError
+from serving.monitoring.catalog import vllm_metrics
+
+#: Pod labels the engine pods carry; PodMonitor relabels ``paddock.dev/alias`` into the ``alias`` label.
+ALIAS_LABEL = "paddock.dev/alias"
+ENGINE_LABEL = "paddock.dev/engine"
+COMPONENT_LABEL = "paddock.dev/component"
+
+
+def engine_pod_labels(alias: str, engine: str) -> dict[str, str]:
+    """Labels every engine pod must carry so monitors, rules and dashboards find it."""
+    return {ALIAS_LABEL: alias, ENGINE_LABEL: engine, COMPONENT_LABEL: "engine"}
+
+
+def engine_pod_annotations() -> dict[str, str]:
+    """Annotations for engine pods: no node autoscaler may evict a pod that is loading or serving.
+
+    cluster-autoscaler skips nodes running a pod with ``safe-to-evict: "false"``; Karpenter never
+    voluntarily disrupts (consolidation, drift, expiry) a node running a ``do-not-disrupt`` pod. A GPU node
+    therefore goes away only after KEDA/HPA removed its engine pod, never under a live model."""
+    return {
+        "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+        "karpenter.sh/do-not-disrupt": "true",
+    }
+
+
+def _selector(model: ModelScaling) -> str:
+    return f'namespace="{model.namespace}",alias="{model.alias}"'
+
+
+def _trigger(name: str, query: str, threshold: float, url: str) -> dict[str, Any]:
+    return {
+        "type": "prometheus",
+        "name": name,
+        "metricType": "AverageValue",
+        "metadata": {
+            "serverAddress": url,
+            "query": f"{query} or vector(0)",
+            "threshold": _num(threshold),
+            "activationThreshold": "0",
+        },
+    }
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def engine_triggers(model: ModelScaling, settings: AutoscalingSettings, url: str) -> list[dict[str, Any]]:
+    """The engine-metric triggers for one model (all AverageValue: the HPA divides the sum by replicas)."""
+    t = thresholds(model.plan, settings)
+    sel = _selector(model)
+    if model.plan.engine == "vllm":
+        kv = vllm_metrics(model.plan.engine_version).kv_cache_usage
+        return [
+            _trigger("queue", f"sum(vllm:num_requests_waiting{{{sel}}})", t.waiting_per_replica, url),
+            _trigger("running", f"sum(vllm:num_requests_running{{{sel}}})", t.running_per_replica, url),
+            _trigger("kv-cache", f"sum({kv}{{{sel}}})", t.kv_cache_usage, url),
+        ]
+    return [
+        _trigger("queue", f"sum(tgi_queue_size{{{sel}}})", t.waiting_per_replica, url),
+        _trigger("running", f"sum(tgi_batch_current_size{{{sel}}})", t.running_per_replica, url),
+    ]
+
+
+def gateway_trigger(model: ModelScaling, settings: AutoscalingSettings, url: str) -> dict[str, Any]:
+    """In-flight requests at the gateway for this alias (held, primary or spilled to Bedrock). Active above 0,
+    so one held request wakes a model at zero; its threshold is the running target per replica."""
+    t = thresholds(model.plan, settings)
+    query = f'sum(paddock_gateway_in_flight{{alias="{model.alias}"}})'
+    return _trigger("gateway-in-flight", query, t.running_per_replica, url)
+
+
+def hpa_behavior(d: ScalingDelays) -> dict[str, Any]:
+    """Scale up at most x2 (or +1) per load time; scale down one pod at a time after the window."""
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": 0,
+            "selectPolicy": "Max",
+            "policies": [
+                {"type": "Percent", "value": 100, "periodSeconds": d.scale_up_period},
+                {"type": "Pods", "value": 1, "periodSeconds": d.scale_up_period},
+            ],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": d.scale_down_window,
+            "selectPolicy": "Min",
+            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+        },
+    }
+
+
+def _metadata(model: ModelScaling) -> dict[str, Any]:
+    return {
+        "name": model.workload,
+        "namespace": model.namespace,
+        "labels": {ALIAS_LABEL: model.alias, "app.kubernetes.io/managed-by": "paddock"},
+    }
+
+
+def scaled_object(
+    model: ModelScaling,
+    settings: AutoscalingSettings,
+    *,
+    gateway: bool,
+    prometheus_url: str = DEFAULT_PROMETHEUS_URL,
+) -> dict[str, Any]:
+    """The ``keda.sh/v1alpha1`` ScaledObject for one model.
+
+    Raises InputError when ``min_replicas`` is 0 without the gateway: nothing would ever wake the model."""
+    if model.min_replicas == 0 and not gateway:
+        raise InputError(
+            f"'{model.alias}' scales to zero (replicas.min 0) but the gateway is disabled: no signal "
+            "exists at zero replicas to wake it; enable paddock:gateway or set replicas.min >= 1",
+            field="paddock:models.replicas.min",
+        )
+    d = delays(model, settings)
+    triggers = engine_triggers(model, settings, prometheus_url)
+    if gateway:
+        triggers.append(gateway_trigger(model, settings, prometheus_url))
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": _metadata(model),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.workload},
+            "pollingInterval": settings.polling_interval_seconds,
+            "cooldownPeriod": d.cooldown,
+            "minReplicaCount": model.min_replicas,
+            "maxReplicaCount": model.max_replicas,
+            "fallback": {"failureThreshold": 3, "replicas": max(1, model.min_replicas)},
+            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": hpa_behavior(d)}},
+            "triggers": triggers,
+        },
+    }
+
+
+#: custom-metrics API names (prometheus-adapter renames ``vllm:x`` to ``vllm_x``) used by the HPA fallback.
+def _pods_metric(name: str, target: float) -> dict[str, Any]:
+    return {
+        "type": "Pods",
+        "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": _num(target)}},
+    }
+
+
+def hpa(model: ModelScaling, settings: AutoscalingSettings) -> dict[str, Any]:
+    """The ``autoscaling/v2`` HorizontalPodAutoscaler used when KEDA is disabled.
+
+    Reads per-pod engine metrics from the custom-metrics API (served by prometheus-adapter with the rules of
+    :func:`serving.autoscaling.adapter_rules`). An HPA cannot scale to zero: ``min_replicas`` 0 is an
+    error."""
+    if model.min_replicas < 1:
+        raise InputError(
+            f"'{model.alias}': replicas.min 0 (scale to zero) needs KEDA; set paddock:autoscaling.keda true "
+            "or replicas.min >= 1",
+            field="paddock:models.replicas.min",
+        )
+    t = thresholds(model.plan, settings)
+    if model.plan.engine == "vllm":
+        metrics = [
+            _pods_metric("vllm_num_requests_waiting", t.waiting_per_replica),
+            _pods_metric("vllm_num_requests_running", t.running_per_replica),
+        ]
+    else:
+        metrics = [
+            _pods_metric("tgi_queue_size", t.waiting_per_replica),
+            _pods_metric("tgi_batch_current_size", t.running_per_replica),
+        ]
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(model),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.workload},
+            "minReplicas": model.min_replicas,
+            "maxReplicas": model.max_replicas,
+            "metrics": metrics,
+            "behavior": hpa_behavior(delays(model, settings)),
+        },
+    }
+
+
+def adapter_rules() -> list[dict[str, Any]]:
+    """prometheus-adapter ``rules.custom`` exposing the engine gauges the HPA fallback reads, per pod."""
+    rules = []
+    for series in ("vllm:num_requests_waiting", "vllm:num_requests_running", "tgi_queue_size",
+                   "tgi_batch_current_size"):  # fmt: skip
+        rules.append(
+            {
+                "seriesQuery": f'{series}{{namespace!="",pod!=""}}',
+                "resources": {
+                    "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+                },
+                "name": {"matches": "^(.*)$", "as": series.replace(":", "_")},
+                "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+            }
+        )
+    return rules

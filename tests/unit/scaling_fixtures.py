@@ -1,0 +1,84 @@
+"""ServingPlans and ModelScaling inputs shared by the autoscaling, rules and dashboard tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from serving.autoscaling import AutoscalingSettings, ModelScaling
+from serving.sizing.plan import ServingPlan
+
+
+def make_plan(**overrides: Any) -> ServingPlan:
+    """A 70B-on-p5 vLLM plan: max_num_seqs 64, max_concurrency 40.5, load time 600 s, $98.32/h."""
+    base = ServingPlan(
+        model_id="llama-3.3-70b",
+        engine="vllm",
+        engine_version="0.11.0",
+        instance_type="p5.48xlarge",
+        gpu="h100-80gb",
+        gpus_per_node=4,
+        nodes_per_replica=1,
+        replicas=1,
+        tensor_parallel_size=4,
+        pipeline_parallel_size=1,
+        dtype="bfloat16",
+        quantization="fp8",
+        kv_cache_dtype="auto",
+        max_model_len=32768,
+        max_num_seqs=64,
+        max_num_batched_tokens=8192,
+        gpu_memory_utilization=0.9,
+        block_size=16,
+        weights_gib_per_gpu=17.5,
+        kv_cache_gib_per_gpu=50.0,
+        kv_cache_tokens=1_327_104,
+        max_concurrency=40.5,
+        fits=True,
+        weights_gib_total=70.0,
+        root_volume_gib=300,
+        shm_size_gib=16.0,
+        load_time_seconds=600.0,
+        decode_tokens_per_second=2400.0,
+        hourly_cost_usd=98.32,
+        cost_per_million_tokens_usd=14.22,
+        engine_args=("--max-model-len", "32768"),
+    )
+    return replace(base, **overrides)
+
+
+def make_model(alias: str = "llama-70b", **overrides: Any) -> ModelScaling:
+    """A ModelScaling over :func:`make_plan`; ``plan_overrides={...}`` changes the plan."""
+    plan_overrides = overrides.pop("plan_overrides", {})
+    fields: dict[str, Any] = {
+        "alias": alias,
+        "plan": make_plan(**plan_overrides),
+        "min_replicas": 1,
+        "max_replicas": 4,
+        "slo_ttft_seconds": 2.0,
+        "cold_start_hold_seconds": 60.0,
+    }
+    fields.update(overrides)
+    return ModelScaling(**fields)
+
+
+def tgi_model(alias: str = "llama-8b-tgi", **overrides: Any) -> ModelScaling:
+    """A TGI model on one L40S (g6e.xlarge): max_num_seqs 32, load time 240 s."""
+    plan = {
+        "engine": "tgi",
+        "engine_version": "3.3.6",
+        "instance_type": "g6e.xlarge",
+        "gpu": "l40s",
+        "gpus_per_node": 1,
+        "tensor_parallel_size": 1,
+        "max_num_seqs": 32,
+        "max_concurrency": 48.0,
+        "load_time_seconds": 240.0,
+        "hourly_cost_usd": 1.861,
+        "gpu_memory_utilization": 0.95,
+    }
+    plan.update(overrides.pop("plan_overrides", {}))
+    return make_model(alias, plan_overrides=plan, **overrides)
+
+
+SETTINGS = AutoscalingSettings()
