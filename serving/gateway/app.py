@@ -29,6 +29,7 @@ from serving.gateway.config import GatewaySettings
 from serving.gateway.errors import (
     BodyTooLarge,
     ConcurrencyLimited,
+    FallbackExhausted,
     GatewayError,
     InvalidRequest,
     ModelNotFound,
@@ -221,12 +222,11 @@ async def _serve(gw: Gateway, state: AliasState, req: ChatRequest, t0: float) ->
     try:
         routed = await route_request(state, req, on_failure)
     except GatewayError as exc:
-        reason = getattr(exc, "reason", None)
-        if state.route.pinned and reason is not None:
-            m.pinned_blocked.labels(alias, reason).inc()
-        upstream = "bedrock" if reason and state.fallback is not None else "primary"
-        finish(upstream, exc.status, reason, error=exc.code)
-        return error_response(exc, {UPSTREAM_HEADER: upstream, REASON_HEADER: reason or "none"})
+        if isinstance(exc, FallbackExhausted) and state.route.pinned:
+            m.pinned_blocked.labels(alias, exc.reason).inc()
+        reason = exc.fallback_reason or (exc.reason if isinstance(exc, FallbackExhausted) else None)
+        finish(exc.upstream, exc.status, reason, exc.code)
+        return error_response(exc, {UPSTREAM_HEADER: exc.upstream, REASON_HEADER: reason or "none"})
     except BaseException:
         finish("primary", 499, None, error="cancelled")
         raise

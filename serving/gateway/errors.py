@@ -31,6 +31,10 @@ class GatewayError(PaddockError):
     status: int = 500
     error_type: str = "server_error"
     code: str | None = None
+    upstream: str = "primary"
+    """Which upstream the error is about (``x-paddock-upstream``); ``none`` for local rejections."""
+    fallback_reason: str | None = None
+    """Why the fallback was tried, when the error came from the fallback."""
 
     def to_openai(self) -> dict[str, Any]:
         """The OpenAI error body: ``{"error": {"message", "type", "param", "code"}}``."""

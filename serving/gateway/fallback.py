@@ -16,6 +16,7 @@ from serving.gateway.config import AliasRoute
 from serving.gateway.errors import (
     ConcurrencyLimited,
     FallbackExhausted,
+    GatewayError,
     ResidencyViolation,
     UpstreamError,
     UpstreamStatusError,
@@ -148,5 +149,9 @@ async def route_request(
         opened = await state.fallback.open(req)
     except UpstreamError as exc:
         on_failure(state.fallback.name, exc.reason)
+        exc.upstream, exc.fallback_reason = state.fallback.name, reason
+        raise
+    except GatewayError as exc:
+        exc.upstream, exc.fallback_reason = state.fallback.name, reason
         raise
     return Routed(opened, state.fallback.name, reason, _noop)

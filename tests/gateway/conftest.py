@@ -51,12 +51,13 @@ def routes(engine_url: str, bedrock_url: str, **overrides: Any) -> dict[str, Any
     fb = {"bedrock": {"model": BEDROCK_MODEL, "region": "eu-central-1", "endpoint": bedrock_url}}
     primary = {"url": f"{engine_url}/v1", "model": "meta-llama/Llama-3.1-8B-Instruct"}
     dead = {"url": closed_port_url(), "model": "m"}
+    lenient = {"failureThreshold": 1_000_000}  # breaker behaviour has its own tests
     doc: dict[str, Any] = {
         "aliases": {
-            "flex": {"primary": primary, "fallback": fb, "timeouts": timeouts},
-            "pinned": {"primary": primary, "fallback": "none", "timeouts": timeouts},
-            "dead": {"primary": dead, "fallback": fb, "timeouts": timeouts},
-            "dead-pinned": {"primary": dead, "fallback": "none", "timeouts": timeouts},
+            "flex": {"primary": primary, "fallback": fb, "timeouts": timeouts, "breaker": lenient},
+            "pinned": {"primary": primary, "fallback": "none", "timeouts": timeouts, "breaker": lenient},
+            "dead": {"primary": dead, "fallback": fb, "timeouts": timeouts, "breaker": lenient},
+            "dead-pinned": {"primary": dead, "fallback": "none", "timeouts": timeouts, "breaker": lenient},
         }
     }
     for alias, extra in overrides.items():
