@@ -8,6 +8,7 @@ model's load time (:func:`serving.autoscaling.model.node_scale_down_seconds`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +106,12 @@ def node_group_autoscaler_tags(cluster_name: str, *, gpus_per_node: int) -> dict
     }
 
 
-def karpenter_node_pool(model: ModelScaling, *, node_class: str) -> dict[str, Any]:
+def karpenter_node_pool(
+    model: ModelScaling, *, node_class: str, node_labels: Mapping[str, str]
+) -> dict[str, Any]:
     """A ``karpenter.sh/v1`` NodePool for one model: its plan's instance type only, GPU taint, consolidation
-    only of EMPTY nodes after the scale-down delay, and a GPU limit of max_replicas x GPUs per replica."""
+    only of EMPTY nodes after the scale-down delay, and a GPU limit of max_replicas x GPUs per replica.
+    ``node_labels`` are the labels the engine pods select (``serving.release_values.gpu_node_labels``)."""
     plan = model.plan
     gpus = plan.gpus_per_node * plan.nodes_per_replica * model.max_replicas
     requirements: list[dict[str, Any]] = [
@@ -124,7 +128,7 @@ def karpenter_node_pool(model: ModelScaling, *, node_class: str) -> dict[str, An
         "metadata": {"name": f"gpu-{model.alias}"},
         "spec": {
             "template": {
-                "metadata": {"labels": {"paddock.dev/alias": model.alias}},
+                "metadata": {"labels": dict(node_labels)},
                 "spec": {
                     "nodeClassRef": {
                         "group": "karpenter.k8s.aws",

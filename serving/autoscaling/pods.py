@@ -21,15 +21,18 @@ from serving.autoscaling.model import (
 from serving.errors import InputError
 from serving.monitoring.catalog import vllm_metrics
 
-#: Pod labels the engine pods carry; PodMonitor relabels ``paddock.dev/alias`` into the ``alias`` label.
-ALIAS_LABEL = "paddock.dev/alias"
+#: Pod labels the model-server chart (serving/charts/model-server) puts on engine pods. The PodMonitor selects
+#: on NAME_LABEL + ENGINE_LABEL and relabels ALIAS_LABEL into the series label ``alias``.
+NAME_LABEL = "app.kubernetes.io/name"
+ENGINE_POD_NAME = "model-server"
+ALIAS_LABEL = "app.kubernetes.io/instance"
 ENGINE_LABEL = "paddock.dev/engine"
-COMPONENT_LABEL = "paddock.dev/component"
 
 
 def engine_pod_labels(alias: str, engine: str) -> dict[str, str]:
-    """Labels every engine pod must carry so monitors, rules and dashboards find it."""
-    return {ALIAS_LABEL: alias, ENGINE_LABEL: engine, COMPONENT_LABEL: "engine"}
+    """Labels every engine pod carries (the chart's selector labels plus the engine) so that monitors, rules
+    and dashboards find it."""
+    return {NAME_LABEL: ENGINE_POD_NAME, ALIAS_LABEL: alias, ENGINE_LABEL: engine}
 
 
 def engine_pod_annotations() -> dict[str, str]:
@@ -114,7 +117,7 @@ def _metadata(model: ModelScaling) -> dict[str, Any]:
     return {
         "name": model.workload,
         "namespace": model.namespace,
-        "labels": {ALIAS_LABEL: model.alias, "app.kubernetes.io/managed-by": "paddock"},
+        "labels": {"paddock.dev/alias": model.alias, "app.kubernetes.io/managed-by": "paddock"},
     }
 
 

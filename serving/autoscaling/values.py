@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 import yaml
 
 from serving.autoscaling.nodes import ClusterAutoscalerSettings
@@ -28,11 +29,17 @@ def render_template(name: str, **context: Any) -> dict[str, Any]:
     """Render ``helm_values/<name>`` with ``context`` and parse it; RenderError names the template on a
     missing variable or when the output is not a YAML mapping."""
     try:
+        source = _ENV.loader.get_source(_ENV, name)[0] if _ENV.loader else ""
+        missing = sorted(jinja2.meta.find_undeclared_variables(_ENV.parse(source)) - set(context))
+        if missing:
+            raise RenderError(f"helm_values/{name}: no value for {', '.join(missing)}", field=name)
         text = _ENV.get_template(name).render(**context)
     except jinja2.TemplateNotFound:
         raise RenderError(f"no template helm_values/{name}", field=name) from None
     except jinja2.UndefinedError as exc:
         raise RenderError(f"helm_values/{name}: {exc.message}", field=name) from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"helm_values/{name}:{exc.lineno}: {exc.message}", field=name) from None
     data = yaml.safe_load(text)
     if not isinstance(data, dict):
         raise RenderError(f"helm_values/{name} did not render to a mapping", field=name)

@@ -1,7 +1,8 @@
 """Scrape targets: PodMonitors for the engines, ServiceMonitors for the gateway and the DCGM exporter.
 
 Engine pods carry :func:`serving.autoscaling.pods.engine_pod_labels`; the PodMonitor copies the pod label
-``paddock.dev/alias`` into the series label ``alias``, which every rule, trigger and dashboard filters on.
+``app.kubernetes.io/instance`` (the alias) into the series label ``alias``, which every rule, trigger and
+dashboard filters on.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from serving.autoscaling.pods import ALIAS_LABEL, COMPONENT_LABEL, ENGINE_LABEL
+from serving.autoscaling.pods import ALIAS_LABEL, ENGINE_LABEL, ENGINE_POD_NAME, NAME_LABEL
 
 EngineKind = Literal["vllm", "tgi"]
 
@@ -31,8 +32,8 @@ class ScrapeTargets:
     serving_namespace: str = "serving"
     vllm_port: str = "http"
     """Container port NAME of vLLM's OpenAI server (serves /metrics)."""
-    tgi_port: str = "metrics"
-    """Container port NAME of TGI's Prometheus endpoint (``--prometheus-port``)."""
+    tgi_port: str = "http"
+    """Container port NAME serving TGI's /metrics (the router's HTTP port)."""
     gateway_namespace: str = "serving"
     gateway_selector: tuple[tuple[str, str], ...] = (("app.kubernetes.io/name", "paddock-gateway"),)
     gateway_port: str = "http"
@@ -54,7 +55,7 @@ def engine_pod_monitor(engine: EngineKind, targets: ScrapeTargets, *, namespace:
         "metadata": _meta(f"paddock-{engine}", namespace),
         "spec": {
             "namespaceSelector": {"matchNames": [targets.serving_namespace]},
-            "selector": {"matchLabels": {COMPONENT_LABEL: "engine", ENGINE_LABEL: engine}},
+            "selector": {"matchLabels": {NAME_LABEL: ENGINE_POD_NAME, ENGINE_LABEL: engine}},
             "podMetricsEndpoints": [
                 {
                     "port": targets.vllm_port if engine == "vllm" else targets.tgi_port,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from serving.autoscaling import AutoscalingSettings, ModelScaling
 from serving.sizing.plan import ServingPlan
@@ -82,3 +87,21 @@ def tgi_model(alias: str = "llama-8b-tgi", **overrides: Any) -> ModelScaling:
 
 
 SETTINGS = AutoscalingSettings()
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+def assert_golden(data: Any, relpath: str) -> None:
+    """Compare ``data`` (dumped as YAML, or JSON for ``.json``) with ``tests/golden/<relpath>``.
+    ``PADDOCK_UPDATE_GOLDEN=1 pytest ...`` rewrites the file instead (review the diff before committing)."""
+    path = GOLDEN / relpath
+    if relpath.endswith(".json"):
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    else:
+        text = yaml.safe_dump(data, sort_keys=True, width=120)
+    if os.environ.get("PADDOCK_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"missing golden {path}; run with PADDOCK_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{relpath} differs from its golden"

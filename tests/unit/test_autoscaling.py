@@ -1,0 +1,172 @@
+"""Pod scaling derived from ServingPlans: thresholds, delays, ScaledObject, HPA fallback, pod metadata."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from serving.autoscaling import (
+    AutoscalingSettings,
+    adapter_rules,
+    delays,
+    engine_pod_annotations,
+    engine_pod_labels,
+    hpa,
+    scaled_object,
+    thresholds,
+    validate_models,
+    validate_settings,
+)
+from serving.autoscaling.model import raise_if
+from serving.errors import InputError
+from tests.unit.scaling_fixtures import SETTINGS, assert_golden, make_model, make_plan, tgi_model
+
+
+@pytest.mark.parametrize(
+    ("max_num_seqs", "max_concurrency", "capacity", "running", "waiting"),
+    [
+        (64, 40.5, 40, 32, 4),  # KV cache (full context) binds: 40 sequences
+        (64, 200.0, 64, 51, 7),  # batch size binds
+        (1, 0.4, 1, 1, 1),  # tiny replica: every target at least 1
+        (256, 256.0, 256, 204, 26),
+    ],
+)
+def test_thresholds_follow_the_plan(
+    max_num_seqs: int, max_concurrency: float, capacity: int, running: int, waiting: int
+) -> None:
+    t = thresholds(make_plan(max_num_seqs=max_num_seqs, max_concurrency=max_concurrency), SETTINGS)
+    assert (t.capacity, t.running_per_replica, t.waiting_per_replica) == (capacity, running, waiting)
+    assert t.kv_cache_usage == 0.85
+
+
+def test_target_utilisation_setting_moves_the_running_target() -> None:
+    t = thresholds(make_plan(), AutoscalingSettings(target_utilisation=0.5))
+    assert t.running_per_replica == 20
+
+
+@pytest.mark.parametrize(
+    ("load", "hold", "up", "down", "cooldown"),
+    [
+        (600.0, 60.0, 600, 900, 960),  # 1.5 x 600 + 60 = 960 > 600 configured
+        (60.0, 60.0, 60, 300, 600),  # fast model: floors win
+        (5.0, 0.0, 15, 300, 600),
+        (3000.0, 60.0, 1800, 3600, 4560),  # HPA API caps: policy period 1800, window 3600
+    ],
+)
+def test_delays_exceed_the_load_time(load: float, hold: float, up: int, down: int, cooldown: int) -> None:
+    model = make_model(plan_overrides={"load_time_seconds": load}, cold_start_hold_seconds=hold)
+    d = delays(model, SETTINGS)
+    assert (d.scale_up_period, d.scale_down_window, d.cooldown) == (up, down, cooldown)
+    assert d.cooldown > load
+
+
+def test_vllm_scaled_object_golden() -> None:
+    assert_golden(scaled_object(make_model(), SETTINGS, gateway=True), "autoscaling/scaledobject-vllm.yaml")
+
+
+def test_tgi_scale_to_zero_scaled_object_golden() -> None:
+    obj = scaled_object(tgi_model(min_replicas=0), SETTINGS, gateway=True)
+    assert_golden(obj, "autoscaling/scaledobject-tgi-zero.yaml")
+
+
+def test_vllm_triggers_use_plan_thresholds_and_version_metric() -> None:
+    spec = scaled_object(make_model(), SETTINGS, gateway=True)["spec"]
+    got = {t["name"]: (t["metadata"]["query"], t["metadata"]["threshold"]) for t in spec["triggers"]}
+    sel = 'namespace="serving",alias="llama-70b"'
+    assert got == {
+        "queue": (f"sum(vllm:num_requests_waiting{{{sel}}}) or vector(0)", "4"),
+        "running": (f"sum(vllm:num_requests_running{{{sel}}}) or vector(0)", "32"),
+        "kv-cache": (f"sum(vllm:kv_cache_usage_perc{{{sel}}}) or vector(0)", "0.85"),
+        "gateway-in-flight": ('sum(paddock_gateway_in_flight{alias="llama-70b"}) or vector(0)', "32"),
+    }
+    assert {t["metricType"] for t in spec["triggers"]} == {"AverageValue"}  # KEDA fallback needs it
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (1, 4, 960)
+
+
+def test_old_vllm_uses_gpu_cache_usage_perc() -> None:
+    model = make_model(plan_overrides={"engine_version": "0.9.2"})
+    queries = [
+        t["metadata"]["query"] for t in scaled_object(model, SETTINGS, gateway=True)["spec"]["triggers"]
+    ]
+    assert any(q.startswith("sum(vllm:gpu_cache_usage_perc{") for q in queries)
+
+
+def test_without_gateway_there_is_no_gateway_trigger() -> None:
+    spec = scaled_object(make_model(), SETTINGS, gateway=False)["spec"]
+    assert [t["name"] for t in spec["triggers"]] == ["queue", "running", "kv-cache"]
+
+
+def test_scale_to_zero_without_gateway_is_refused() -> None:
+    with pytest.raises(InputError, match="no signal exists at zero replicas") as err:
+        scaled_object(make_model(min_replicas=0), SETTINGS, gateway=False)
+    assert err.value.field == "paddock:models.replicas.min"
+
+
+def test_hpa_fallback_golden_and_scale_to_zero_error() -> None:
+    assert_golden(hpa(make_model(), SETTINGS), "autoscaling/hpa-vllm.yaml")
+    with pytest.raises(InputError, match="needs KEDA"):
+        hpa(make_model(min_replicas=0), SETTINGS)
+
+
+def test_tgi_hpa_reads_tgi_gauges() -> None:
+    metrics = hpa(tgi_model(), SETTINGS)["spec"]["metrics"]
+    assert [(m["pods"]["metric"]["name"], m["pods"]["target"]["averageValue"]) for m in metrics] == [
+        ("tgi_queue_size", "4"),
+        ("tgi_batch_current_size", "25"),
+    ]
+
+
+def test_adapter_rules_expose_what_the_hpa_reads() -> None:
+    exposed = {r["name"]["as"] for r in adapter_rules()}
+    wanted = {m["pods"]["metric"]["name"] for m in hpa(make_model(), SETTINGS)["spec"]["metrics"]}
+    wanted |= {m["pods"]["metric"]["name"] for m in hpa(tgi_model(), SETTINGS)["spec"]["metrics"]}
+    assert wanted <= exposed
+
+
+def test_engine_pod_metadata() -> None:
+    assert engine_pod_annotations() == {
+        "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+        "karpenter.sh/do-not-disrupt": "true",
+    }
+    assert engine_pod_labels("llama-70b", "vllm") == {
+        "app.kubernetes.io/name": "model-server",
+        "app.kubernetes.io/instance": "llama-70b",
+        "paddock.dev/engine": "vllm",
+    }
+
+
+def test_validate_models_names_every_problem() -> None:
+    bad = (
+        make_model("Llama_70B", min_replicas=-1),
+        replace(make_model("x"), max_replicas=0, slo_ttft_seconds=0.0, cold_start_hold_seconds=-1.0),
+        make_model("x", plan_overrides={"max_num_seqs": 0}),
+    )
+    problems = validate_models(bad)
+    assert problems == [
+        "models[0].alias: 'Llama_70B' is not a DNS label (lower-case letters, digits, '-')",
+        "models[0].replicas.min: -1 is negative",
+        "models[1].replicas.max: 0 must be >= 1 and >= min (1)",
+        "models[1].sloTtftSeconds: 0.0 must be > 0",
+        "models[1].coldStartHoldSeconds: -1.0 must be >= 0",
+        "models[2].alias: 'x' appears twice",
+        "models[2].plan.max_num_seqs: 0 must be >= 1",
+    ]
+    with pytest.raises(InputError, match="appears twice") as err:
+        raise_if(problems, "paddock:models")
+    assert err.value.field == "paddock:models"
+    assert validate_models((make_model(), tgi_model())) == []
+
+
+def test_validate_settings() -> None:
+    bad = AutoscalingSettings(
+        polling_interval_seconds=0, cooldown_seconds=-1, target_utilisation=1.5, kv_cache_target=1.0
+    )
+    assert validate_settings(bad) == [
+        "autoscaling.pollingIntervalSeconds: 0 not in 1..3600",
+        "autoscaling.cooldownSeconds: -1 must be >= 0",
+        "autoscaling.targetUtilisation: 1.5 not in (0, 1]",
+        "autoscaling.kvCacheTarget: 1.0 not in (0, 1)",
+    ]
+    assert validate_settings(SETTINGS) == []
+    raise_if([], "x")  # nothing to raise
