@@ -1,0 +1,122 @@
+"""``paddock preflight --stack <env>``: check a stack's Bedrock fallback targets live (needs AWS credentials).
+
+For each inference profile an alias can reach: resolve it (GetInferenceProfile), require ACTIVE, compare its
+destination Regions with ``paddock:residency``, check model access (GetFoundationModelAvailability), and with
+``--smoke`` make a 1-token Converse call. Saves the live destinations to
+``build/preflight/<env>/profiles.json``, which ``paddock audit`` prefers over its data file.
+Exit 0 ok, 1 problems, 2 bad input or no credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import click
+from botocore.config import Config
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from scripts.audit import PREFLIGHT_DIR, STACKS_DIR, stack_file
+from serving.errors import InputError
+from serving.residency import facts_from_raw
+from serving.residency.preflight import TargetCheck, check_target, fallback_entries, saved_destinations
+from serving.residency.stack import read_stack_yaml
+
+RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+
+def boto3_session(profile: str | None) -> boto3.Session:
+    """The AWS session (default credential chain, or a named profile)."""
+    return boto3.Session(profile_name=profile) if profile else boto3.Session()
+
+
+def _clients(profile: str | None, region: str, smoke: bool) -> tuple[Any, Any | None]:
+    try:
+        session = boto3_session(profile)
+    except Exception as exc:  # botocore ProfileNotFound and friends
+        raise InputError(f"cannot open AWS profile {profile!r}: {exc}", field="--profile") from exc
+    if session.get_credentials() is None:
+        raise InputError(
+            "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use "
+            "--profile); preflight calls Bedrock live. `paddock audit` works offline.",
+            field="AWS credentials",
+        )
+    bedrock = session.client("bedrock", region_name=region, config=RETRIES)
+    runtime = session.client("bedrock-runtime", region_name=region, config=RETRIES) if smoke else None
+    return bedrock, runtime
+
+
+def _print(console: Console, env: str, checks: list[TargetCheck]) -> None:
+    table = Table(
+        "config key",
+        "profile",
+        "status",
+        "destinations",
+        "model access",
+        "smoke",
+        "problems",
+        title=f"Bedrock preflight: stack {env}",
+    )
+    for c in checks:
+        access = ", ".join(f"{k}={v}" for k, v in c.model_access.items()) or "-"
+        problems = "\n".join(escape(p) for p in c.problems) or "[green]none[/]"
+        table.add_row(
+            escape(c.key),
+            c.profile_id,
+            c.status or "-",
+            ", ".join(c.destinations) or "-",
+            access,
+            escape(c.smoke or "-"),
+            problems,
+        )
+    console.print(table)
+
+
+@click.command(name="preflight")
+@click.option("--stack", required=True, help="Stack name (stacks/Pulumi.<env>.yaml) or a YAML path.")
+@click.option(
+    "--smoke", is_flag=True, help="Also make a 1-token Converse call per profile (costs a request)."
+)
+@click.option("--profile", default=None, help="AWS named profile (default: the standard credential chain).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--stacks-dir", type=click.Path(path_type=Path), default=STACKS_DIR, show_default=True)
+@click.option("--preflight-dir", type=click.Path(path_type=Path), default=PREFLIGHT_DIR, show_default=True)
+@click.option("--no-save", is_flag=True, help="Do not write build/preflight/<env>/profiles.json.")
+def command(
+    stack: str,
+    smoke: bool,
+    profile: str | None,
+    fmt: str,
+    stacks_dir: Path,
+    preflight_dir: Path,
+    no_save: bool,
+) -> None:
+    """Check Bedrock inference profiles, Regions and model access live (exit 1 on problems)."""
+    env, path = stack_file(stack, stacks_dir)
+    facts = facts_from_raw(read_stack_yaml(path), stack=env)
+    entries = fallback_entries(facts) if facts.policy.allow_fallback else []
+    if not entries:
+        click.echo(f"stack {env}: no alias can fall back to Bedrock; nothing to check")
+        sys.exit(0)
+    bedrock, runtime = _clients(profile, facts.bedrock_region, smoke)
+    checks = [check_target(facts, key, pid, bedrock=bedrock, runtime=runtime) for key, pid in entries]
+    if not no_save and (found := saved_destinations(checks)):
+        out = preflight_dir / env / "profiles.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        out.write_text(
+            json.dumps({"region": facts.bedrock_region, "checkedAt": stamp, "profiles": found}, indent=2)
+        )
+    if fmt == "json":
+        click.echo(json.dumps({"stack": env, "checks": [c.to_dict() for c in checks]}, indent=2))
+    else:
+        _print(Console() if sys.stdout.isatty() else Console(width=160), env, checks)
+    problems = sum(len(c.problems) for c in checks)
+    click.echo(f"preflight {env}: {len(checks)} target(s), {problems} problem(s)", err=True)
+    sys.exit(1 if problems else 0)
