@@ -1,8 +1,8 @@
 """Live ``paddock preflight`` against a real AWS account (opt-in: ``pytest -m integration``).
 
-Uses the default credential chain. Resolves the EU fixture's profile for real and checks what GetInferenceProfile
-returns has the shape the residency rules rely on. Set ``PADDOCK_PREFLIGHT_SMOKE=1`` to add the 1-token Converse
-call (costs one request).
+Uses the default credential chain. Resolves the EU fixture's profile for real and checks that what
+GetInferenceProfile returns has the shape the residency rules rely on. ``PADDOCK_PREFLIGHT_SMOKE=1`` adds the
+1-token Converse call (costs one request).
 """
 
 from __future__ import annotations
