@@ -74,10 +74,10 @@ Handler = Callable[[FakeRequest, Writer], Awaitable[bool]]
 class FakeServer:
     """A minimal HTTP/1.1 server on 127.0.0.1:<random port> in a background thread."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, port: int = 0) -> None:
         self.handler = handler
         self.loop = asyncio.new_event_loop()
-        self.port = 0
+        self.port = port
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.Server | None = None
@@ -112,7 +112,7 @@ class FakeServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._server = self.loop.run_until_complete(
-            asyncio.start_server(self._conn, "127.0.0.1", 0, backlog=4096)
+            asyncio.start_server(self._conn, "127.0.0.1", self.port, backlog=4096)
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -180,8 +180,8 @@ class FakeEngine:
     record: bool = True
     server: FakeServer | None = None
 
-    def start(self) -> FakeEngine:
-        self.server = FakeServer(self.handle).start()
+    def start(self, port: int = 0) -> FakeEngine:
+        self.server = FakeServer(self.handle, port).start()
         return self
 
     @property

@@ -244,7 +244,8 @@ def test_bedrock_errors_before_first_byte_are_http_errors(
             "stream",
         ),
         (
-            b'{"model": "flex", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}',
+            b'{"model": "flex", "messages": [{"role": "user", "content": "x"}], '
+            b'"tools": [{"type": "function"}]}',
             400,
             "tools[0]",
         ),

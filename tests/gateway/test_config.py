@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from serving.errors import InputError
 from serving.gateway.config import load_routes, parse_routes
 from serving.gateway.errors import RoutesConfigError
-from serving.errors import InputError
 
 DESIGN_EXAMPLE = """
 apiKeys: {env: PADDOCK_API_KEYS}
@@ -73,7 +73,8 @@ def test_every_problem_is_named_at_once() -> None:
     assert _problems(doc) == [
         "apiKeys: give exactly one of 'env' or 'file'",
         "limits.maxBodyBytes: expected an integer >= 1, got -1",
-        "aliases.a.fallbak: unknown key (allowed: breaker, coldStartHoldSeconds, fallback, limits, primary, retries, timeouts)",
+        "aliases.a.fallbak: unknown key (allowed: breaker, coldStartHoldSeconds, fallback, limits, primary, "
+        "retries, timeouts)",
         "aliases.a.primary.url: expected an http(s) URL, got 'ftp://x'",
         "aliases.a.primary.model: expected a non-empty string, got ''",
         "aliases.a.fallback.bedrock.region: is required",
