@@ -1,0 +1,76 @@
+"""Small helpers shared by Paddock's components: Args validation, child options, tags, IAM policy JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pulumi
+
+#: type token prefix of every Paddock component: "paddock:<module>:<Type>"
+PKG = "paddock"
+
+
+def raise_problems(component: str, problems: Iterable[tuple[str, str]]) -> None:
+    """Raise one ``pulumi.InputPropertiesError`` listing every ``(field, reason)`` (no-op when empty).
+
+    Called first in each component's ``__init__``, before any child exists.
+    """
+    found = list(problems)
+    if not found:
+        return
+    lines = "; ".join(f"{path}: {reason}" for path, reason in found)
+    raise pulumi.InputPropertiesError(
+        f"invalid {component} arguments: {lines}",
+        errors=[{"property_path": path, "reason": reason} for path, reason in found],
+    )
+
+
+def child(parent: pulumi.Resource, **kwargs: Any) -> pulumi.ResourceOptions:
+    """``ResourceOptions(parent=parent, ...)`` for a child resource."""
+    return pulumi.ResourceOptions(parent=parent, **kwargs)
+
+
+def with_name(tags: Mapping[str, str], name: str) -> dict[str, str]:
+    """``tags`` plus ``Name`` (what the EC2 console shows)."""
+    return {**dict(tags), "Name": name}
+
+
+def policy_json(statements: list[dict[str, Any]]) -> str:
+    """An IAM policy document (version 2012-10-17) as compact, key-sorted JSON."""
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def assume_role_policy(service: str, actions: tuple[str, ...] = ("sts:AssumeRole",)) -> str:
+    """Trust policy letting an AWS service principal (``ec2.amazonaws.com``...) assume a role."""
+    return policy_json([{"Effect": "Allow", "Principal": {"Service": service}, "Action": list(actions)}])
+
+
+def aws_partition(region: str) -> str:
+    """ARN partition of a region (``aws``, ``aws-cn``, ``aws-us-gov``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def weights_read_statements(bucket: str, prefix: str, partition: str = "aws") -> list[dict[str, Any]]:
+    """IAM statements reading model weights under ``s3://bucket/prefix`` only: GetObject on the prefix's
+    objects, ListBucket on the bucket restricted to the prefix. No wildcard resource."""
+    return [
+        {
+            "Sid": "ReadWeights",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": [f"arn:{partition}:s3:::{bucket}/{prefix}*"],
+        },
+        {
+            "Sid": "ListWeights",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [f"arn:{partition}:s3:::{bucket}"],
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        },
+    ]

@@ -1,0 +1,148 @@
+"""Write an offline plan to disk (``build/plan/<env>/``) from the records of a mock run. Pure: no Pulumi.
+
+Files: resources.json (``{type, name, parent, inputs}`` list), plans.json (ServingPlan dict per alias),
+stack_config.json, values/<release>.yaml (Helm values of every release), manifests/<release>.yaml (our
+own charts rendered with ``helm template``), iam/<resource>.json (every IAM/endpoint policy) and summary.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serving import helm
+from serving.release_values import startup_budget
+
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+#: (resource type, input key, file suffix) of policy documents written to iam/
+POLICY_INPUTS = (
+    ("aws:iam/rolePolicy:RolePolicy", "policy", ""),
+    ("aws:iam/policy:Policy", "policy", ""),
+    ("aws:iam/role:Role", "assumeRolePolicy", ".trust"),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy", ".endpoint"),
+)
+
+
+def releases(resources: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Helm release records."""
+    return [r for r in resources if r["type"] == RELEASE_TYPE]
+
+
+def local_chart(release: Mapping[str, Any], root: Path) -> Path | None:
+    """The chart directory when the release uses one of our charts (a path under the repo), else None."""
+    chart = str(release["inputs"].get("chart", ""))
+    path = root / chart
+    return path if "/" in chart and (path / "Chart.yaml").is_file() else None
+
+
+def policy_documents(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``{file stem: parsed policy}`` for every IAM policy, trust policy and endpoint policy in the plan."""
+    docs: dict[str, Any] = {}
+    for r in resources:
+        for typ, key, suffix in POLICY_INPUTS:
+            text = r["inputs"].get(key) if r["type"] == typ else None
+            if isinstance(text, str) and text:
+                docs[f"{r['name']}{suffix}"] = json.loads(text)
+    return docs
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    else:
+        path.write_text(yaml.safe_dump(data, sort_keys=True))
+
+
+def write_plan(
+    out_dir: Path,
+    *,
+    stack: str,
+    config: Mapping[str, Any],
+    plans: Mapping[str, Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]],
+    root: Path,
+) -> list[Path]:
+    """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    _dump(out_dir / "resources.json", list(resources))
+    _dump(out_dir / "plans.json", dict(plans))
+    _dump(out_dir / "stack_config.json", dict(config))
+    for release in releases(resources):
+        inputs = release["inputs"]
+        name = str(inputs.get("name") or release["name"])
+        values = inputs.get("values") or {}
+        _dump(out_dir / "values" / f"{name}.yaml", values)
+        chart = local_chart(release, root)
+        if chart is not None:
+            text = helm.template(
+                chart, values, release=name, namespace=str(inputs.get("namespace", "default"))
+            )
+            (out_dir / "manifests").mkdir(exist_ok=True)
+            (out_dir / "manifests" / f"{name}.yaml").write_text(text)
+    for stem, doc in policy_documents(resources).items():
+        _dump(out_dir / "iam" / f"{stem}.json", doc)
+    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources))
+    return sorted(p for p in out_dir.rglob("*") if p.is_file())
+
+
+def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    rows = [
+        "| alias | model | engine | instance | GPUs × nodes | TP/PP | max-model-len | max-num-seqs "
+        "| load time | startup budget | $/h per replica | fallback |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model in config.get("models", []):
+        p = plans.get(model["alias"], {})
+        budget = startup_budget(float(p.get("load_time_seconds", 0)))
+        cost = p.get("hourly_cost_usd")
+        price = "n/a" if cost is None else f"{cost:.2f}"
+        rows.append(
+            f"| {model['alias']} | {p.get('model_id')} | {p.get('engine')} {p.get('engine_version')} "
+            f"| {p.get('instance_type')} | {p.get('gpus_per_node')} × {p.get('nodes_per_replica')} "
+            f"| {p.get('tensor_parallel_size')}/{p.get('pipeline_parallel_size')} | {p.get('max_model_len')} "
+            f"| {p.get('max_num_seqs')} | {float(p.get('load_time_seconds', 0)):.0f} s "
+            f"| {budget.budget_seconds} s | {price} | {model['fallback']} |"
+        )
+    return rows
+
+
+def summary(
+    stack: str,
+    config: Mapping[str, Any],
+    plans: Mapping[str, Mapping[str, Any]],
+    resources: Sequence[Mapping[str, Any]],
+) -> str:
+    """Markdown summary: stack facts, models with their plans, Helm releases, resource counts per type."""
+    counts = Counter(r["type"] for r in resources)
+    lines = [
+        f"# Offline plan: stack `{stack}`",
+        "",
+        f"- region: `{config.get('region')}`; cluster: `{config.get('cluster', {}).get('name')}`",
+        f"- residency: allowed regions {', '.join(config.get('residency', {}).get('allowed_regions', []))}",
+        f"- resources: {len(resources)} ({len(counts)} types)",
+        "",
+        "## Models",
+        "",
+        *_model_rows(config, plans),
+        "",
+        "## Helm releases",
+        "",
+    ]
+    for r in releases(resources):
+        inputs = r["inputs"]
+        source = inputs.get("repositoryOpts", {}).get("repo") or "local chart"
+        lines.append(
+            f"- `{inputs.get('name')}`: chart `{inputs.get('chart')}` {inputs.get('version', '')} ({source})"
+        )
+    lines += ["", "## Resources by type", "", "| type | count |", "|---|---|"]
+    lines += [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items())]
+    return "\n".join(lines) + "\n"

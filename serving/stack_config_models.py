@@ -1,0 +1,206 @@
+"""Frozen dataclasses of the stack config sections (parsed in serving/stack_config_sections.py).
+
+Import them from :mod:`serving.stack_config`. Field docstrings name the config key and the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Engine = Literal["vllm", "tgi"]
+CapacityType = Literal["on-demand", "spot"]
+NodeAutoscaler = Literal["cluster-autoscaler", "karpenter", "none"]
+GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Residency:
+    """``paddock:residency``: where prompts, responses, weights and logs may go."""
+
+    allowed_regions: tuple[str, ...]
+    """``allowedRegions``; default ``[aws:region]``."""
+    allow_geo_inference_profiles: bool = True
+    """``allowGeoInferenceProfiles`` (eu./us./apac. ok if ALL destinations are allowed); default true."""
+    allow_global_inference_profiles: bool = False
+    """``allowGlobalInferenceProfiles`` (global. profiles reach any commercial region); default false."""
+    allow_fallback: bool = True
+    """``allowFallback``: false = prompts never leave the cluster (no Bedrock at all); default true."""
+    log_retention_days: int = 30
+    """``logRetentionDays`` of CloudWatch log groups; default 30."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkConfig:
+    """``paddock:network``: create a VPC, or adopt one (``existingVpcId`` + ``privateSubnetIds``)."""
+
+    create: bool
+    cidr: str = "10.0.0.0/16"
+    """``cidr`` of a created VPC; default 10.0.0.0/16."""
+    az_count: int = 2
+    """``azCount``: availability zones (one private + one public subnet each); 2..6, default 2."""
+    nat_gateway: bool = False
+    """``natGateway``: one NAT gateway for internet egress (HF downloads); default false (endpoints only)."""
+    vpc_endpoints: bool = True
+    """``vpcEndpoints``: S3 gateway + ECR, STS, logs, bedrock-runtime... interface endpoints; default true."""
+    existing_vpc_id: str | None = None
+    private_subnet_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterConfig:
+    """``paddock:cluster``: create an EKS cluster, or adopt one (``existingClusterName``)."""
+
+    create: bool
+    name: str
+    """``name``; default ``paddock-<stack>`` (or the adopted cluster's name)."""
+    kubernetes_version: str | None = None
+    """``kubernetesVersion`` (required when creating), e.g. "1.33"."""
+    endpoint_public_access: bool = False
+    """``endpointPublicAccess``; default false (private API endpoint only)."""
+    secrets_kms_key_arn: str | None = None
+    """``secretsKmsKeyArn``: KMS key for Secrets envelope encryption; default: a key the stack creates."""
+    admin_role_arns: tuple[str, ...] = ()
+    """``adminRoleArns``: IAM roles given cluster-admin via EKS access entries."""
+    existing_cluster_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Versions:
+    """``paddock:versions``: every third-party chart and image, pinned (never defaulted in components)."""
+
+    gpu_ami_type: GpuAmiType
+    nvidia_device_plugin_chart: str
+    dcgm_exporter_chart: str
+    vllm_image: str | None = None
+    tgi_image: str | None = None
+    aws_cli_image: str | None = None
+    """Image of the init container that syncs S3 weights (required when a model uses s3:// weights)."""
+    gateway_image: str | None = None
+    keda_chart: str | None = None
+    kube_prometheus_stack_chart: str | None = None
+    cluster_autoscaler_chart: str | None = None
+    karpenter_chart: str | None = None
+
+    def engine_image(self, engine: Engine) -> str:
+        """The pinned image of ``engine`` (the parser guarantees it is set for every engine in use)."""
+        image = self.vllm_image if engine == "vllm" else self.tgi_image
+        if image is None:
+            raise ValueError(f"no image pinned for engine {engine}")
+        return image
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """One entry of ``paddock:models``."""
+
+    alias: str
+    """DNS-1035 label naming the model's objects and its gateway route."""
+    model: str
+    """Catalog id, HF repo id known to the catalog, or path to a config.json."""
+    engine: Engine = "vllm"
+    engine_version: str | None = None
+    """Engine version whose memory accounting sizing models; None = newest modelled."""
+    weights: str
+    """``s3://bucket/prefix/`` or ``hf`` (token from Secret paddock-hf-token)."""
+    weights_region: str
+    """Region of the weights bucket (default aws:region)."""
+    context: int
+    """Tokens per sequence (prompt + output) to serve."""
+    concurrency: int
+    """Concurrent sequences to serve at ``context``."""
+    gpu: str = "auto"
+    """``auto``, an instance type (p5.48xlarge) or a GPU id (h100-80gb)."""
+    quantization: Literal["none", "fp8", "int8", "int4"] = "none"
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    capacity_type: CapacityType = "on-demand"
+    replicas_min: int = 1
+    """``replicas.min``; 0 = scale to zero."""
+    replicas_max: int = 1
+    fallback: str = "none"
+    """Key in ``paddock:fallback.bedrock.models`` or ``none`` (pinned: never reaches Bedrock)."""
+    slo_ttft_seconds: float = 2.0
+    cold_start_hold_seconds: float = 60.0
+
+    @property
+    def weights_source(self) -> Literal["s3", "hf"]:
+        return "hf" if self.weights == "hf" else "s3"
+
+    @property
+    def weights_bucket(self) -> str | None:
+        """Bucket name of s3:// weights (None for hf)."""
+        if self.weights_source != "s3":
+            return None
+        return self.weights[len("s3://") :].split("/", 1)[0]
+
+    @property
+    def weights_prefix(self) -> str:
+        """Key prefix of s3:// weights without leading slash, ending with ``/`` ('' for a whole bucket)."""
+        if self.weights_source != "s3":
+            return ""
+        rest = self.weights[len("s3://") :].split("/", 1)
+        prefix = rest[1] if len(rest) > 1 else ""
+        return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+    @property
+    def pinned(self) -> bool:
+        """True when the alias never falls back to Bedrock."""
+        return self.fallback == "none"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BedrockModel:
+    """One entry of ``paddock:fallback.bedrock.models``."""
+
+    inference_profile: str
+    """Inference profile id (``eu.anthropic...``) or a base model id."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FallbackConfig:
+    """``paddock:fallback.bedrock``."""
+
+    region: str | None = None
+    """Bedrock region (default aws:region when models are listed)."""
+    models: Mapping[str, BedrockModel] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GatewayConfig:
+    """``paddock:gateway``."""
+
+    enabled: bool = True
+    replicas: int = 2
+    api_keys_secret: str = "paddock-gateway-keys"
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoscalingConfig:
+    """``paddock:autoscaling``."""
+
+    keda: bool = True
+    node_autoscaler: NodeAutoscaler = "cluster-autoscaler"
+    polling_interval_seconds: int = 15
+    cooldown_seconds: int = 600
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringConfig:
+    """``paddock:monitoring``."""
+
+    enabled: bool = True
+    grafana: bool = True
+    alerts: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class EphemeralConfig:
+    """``paddock:ephemeral`` (short-lived developer stacks only)."""
+
+    owner: str
+    expires_at: str | None = None
+    """ISO-8601 UTC instant (``2026-11-23T18:00:00Z``) after which the stack may be reaped."""
+    ttl: str | None = None
+    """Duration like ``4h`` / ``90m`` / ``2d`` from creation."""

@@ -1,0 +1,325 @@
+"""Parsers of each ``paddock:*`` section into the dataclasses of serving/stack_config_models.py.
+
+Each parser reads through a :class:`serving.config_reader.Section`, so problems are collected with their key
+and the caller (:func:`serving.stack_config.parse_stack_config`) raises once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from serving.config_reader import Problems, Section
+from serving.stack_config_models import (
+    AutoscalingConfig,
+    BedrockModel,
+    ClusterConfig,
+    EphemeralConfig,
+    FallbackConfig,
+    GatewayConfig,
+    ModelConfig,
+    MonitoringConfig,
+    NetworkConfig,
+    Residency,
+    Versions,
+)
+
+REGION = r"[a-z]{2}(-gov)?-[a-z]+-\d"
+ALIAS = r"[a-z]([-a-z0-9]{0,38}[a-z0-9])?"
+S3_URI = r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?"
+INSTANCE_TYPE = r"[a-z][a-z0-9-]*\.(metal|[0-9]*x?large)"
+IMAGE = r"[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[0-9a-f]{64})?"
+CHART_VERSION = r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?"
+ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+"
+KMS_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+"
+#: GPU catalog ids accepted for ``gpu`` (DESIGN.md "paddock size"); sizing validates against the catalog.
+GPU_IDS = ("a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200")
+AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
+
+
+def parse_residency(s: Section, region: str) -> Residency:
+    allowed = s.get_str_list(
+        "allowedRegions", (region,) if region else (), pattern=REGION, hint="is not a region"
+    )
+    r = Residency(
+        allowed_regions=tuple(allowed),
+        allow_geo_inference_profiles=s.get_bool("allowGeoInferenceProfiles", True),
+        allow_global_inference_profiles=s.get_bool("allowGlobalInferenceProfiles", False),
+        allow_fallback=s.get_bool("allowFallback", True),
+        log_retention_days=s.get_int("logRetentionDays", 30, lo=1, hi=3653),
+    )
+    if region and r.allowed_regions and region not in r.allowed_regions:
+        s.problems.add(s.key("allowedRegions"), f"does not include aws:region {region}")
+    s.finish()
+    return r
+
+
+def parse_network(s: Section) -> NetworkConfig:
+    existing = s.get_str("existingVpcId", None, pattern=r"vpc-[0-9a-f]{8,17}", hint="is not a VPC id")
+    create = s.get_bool("create", existing is None)
+    subnets = s.get_str_list(
+        "privateSubnetIds", (), pattern=r"subnet-[0-9a-f]{8,17}", hint="is not a subnet id"
+    )
+    if create and existing:
+        s.problems.add(s.key("existingVpcId"), "Only one of create: true or existingVpcId")
+    if existing and len(subnets) < 2:
+        s.problems.add(
+            s.key("privateSubnetIds"), "at least 2 subnets (in 2 AZs) are required with existingVpcId"
+        )
+    if not create and not existing:
+        s.problems.add(s.key("existingVpcId"), "is required when create is false")
+    n = NetworkConfig(
+        create=bool(create),
+        cidr=s.get_str(
+            "cidr", "10.0.0.0/16", pattern=r"(\d{1,3}\.){3}\d{1,3}/(1[6-9]|2[0-4])", hint="is not a /16-/24"
+        ),
+        az_count=s.get_int("azCount", 2, lo=2, hi=6),
+        nat_gateway=s.get_bool("natGateway", False),
+        vpc_endpoints=s.get_bool("vpcEndpoints", True),
+        existing_vpc_id=existing,
+        private_subnet_ids=tuple(subnets),
+    )
+    s.finish()
+    return n
+
+
+def parse_cluster(s: Section, stack: str) -> ClusterConfig:
+    existing = s.get_str(
+        "existingClusterName", None, pattern=r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", hint="bad name"
+    )
+    create = s.get_bool("create", existing is None)
+    if create and existing:
+        s.problems.add(s.key("existingClusterName"), "Only one of create: true or existingClusterName")
+    if not create and not existing:
+        s.problems.add(s.key("existingClusterName"), "is required when create is false")
+    version = s.get_str("kubernetesVersion", None, pattern=r"1\.\d{2}", hint="is not a version like 1.33")
+    if create and version is None and not s.has("kubernetesVersion"):
+        s.problems.add(s.key("kubernetesVersion"), "is required when the stack creates the cluster")
+    c = ClusterConfig(
+        create=bool(create),
+        name=s.get_str(
+            "name", existing or f"paddock-{stack}", pattern=r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", hint="bad"
+        ),
+        kubernetes_version=version,
+        endpoint_public_access=s.get_bool("endpointPublicAccess", False),
+        secrets_kms_key_arn=s.get_str("secretsKmsKeyArn", None, pattern=KMS_ARN, hint="is not a KMS key ARN"),
+        admin_role_arns=tuple(
+            s.get_str_list("adminRoleArns", (), pattern=ROLE_ARN, hint="is not an IAM role ARN")
+        ),
+        existing_cluster_name=existing,
+    )
+    s.finish()
+    return c
+
+
+def _image(s: Section, name: str, needed_by: str | None) -> Any:
+    value = s.get_str(name, None, pattern=IMAGE, hint="is not an image reference")
+    if value is None and needed_by and not s.has(name):
+        s.problems.add(s.key(name), f"is required ({needed_by})")
+    if isinstance(value, str) and ":" not in value.rsplit("/", 1)[-1] and "@" not in value:
+        s.problems.add(s.key(name), f"{value!r} has no tag or digest: pin a version")
+        return None
+    if isinstance(value, str) and value.endswith(":latest"):
+        s.problems.add(s.key(name), f"{value!r} uses :latest; pin a version")
+        return None
+    return value
+
+
+def _chart(s: Section, name: str, needed_by: str | None) -> Any:
+    value = s.get_str(name, None, pattern=CHART_VERSION, hint="is not a chart version like 1.2.3")
+    if value is None and needed_by and not s.has(name):
+        s.problems.add(s.key(name), f"is required ({needed_by})")
+    return value
+
+
+def parse_versions(
+    s: Section,
+    *,
+    models: tuple[ModelConfig, ...],
+    gateway: GatewayConfig,
+    autoscaling: AutoscalingConfig,
+    monitoring: MonitoringConfig,
+) -> Versions:
+    engines = {m.engine for m in models}
+    node_as = autoscaling.node_autoscaler
+
+    def when(cond: bool, why: str) -> str | None:
+        return why if cond else None
+
+    v = Versions(
+        gpu_ami_type=s.get_choice("gpuAmiType", AMI_TYPES),
+        nvidia_device_plugin_chart=_chart(s, "nvidiaDevicePluginChart", "GPU plumbing"),
+        dcgm_exporter_chart=_chart(s, "dcgmExporterChart", "GPU plumbing"),
+        vllm_image=_image(s, "vllmImage", when("vllm" in engines, "a model uses engine vllm")),
+        tgi_image=_image(s, "tgiImage", when("tgi" in engines, "a model uses engine tgi")),
+        aws_cli_image=_image(s, "awsCliImage", when(any(m.weights != "hf" for m in models), "s3:// weights")),
+        gateway_image=_image(s, "gatewayImage", when(gateway.enabled, "paddock:gateway.enabled")),
+        keda_chart=_chart(s, "kedaChart", when(autoscaling.keda, "paddock:autoscaling.keda")),
+        kube_prometheus_stack_chart=_chart(
+            s, "kubePrometheusStackChart", when(monitoring.enabled, "paddock:monitoring.enabled")
+        ),
+        cluster_autoscaler_chart=_chart(
+            s,
+            "clusterAutoscalerChart",
+            when(node_as == "cluster-autoscaler", "nodeAutoscaler: cluster-autoscaler"),
+        ),
+        karpenter_chart=_chart(
+            s, "karpenterChart", when(node_as == "karpenter", "nodeAutoscaler: karpenter")
+        ),
+    )
+    s.finish()
+    return v
+
+
+def _gpu(s: Section) -> Any:
+    value = s.get_str("gpu", "auto")
+    if (
+        isinstance(value, str)
+        and value != "auto"
+        and value not in GPU_IDS
+        and not re.fullmatch(INSTANCE_TYPE, value)
+    ):
+        s.problems.add(
+            s.key("gpu"), f"{value!r} is not a GPU id or instance type (auto, {', '.join(GPU_IDS)})"
+        )
+        return "auto"
+    return value
+
+
+def _model(s: Section, *, region: str, fallback: FallbackConfig) -> ModelConfig | None:
+    n = len(s.problems.items)
+    replicas = s.section("replicas")
+    r_min = replicas.get_int("min", 1, lo=0, hi=1000)
+    r_max = replicas.get_int("max", max(r_min or 1, 1), lo=1, hi=1000)
+    if r_min is not None and r_max is not None and r_min > r_max:
+        replicas.problems.add(replicas.key("min"), f"{r_min} is greater than max {r_max}")
+    replicas.finish()
+    fb = s.get_str("fallback", "none")
+    if isinstance(fb, str) and fb != "none" and fb not in fallback.models:
+        known = ", ".join(sorted(fallback.models)) or "none defined"
+        s.problems.add(
+            s.key("fallback"), f"{fb!r} is not 'none' or a key of paddock:fallback.bedrock.models ({known})"
+        )
+    weights = s.get_str("weights", pattern=rf"hf|{S3_URI}", hint="is not 'hf' or s3://bucket/prefix/")
+    kwargs: dict[str, Any] = dict(
+        alias=s.get_str("alias", pattern=ALIAS, hint="is not a DNS label (a-z, 0-9, '-', max 40)"),
+        model=s.get_str("model"),
+        engine=s.get_choice("engine", ("vllm", "tgi"), "vllm"),
+        engine_version=s.get_str("engineVersion", None, pattern=r"\d+\.\d+(\.\d+)?", hint="is not a version"),
+        weights=weights,
+        weights_region=s.get_str("weightsRegion", region, pattern=REGION, hint="is not a region"),
+        context=s.get_int("context", lo=256, hi=10_485_760),
+        concurrency=s.get_int("concurrency", lo=1, hi=100_000),
+        gpu=_gpu(s),
+        quantization=s.get_choice("quantization", ("none", "fp8", "int8", "int4"), "none"),
+        kv_cache_dtype=s.get_choice("kvCacheDtype", ("auto", "fp8"), "auto"),
+        capacity_type=s.get_choice("capacityType", ("on-demand", "spot"), "on-demand"),
+        replicas_min=r_min,
+        replicas_max=r_max,
+        fallback=fb,
+        slo_ttft_seconds=s.get_number("sloTtftSeconds", 2.0, lo=0.01, hi=600),
+        cold_start_hold_seconds=s.get_number("coldStartHoldSeconds", 60.0, lo=0, hi=3600),
+    )
+    s.finish()
+    if len(s.problems.items) > n:
+        return None
+    return ModelConfig(**kwargs)
+
+
+def parse_models(
+    value: Any, problems: Problems, *, region: str, fallback: FallbackConfig
+) -> tuple[ModelConfig, ...]:
+    if value is None:
+        problems.add("paddock:models", "is required (at least one model)")
+        return ()
+    if not isinstance(value, list) or not value:
+        problems.add("paddock:models", "expected a non-empty list of models")
+        return ()
+    models: list[ModelConfig] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(value):
+        m = _model(Section.of(item, f"paddock:models[{i}]", problems), region=region, fallback=fallback)
+        if m is None:
+            continue
+        if m.alias in seen:
+            problems.add(
+                f"paddock:models[{i}].alias", f"{m.alias!r} duplicates paddock:models[{seen[m.alias]}]"
+            )
+        seen.setdefault(m.alias, i)
+        models.append(m)
+    return tuple(models)
+
+
+def parse_fallback(s: Section, region: str) -> FallbackConfig:
+    bedrock = s.section("bedrock")
+    s.finish()
+    models_sec = bedrock.section("models")
+    models: dict[str, BedrockModel] = {}
+    for key in models_sec.data:
+        entry = models_sec.section(key)
+        profile = entry.get_str("inferenceProfile", pattern=r"[a-z0-9.:-]+", hint="is not a model/profile id")
+        entry.finish()
+        if profile:
+            models[key] = BedrockModel(inference_profile=profile)
+    region_value = bedrock.get_str(
+        "region", region if models else None, pattern=REGION, hint="is not a region"
+    )
+    bedrock.finish()
+    return FallbackConfig(region=region_value, models=models)
+
+
+def parse_gateway(s: Section) -> GatewayConfig:
+    g = GatewayConfig(
+        enabled=s.get_bool("enabled", True),
+        replicas=s.get_int("replicas", 2, lo=1, hi=100),
+        api_keys_secret=s.get_str(
+            "apiKeysSecret", "paddock-gateway-keys", pattern=r"[a-z0-9][-a-z0-9.]{0,252}"
+        ),
+        max_body_bytes=s.get_int("maxBodyBytes", 1_048_576, lo=1024, hi=100 * 1_048_576),
+    )
+    s.finish()
+    return g
+
+
+def parse_autoscaling(s: Section) -> AutoscalingConfig:
+    a = AutoscalingConfig(
+        keda=s.get_bool("keda", True),
+        node_autoscaler=s.get_choice(
+            "nodeAutoscaler", ("cluster-autoscaler", "karpenter", "none"), "cluster-autoscaler"
+        ),
+        polling_interval_seconds=s.get_int("pollingIntervalSeconds", 15, lo=1, hi=3600),
+        cooldown_seconds=s.get_int("cooldownSeconds", 600, lo=0, hi=86_400),
+    )
+    s.finish()
+    return a
+
+
+def parse_monitoring(s: Section) -> MonitoringConfig:
+    m = MonitoringConfig(
+        enabled=s.get_bool("enabled", True),
+        grafana=s.get_bool("grafana", True),
+        alerts=s.get_bool("alerts", True),
+    )
+    s.finish()
+    return m
+
+
+def parse_ephemeral(value: Any, problems: Problems) -> EphemeralConfig | None:
+    if value is None:
+        return None
+    s = Section.of(value, "paddock:ephemeral", problems)
+    expires = s.get_str("expiresAt", None)
+    if isinstance(expires, str):
+        try:
+            datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError:
+            problems.add(s.key("expiresAt"), f"{expires!r} is not an ISO-8601 time like 2026-11-23T18:00:00Z")
+            expires = None
+    e = EphemeralConfig(
+        owner=s.get_str("owner", pattern=r"[a-z0-9][-a-z0-9._@]{0,62}", hint="is not a user name"),
+        expires_at=expires,
+        ttl=s.get_str("ttl", None, pattern=r"\d+[mhd]", hint="is not a duration like 90m, 4h or 2d"),
+    )
+    s.finish()
+    return e

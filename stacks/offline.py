@@ -1,0 +1,95 @@
+"""The offline plan: run the platform program under Pulumi's mock runtime with a stack file's own config.
+
+``render_stack`` returns the parsed config, the ServingPlans and every resource record; ``render_plan`` also
+writes ``build/plan/<env>/`` (serving.plan_report). No cloud credentials, no Pulumi CLI. Callable for several
+stacks in one process. Imported lazily by scripts/plan.py and scripts/audit.py (scripts never import Pulumi).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from serving.plan_report import write_plan
+from serving.sizing.plan import ServingPlan
+from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
+from stacks.config import to_pulumi_config
+from stacks.mock_runtime import run_program
+from stacks.planning import plan_models
+
+ROOT = Path(__file__).resolve().parent.parent
+STACKS_DIR = ROOT / "stacks"
+Planner = Callable[[StackConfig], Mapping[str, ServingPlan]]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """One rendered stack."""
+
+    stack: str
+    config: StackConfig
+    plans: Mapping[str, ServingPlan]
+    resources: list[dict[str, Any]]
+    """``{type, name, parent, inputs}`` per registered resource, in registration order."""
+    seconds: float
+    """Wall time of sizing + the mock run (s)."""
+
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key of a serialized secret
+
+
+def portable(value: Any) -> Any:
+    """Inputs as a reviewer should read them: repository paths (the local chart) relative to the repo root,
+    whole-number floats (the RPC turns every number into a float) back to ints, secrets as ``[secret]``."""
+    if isinstance(value, str) and value.startswith(f"{ROOT}/"):
+        return value[len(str(ROOT)) + 1 :]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return "[secret]"
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    return value
+
+
+def render_stack(stack: str, *, stack_file: Path | None = None, planner: Planner = plan_models) -> PlanResult:
+    """Parse ``stacks/Pulumi.<stack>.yaml`` (or ``stack_file``), size its models and run the program under
+    mocks. Raises serving.errors.InputError (a ConfigErrors naming each key) on invalid config."""
+    from stacks import program  # imports pulumi_aws/pulumi_kubernetes (~1 s): only when rendering
+
+    started = time.perf_counter()
+    path = stack_file or STACKS_DIR / f"Pulumi.{stack}.yaml"
+    raw = read_stack_file(path)
+    cfg = parse_stack_config(raw, stack=stack)
+    plans = dict(planner(cfg))
+
+    def body() -> None:
+        program.main(plans=plans)
+
+    records = run_program(body, stack=stack, region=cfg.region, config=to_pulumi_config(raw))
+    resources = [portable(r.to_dict()) for r in records]
+    return PlanResult(
+        stack=stack, config=cfg, plans=plans, resources=resources, seconds=time.perf_counter() - started
+    )
+
+
+def render_plan(
+    *, stack: str, out_dir: Path, stack_file: Path | None = None, planner: Planner = plan_models
+) -> PlanResult:
+    """:func:`render_stack` and write ``out_dir`` (resources.json, plans.json, stack_config.json, values/,
+    manifests/, iam/, summary.md)."""
+    result = render_stack(stack, stack_file=stack_file, planner=planner)
+    write_plan(
+        out_dir,
+        stack=stack,
+        config=result.config.to_dict(),
+        plans={alias: plan.to_dict() for alias, plan in result.plans.items()},
+        resources=result.resources,
+        root=ROOT,
+    )
+    return result

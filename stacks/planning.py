@@ -1,0 +1,59 @@
+"""Size every model of a stack with the sizing engine; errors name the model's config key.
+
+Pure (no Pulumi), so the offline runner sizes once and hands the plans to the program.
+"""
+
+from __future__ import annotations
+
+from serving.config_reader import ConfigErrors
+from serving.errors import PaddockError
+from serving.sizing.plan import ServingPlan
+from serving.stack_config import StackConfig
+
+#: sizing flag -> model key, to name the config key a sizing error is about
+FLAG_TO_KEY = {
+    "--model": "model",
+    "--gpu": "gpu",
+    "--engine": "engine",
+    "--engine-version": "engineVersion",
+    "--context": "context",
+    "--max-model-len": "context",
+    "--concurrency": "concurrency",
+    "--quantization": "quantization",
+    "--kv-cache-dtype": "kvCacheDtype",
+    "--capacity-type": "capacityType",
+}
+
+
+def plan_models(cfg: StackConfig) -> dict[str, ServingPlan]:
+    """ServingPlan per alias via ``serving.sizing.plan_for_deployment``. Raises :class:`ConfigErrors`
+    listing each model that cannot be sized (bad id, nothing fits), each as ``paddock:models[i].<key>``."""
+    from serving.sizing import plan_for_deployment
+
+    plans: dict[str, ServingPlan] = {}
+    problems: list[tuple[str, str]] = []
+    for i, m in enumerate(cfg.models):
+        try:
+            plans[m.alias] = plan_for_deployment(
+                model=m.model,
+                engine=m.engine,
+                engine_version=m.engine_version,
+                context=m.context,
+                concurrency=m.concurrency,
+                gpu=m.gpu,
+                quantization=m.quantization,
+                kv_cache_dtype=m.kv_cache_dtype,
+                region=cfg.region,
+                capacity_type=m.capacity_type,
+            )
+        except PaddockError as exc:
+            field = exc.field or ""
+            key = (
+                "aws:region"
+                if field == "--region"
+                else f"paddock:models[{i}].{FLAG_TO_KEY.get(field, 'gpu')}"
+            )
+            problems.append((key, exc.message))
+    if problems:
+        raise ConfigErrors(problems)
+    return plans

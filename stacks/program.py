@@ -1,0 +1,208 @@
+"""The platform program: StackConfig + ServingPlans -> components. The composition root, no logic of its own.
+
+``main()`` is what ``pulumi up`` runs (stacks/__main__.py) and what ``paddock plan`` runs under mocks.
+Layout: the core (network, cluster, one node group + model server per model, GPU plumbing) is built by
+:func:`build_core`; every further component is ONE function in the "add-ons" section below, registered in
+``ADDONS``. An add-on reads what it needs from :class:`Platform` and may add exports to ``platform.exports``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from components import (
+    Cluster,
+    ClusterArgs,
+    GpuNodeGroup,
+    GpuNodeGroupArgs,
+    GpuPlumbing,
+    GpuPlumbingArgs,
+    ModelServer,
+    ModelServerArgs,
+    Network,
+    NetworkArgs,
+)
+from serving.catalog import get_instance
+from serving.release_values import NodeShape
+from serving.sizing.plan import ServingPlan
+from serving.stack_config import StackConfig
+from stacks import config as stack_config
+from stacks.planning import plan_models
+
+#: namespaces whose pods may call the engines (besides the serving namespace itself)
+MONITORING_NAMESPACE = "monitoring"
+
+
+@dataclass
+class Platform:
+    """What the core built; add-ons read it (and add exports)."""
+
+    config: StackConfig
+    plans: Mapping[str, ServingPlan]
+    """ServingPlan per model alias."""
+    tags: dict[str, str]
+    network: Network
+    cluster: Cluster
+    node_groups: dict[str, GpuNodeGroup]
+    model_servers: dict[str, ModelServer]
+    gpu_plumbing: GpuPlumbing
+    exports: dict[str, Any] = field(default_factory=dict)
+
+
+def node_shape(plan: ServingPlan) -> NodeShape | None:
+    """vCPUs/memory/GPUs of the plan's instance type, from the instance catalog."""
+    if plan.instance_type is None:
+        return None
+    spec = get_instance(plan.instance_type)
+    return NodeShape(vcpus=spec.vcpu, memory_gib=spec.memory_gib, gpus=spec.gpus)
+
+
+def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
+    """Network -> Cluster -> per model (GpuNodeGroup, ModelServer) -> GpuPlumbing."""
+    tags = cfg.aws_tags()
+    net = cfg.network
+    network = Network(
+        "net",
+        NetworkArgs(
+            region=cfg.region,
+            tags=tags,
+            create=net.create,
+            cidr=net.cidr,
+            az_count=net.az_count,
+            nat_gateway=net.nat_gateway,
+            vpc_endpoints=net.vpc_endpoints,
+            bedrock_endpoint=cfg.residency.allow_fallback and any(not m.pinned for m in cfg.models),
+            existing_vpc_id=net.existing_vpc_id,
+            private_subnet_ids=net.private_subnet_ids,
+        ),
+    )
+    cl = cfg.cluster
+    cluster = Cluster(
+        "eks",
+        ClusterArgs(
+            region=cfg.region,
+            name=cl.name,
+            tags=tags,
+            create=cl.create,
+            kubernetes_version=cl.kubernetes_version,
+            subnet_ids=network.private_subnet_ids,
+            endpoint_public_access=cl.endpoint_public_access,
+            secrets_kms_key_arn=cl.secrets_kms_key_arn,
+            admin_role_arns=cl.admin_role_arns,
+            log_retention_days=cfg.residency.log_retention_days,
+            serving_namespace=cfg.namespace,
+            existing_cluster_name=cl.existing_cluster_name,
+        ),
+    )
+    clients = (MONITORING_NAMESPACE,) if cfg.monitoring.enabled else ()
+    node_groups: dict[str, GpuNodeGroup] = {}
+    servers: dict[str, ModelServer] = {}
+    for model in cfg.models:
+        plan = plans[model.alias]
+        node_groups[model.alias] = GpuNodeGroup(
+            f"gpu-{model.alias}",
+            GpuNodeGroupArgs(
+                alias=model.alias,
+                plan=plan,
+                cluster_name=cluster.cluster_name,
+                subnet_ids=network.private_subnet_ids,
+                region=cfg.region,
+                ami_type=cfg.versions.gpu_ami_type,
+                capacity_type=model.capacity_type,
+                replicas_min=model.replicas_min,
+                replicas_max=model.replicas_max,
+                weights_bucket=model.weights_bucket,
+                weights_prefix=model.weights_prefix,
+                tags=tags,
+            ),
+        )
+        servers[model.alias] = ModelServer(
+            f"model-{model.alias}",
+            ModelServerArgs(
+                model=model,
+                plan=plan,
+                image=cfg.versions.engine_image(model.engine),
+                aws_cli_image=cfg.versions.aws_cli_image,
+                cluster_name=cluster.cluster_name,
+                provider=cluster.provider,
+                namespace=cluster.serving_namespace,
+                region=cfg.region,
+                tags=tags,
+                allowed_client_namespaces=clients,
+                node=node_shape(plan),
+            ),
+        )
+    plumbing = GpuPlumbing(
+        "gpu",
+        GpuPlumbingArgs(
+            provider=cluster.provider,
+            device_plugin_version=(
+                None
+                if cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")
+                else cfg.versions.nvidia_device_plugin_chart
+            ),
+            dcgm_exporter_version=cfg.versions.dcgm_exporter_chart,
+            service_monitor=cfg.monitoring.enabled,
+        ),
+    )
+    return Platform(
+        config=cfg,
+        plans=plans,
+        tags=tags,
+        network=network,
+        cluster=cluster,
+        node_groups=node_groups,
+        model_servers=servers,
+        gpu_plumbing=plumbing,
+    )
+
+
+# ── add-ons ───────────────────────────────────────────────────────────────────────────────────────────────
+# One function per component, `def add_<x>(platform: Platform) -> None`, appended to ADDONS. Keep each to a
+# single constructor call fed from `platform` (config, plans, cluster.provider, model_servers[alias]...).
+#
+# Gateway (components/gateway.py), residency (components/bedrock_fallback.py), autoscaling/monitoring
+# (components/autoscaling.py, components/monitoring.py) plug in here.
+
+ADDONS: list[Callable[[Platform], None]] = []
+
+
+# ── exports ───────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def core_exports(platform: Platform) -> dict[str, Any]:
+    """Stack outputs of the core: cluster, VPC and, per model, its endpoint and hardware."""
+    return {
+        "clusterName": platform.cluster.cluster_name,
+        "vpcId": platform.network.vpc_id,
+        "kubeconfig": platform.cluster.kubeconfig,
+        "models": {
+            alias: {
+                "serviceUrl": server.service_url,
+                "servedModelName": server.served_model_name,
+                "instanceType": platform.node_groups[alias].instance_type,
+                "pinned": platform.config.model(alias).pinned,
+            }
+            for alias, server in platform.model_servers.items()
+        },
+    }
+
+
+def main(plans: Mapping[str, ServingPlan] | None = None) -> Platform:
+    """Load config, size every model (unless ``plans`` are given), build core + add-ons, export."""
+    cfg = stack_config.load()
+    if plans is None:
+        try:
+            plans = plan_models(cfg)
+        except Exception as exc:  # an InputError naming the key: show it without a traceback
+            raise pulumi.RunError(str(exc)) from None
+    platform = build_core(cfg, plans)
+    for addon in ADDONS:
+        addon(platform)
+    for key, value in {**core_exports(platform), **platform.exports}.items():
+        pulumi.export(key, value)
+    return platform
