@@ -85,6 +85,39 @@ class ServingPlan:
     rejected: tuple[Rejection, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
     """Human explanation lines (assumptions, warnings)."""
+    region: str | None = None
+    """AWS region whose prices were used (None for a bare GPU)."""
+    capacity_type: Literal["on-demand", "spot"] = "on-demand"
+    replicas_per_node: int = 1
+    """Engine replicas packed on one node (a node's GPUs // GPUs per replica; 1 with multi-node PP)."""
+    nodes_total: int = 1
+    """Nodes for all replicas: ceil(replicas / replicas_per_node) x nodes_per_replica."""
+    total_hourly_cost_usd: float | None = None
+    """$/hour for all nodes_total nodes (what the deployment costs while scaled to ``replicas``)."""
+    gpu_total_memory_gib: float = 0.0
+    """Memory per GPU as cudaMemGetInfo reports it (GiB)."""
+    requested_gib_per_gpu: float = 0.0
+    """Engine budget per GPU: total x gpu_memory_utilization (GiB)."""
+    weights_gib_per_gpu_max: float = 0.0
+    """Weights on the most loaded GPU (last PP stage may hold more than rank 0), GiB."""
+    activation_gib_per_gpu: float = 0.0
+    """Peak activation of the engine's profile / warm-up run (GiB per GPU)."""
+    non_torch_gib_per_gpu: float = 0.0
+    """NCCL / all-reduce buffers and workspaces outside torch (GiB per GPU)."""
+    cuda_graph_gib_per_gpu: float = 0.0
+    """CUDA-graph memory taken from the KV budget (vLLM >= 0.20), GiB per GPU."""
+    kv_cache_blocks: int = 0
+    """KV-cache blocks (vLLM "num_gpu_blocks"; TGI "KV-cache blocks")."""
+    kv_bytes_per_token_per_gpu: float = 0.0
+    """KV-cache bytes one token takes on one GPU (all layers of its stage)."""
+    checkpoint_gib: float = 0.0
+    """Checkpoint size to download and cache on disk (GiB); bf16 for online --quantization fp8."""
+    single_stream_tokens_per_second: float = 0.0
+    """Decode tokens/s of one lone sequence (roofline; latency view)."""
+    assumed_utilization: float = 0.6
+    """Fraction of each hour the replica decodes at max_num_seqs, used for $/1M tokens."""
+    load_time_breakdown: tuple[tuple[str, float], ...] = field(default=())
+    """(step, seconds) pairs summing to load_time_seconds."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``paddock size --json`` builds on it)."""

@@ -1,0 +1,207 @@
+"""``paddock size``: the VRAM calculator (explicit GPU/TP/PP mode) and the instance recommender.
+
+Explicit mode when --gpu, --gpu-memory-gib, --tp or --pp is given; recommendation mode otherwise (needs
+--context and --concurrency). Exit 0 when it fits, 1 when nothing fits, 2 on bad input (the flag is named).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from serving.errors import InputError, SizingError
+from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
+from serving.sizing.settings import DTYPES, ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
+
+CONTRACT_FIELDS = (
+    "weights_gib_per_gpu",
+    "kv_cache_gib_per_gpu",
+    "kv_cache_tokens",
+    "max_concurrency",
+    "fits",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+    "instance_type",
+    "replicas",
+    "rejected",
+)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _plan(opts: dict[str, Any]) -> ServingPlan:
+    explicit = any(opts[k] is not None for k in ("gpu", "gpu_memory_gib", "tp", "pp"))
+    common = {
+        k: opts[k] for k in ("engine", "engine_version", "dtype", "kv_cache_dtype", "gpu_memory_utilization")
+    }
+    common["quantization"] = opts["quantization"]
+    if explicit:
+        return size_on_gpu(
+            opts["model"],
+            gpu=opts["gpu"],
+            gpu_memory_gib=opts["gpu_memory_gib"],
+            tp=opts["tp"] or 1,
+            pp=opts["pp"] or 1,
+            max_model_len=opts["max_model_len"] or opts["context"],
+            max_num_batched_tokens=opts["max_num_batched_tokens"],
+            max_num_seqs=opts["max_num_seqs"] or opts["concurrency"],
+            enforce_eager=opts["enforce_eager"],
+            region=opts["region"],
+            capacity_type=opts["capacity_type"],
+            **common,
+        )
+    context = opts["context"] or opts["max_model_len"]
+    if context is None:
+        raise InputError(
+            "required in recommendation mode (or give --gpu/--tp for explicit sizing)", field="--context"
+        )
+    if opts["concurrency"] is None:
+        raise InputError(
+            "required in recommendation mode (or give --gpu/--tp for explicit sizing)", field="--concurrency"
+        )
+    return recommend(
+        opts["model"],
+        context=context,
+        concurrency=opts["concurrency"],
+        region=opts["region"],
+        capacity_type=opts["capacity_type"],
+        headroom=opts["headroom"],
+        **common,
+    )
+
+
+def _money(value: float | None, unit: str) -> str:
+    return "unknown" if value is None else f"${value:,.2f}{unit}"
+
+
+def render(plan: ServingPlan, console: Console) -> None:
+    """Print the plan as a rich table, the explanation and the rejected options."""
+    where = f"{plan.instance_type} ({plan.region}, {plan.capacity_type})" if plan.instance_type else plan.gpu
+    table = Table(title=f"{plan.model_id} on {where}", show_header=False)
+    table.add_column("", style="bold")
+    table.add_column("")
+    rows = [
+        ("fits", "[green]yes[/green]" if plan.fits else "[red]no[/red]"),
+        ("GPUs", f"{plan.gpus_per_node} x {plan.gpu} per node, {plan.nodes_per_replica} node(s) per replica"),
+        ("parallelism", f"TP {plan.tensor_parallel_size} x PP {plan.pipeline_parallel_size}"),
+        ("replicas", f"{plan.replicas} ({plan.replicas_per_node}/node, {plan.nodes_total} node(s) total)"),
+        ("weights / GPU", f"{plan.weights_gib_per_gpu:.2f} GiB (checkpoint {plan.checkpoint_gib:.1f} GiB)"),
+        ("KV cache / GPU", f"{plan.kv_cache_gib_per_gpu:.2f} GiB = {plan.kv_cache_tokens:,} tokens"),
+        ("max concurrency", f"{plan.max_concurrency:.2f} x {plan.max_model_len} tokens per replica"),
+        (
+            "decode",
+            f"{plan.decode_tokens_per_second:,.0f} tok/s per replica at {plan.max_num_seqs} seqs "
+            f"({plan.single_stream_tokens_per_second:.0f} tok/s single stream)",
+        ),
+        (
+            "load time",
+            f"{plan.load_time_seconds:.0f} s ("
+            + ", ".join(f"{k} {v:.0f}s" for k, v in plan.load_time_breakdown)
+            + ")",
+        ),
+        ("disk / shm", f"root volume {plan.root_volume_gib} GiB, /dev/shm {plan.shm_size_gib:g} GiB"),
+        (
+            "cost",
+            f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
+            f"total, {_money(plan.cost_per_million_tokens_usd, '')} per 1M output tokens at "
+            f"{plan.assumed_utilization:.0%} utilisation",
+        ),
+        ("engine flags", " ".join(plan.engine_args)),
+    ]
+    for key, value in rows:
+        table.add_row(key, value)
+    console.print(table)
+    for note in plan.notes:
+        console.print(f"- {note}", highlight=False)
+    if plan.rejected:
+        _rejections(plan.rejected, console, title="Cheaper options rejected")
+
+
+def _rejections(rejected: Any, console: Console, *, title: str) -> None:
+    table = Table(title=title)
+    table.add_column("option", style="bold")
+    table.add_column("reason")
+    for item in rejected:
+        table.add_row(item.option, item.reason)
+    console.print(table)
+
+
+def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
+    out: dict[str, Any] = {key: None for key in CONTRACT_FIELDS}
+    out.update(
+        fits=False, error=str(exc), rejected=[{"option": r.option, "reason": r.reason} for r in exc.rejected]
+    )
+    return out
+
+
+@click.command(name="size")
+@click.option(
+    "--model", required=True, help="Catalog id, known Hugging Face repo id, or path to a config.json."
+)
+@click.option(
+    "--gpu",
+    default=None,
+    help="GPU catalog id (a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200) or an EC2 instance type.",
+)
+@click.option("--gpu-memory-gib", type=float, default=None, help="Override the GPU's total memory (GiB).")
+@click.option("--tp", type=int, default=None, help="Tensor-parallel size (explicit mode).")
+@click.option("--pp", type=int, default=None, help="Pipeline-parallel size (explicit mode).")
+@click.option(
+    "--dtype", type=click.Choice(DTYPES), default=None, help="Model dtype (default: the checkpoint's)."
+)
+@click.option("--quantization", type=click.Choice(QUANTIZATIONS), default="none", show_default=True)
+@click.option("--kv-cache-dtype", type=click.Choice(KV_CACHE_DTYPES), default="auto", show_default=True)
+@click.option("--max-model-len", type=int, default=None, help="Tokens per sequence (default: the model's).")
+@click.option(
+    "--gpu-memory-utilization", type=float, default=None, help="vLLM fraction / TGI memory fraction."
+)
+@click.option(
+    "--max-num-batched-tokens", type=int, default=None, help="vLLM chunk size / TGI prefill budget."
+)
+@click.option("--max-num-seqs", type=int, default=None, help="Concurrent sequences per replica.")
+@click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
+@click.option(
+    "--engine-version", default=None, help="Engine version whose accounting to model (default newest)."
+)
+@click.option("--enforce-eager", is_flag=True, help="vLLM without CUDA graphs / torch.compile.")
+@click.option("--context", type=int, default=None, help="Tokens per request (recommendation mode).")
+@click.option(
+    "--concurrency", type=int, default=None, help="Concurrent requests to serve (recommendation mode)."
+)
+@click.option("--headroom", type=float, default=0.1, show_default=True, help="Spare KV capacity fraction.")
+@click.option("--region", default="us-east-1", show_default=True, help="AWS region for prices.")
+@click.option(
+    "--capacity-type", type=click.Choice(["on-demand", "spot"]), default="on-demand", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def command(as_json: bool, **opts: Any) -> None:
+    """Size GPU memory for a model, or recommend the cheapest instance for a context x concurrency."""
+    try:
+        plan = _plan(opts)
+    except InputError as exc:
+        _fail(str(exc), 2)
+        return
+    except NoFitError as exc:
+        if as_json:
+            click.echo(json.dumps(_no_fit_json(exc)))
+        else:
+            console = Console()
+            console.print(f"[red]nothing fits:[/red] {exc}")
+            _rejections(exc.rejected, console, title="Options rejected")
+        sys.exit(1)
+    except SizingError as exc:
+        _fail(str(exc), 1)
+        return
+    if as_json:
+        click.echo(json.dumps(plan.to_dict()))
+    else:
+        render(plan, Console())
+    sys.exit(0 if plan.fits else 1)

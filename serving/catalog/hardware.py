@@ -1,0 +1,201 @@
+"""GPU and EC2 instance catalogs, on-demand prices and Bedrock Claude prices (typed views of the data)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from dataclasses import dataclass
+
+from serving.catalog._data import load_file, number, optional_number, records
+from serving.errors import CatalogError, CatalogLookupError
+
+#: Regions whose prices the catalog stores.
+REGIONS: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-central-1", "eu-west-1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GpuSpec:
+    """One GPU model as an engine sees it."""
+
+    id: str
+    """Catalog id (``h100-80gb``)."""
+    name: str
+    total_memory_gib: float
+    """Total memory as ``cudaMemGetInfo`` reports it (GiB); what vLLM multiplies by the utilisation."""
+    memory_bandwidth_gbps: float
+    """Datasheet memory bandwidth, GB/s (10**9 bytes/s)."""
+    bf16_tflops: float
+    """Dense BF16 tensor throughput, TFLOP/s."""
+    fp8_tflops: float | None
+    """Dense FP8 tensor throughput, TFLOP/s; None without FP8 tensor cores."""
+    int8_tops: float | None
+    """Dense INT8 tensor throughput, TOP/s."""
+    fp8: bool
+    """Hardware FP8 support (Ada, Hopper)."""
+    nvlink: bool
+    """GPUs of one instance are connected by NVLink/NVSwitch."""
+    architecture: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceSpec:
+    """One EC2 GPU instance type."""
+
+    type: str
+    gpu: GpuSpec
+    gpus: int
+    vcpu: int
+    memory_gib: float
+    """Instance RAM, GiB."""
+    nvme_gb: float
+    """Local instance-store NVMe, GB (decimal); 0 when none."""
+    network_gbps: float
+    """Network bandwidth, Gbit/s (burst figure when ``network_burst``)."""
+    network_burst: bool
+    efa: bool
+    """Elastic Fabric Adapter available (multi-node NCCL)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BedrockPrice:
+    """On-demand price of one Claude tier on Bedrock, USD per 1M tokens."""
+
+    id: str
+    """Tier id (``claude-sonnet``)."""
+    name: str
+    model_id: str
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+    regional_premium: float
+    """Extra fraction charged by regional/geo endpoints (0.10 = +10 %)."""
+
+    def price(self, *, regional: bool) -> tuple[float, float]:
+        """(input, output) USD per 1M tokens for a global (False) or regional/geo (True) endpoint."""
+        factor = 1.0 + self.regional_premium if regional else 1.0
+        return self.input_usd_per_mtok * factor, self.output_usd_per_mtok * factor
+
+
+def _unknown(kind: str, value: str, known: list[str], field: str) -> CatalogLookupError:
+    near = difflib.get_close_matches(value, known, n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(sorted(known))}"
+    return CatalogLookupError(f"unknown {kind} '{value}'{hint}", field=field)
+
+
+@functools.cache
+def _gpus() -> dict[str, GpuSpec]:
+    out: dict[str, GpuSpec] = {}
+    for rec in records("gpus.yaml", "gpus"):
+        where = f"gpus.yaml:{rec.get('id')}"
+        out[str(rec["id"])] = GpuSpec(
+            id=str(rec["id"]),
+            name=str(rec["name"]),
+            total_memory_gib=number(rec, "total_memory_gib", where=where),
+            memory_bandwidth_gbps=number(rec, "memory_bandwidth_gbps", where=where),
+            bf16_tflops=number(rec, "bf16_tflops", where=where),
+            fp8_tflops=optional_number(rec, "fp8_tflops", where=where),
+            int8_tops=optional_number(rec, "int8_tops", where=where),
+            fp8=bool(rec["fp8"]),
+            nvlink=bool(rec["nvlink"]),
+            architecture=str(rec["architecture"]),
+        )
+    return out
+
+
+@functools.cache
+def _instances() -> dict[str, InstanceSpec]:
+    gpus = _gpus()
+    out: dict[str, InstanceSpec] = {}
+    for rec in records("instances.yaml", "instances"):
+        where = f"instances.yaml:{rec.get('type')}"
+        gpu_id = str(rec["gpu"])
+        if gpu_id not in gpus:
+            raise CatalogError(f"{where}: gpu '{gpu_id}' is not in gpus.yaml")
+        out[str(rec["type"])] = InstanceSpec(
+            type=str(rec["type"]),
+            gpu=gpus[gpu_id],
+            gpus=int(number(rec, "gpus", where=where)),
+            vcpu=int(number(rec, "vcpu", where=where)),
+            memory_gib=number(rec, "memory_gib", where=where),
+            nvme_gb=number(rec, "nvme_gb", where=where),
+            network_gbps=number(rec, "network_gbps", where=where),
+            network_burst=bool(rec["network_burst"]),
+            efa=bool(rec["efa"]),
+        )
+    return out
+
+
+@functools.cache
+def _prices() -> dict[tuple[str, str, bool], float]:
+    out: dict[tuple[str, str, bool], float] = {}
+    known = _instances()
+    for key, spot in (("on_demand", False), ("spot", True)):
+        for rec in records("prices.yaml", key):
+            where = f"prices.yaml:{key}:{rec.get('type')}@{rec.get('region')}"
+            itype, region = str(rec["type"]), str(rec["region"])
+            if itype not in known:
+                raise CatalogError(f"{where}: unknown instance type")
+            if region not in REGIONS:
+                raise CatalogError(f"{where}: region not in {REGIONS}")
+            out[(itype, region, spot)] = number(rec, "usd_per_hour", where=where)
+    return out
+
+
+def get_gpu(gpu_id: str, *, field: str = "--gpu") -> GpuSpec:
+    """The GPU with catalog id ``gpu_id`` (``a10g``, ``l4``, ``l40s``, ``a100-40gb``, ``a100-80gb``,
+    ``h100-80gb``, ``h200``). Raises CatalogLookupError naming ``field``."""
+    gpus = _gpus()
+    if gpu_id not in gpus:
+        raise _unknown("GPU", gpu_id, list(gpus), field)
+    return gpus[gpu_id]
+
+
+def list_gpus() -> list[GpuSpec]:
+    """Every GPU of the catalog."""
+    return list(_gpus().values())
+
+
+def get_instance(instance_type: str, *, field: str = "--gpu") -> InstanceSpec:
+    """The EC2 instance type (``p5.48xlarge``). Raises CatalogLookupError naming ``field``."""
+    instances = _instances()
+    if instance_type not in instances:
+        raise _unknown("instance type", instance_type, list(instances), field)
+    return instances[instance_type]
+
+
+def list_instances() -> list[InstanceSpec]:
+    """Every instance type of the catalog, in data-file order."""
+    return list(_instances().values())
+
+
+def check_region(region: str, *, field: str = "--region") -> str:
+    """Return ``region`` if the catalog has prices for it; else CatalogLookupError naming ``field``."""
+    if region not in REGIONS:
+        raise _unknown("region", region, list(REGIONS), field)
+    return region
+
+
+def instance_price(instance_type: str, region: str, *, spot: bool = False) -> float | None:
+    """USD per instance-hour (Linux) in ``region``; None when the catalog has no price for it
+    (every spot price today). Raises CatalogLookupError for an unknown type or region."""
+    get_instance(instance_type, field="instance_type")
+    check_region(region)
+    return _prices().get((instance_type, region, spot))
+
+
+@functools.cache
+def bedrock_prices() -> dict[str, BedrockPrice]:
+    """Bedrock Claude tiers by id (``claude-haiku``, ``claude-sonnet``, ``claude-opus``)."""
+    raw = load_file("bedrock.yaml")
+    premium = number(raw, "regional_premium", where="bedrock.yaml")
+    out: dict[str, BedrockPrice] = {}
+    for rec in records("bedrock.yaml", "models"):
+        where = f"bedrock.yaml:{rec.get('id')}"
+        out[str(rec["id"])] = BedrockPrice(
+            id=str(rec["id"]),
+            name=str(rec["name"]),
+            model_id=str(rec["model_id"]),
+            input_usd_per_mtok=number(rec, "input_usd_per_mtok", where=where),
+            output_usd_per_mtok=number(rec, "output_usd_per_mtok", where=where),
+            regional_premium=premium,
+        )
+    return out

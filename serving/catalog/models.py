@@ -1,0 +1,310 @@
+"""Model architectures: the catalog (``data/models.yaml``) and any Hugging Face ``config.json`` given by path.
+
+Both go through :func:`parse_hf_config`, so a catalog entry sizes exactly like its repository's config.json.
+Supported: Llama 2/3.x, Llama 4 (``text_config``, MoE, chunked-local attention), Qwen2/2.5/3 (+ MoE),
+Mistral/Mistral3 (``text_config`` + Pixtral vision tower), Mixtral; MHA and GQA; explicit ``head_dim``;
+tied embeddings; pre-quantized checkpoints (``quantization_config``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from serving.catalog._data import records
+from serving.catalog.vision import vision_params
+from serving.errors import CatalogError, CatalogLookupError, InputError
+
+CheckpointQuant = Literal["none", "fp8", "int8", "int4", "fp8_mlp_only"]
+_DTYPES = {
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+    "float16": "float16",
+    "fp16": "float16",
+    "half": "float16",
+    "float32": "float32",
+    "fp32": "float32",
+    "float": "float32",
+    "auto": "bfloat16",
+}
+#: model types whose q/k/v projections carry a bias regardless of ``attention_bias``
+_QKV_BIAS_TYPES = {"qwen2", "qwen2_moe"}
+#: model types with per-head RMSNorm weights on q and k (``q_norm``/``k_norm``, head_dim each)
+_QK_NORM_TYPES = {"qwen3", "qwen3_moe"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """Decoder architecture values that drive memory: shapes, MoE layout, attention layout."""
+
+    id: str
+    """Catalog id, or the config.json path the spec was read from."""
+    hf_ids: tuple[str, ...]
+    """Hugging Face repository ids known for this model (empty for a config.json path)."""
+    model_type: str
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    """MLP width of dense layers (``intermediate_size_mlp`` for Llama 4)."""
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    vocab_size: int
+    tie_embeddings: bool
+    max_position_embeddings: int
+    dtype: str
+    """Checkpoint dtype (``bfloat16``/``float16``/``float32``): the default ``--dtype``."""
+    qkv_bias: bool = False
+    qk_norm: bool = False
+    """Per-head RMSNorm weights on q and k (Qwen3)."""
+    num_experts: int = 0
+    """Routed experts per MoE layer (0 = dense model)."""
+    experts_per_token: int = 0
+    moe_intermediate_size: int = 0
+    shared_expert_intermediate_size: int = 0
+    shared_expert_gate: bool = False
+    """Qwen2-MoE's sigmoid gate on the shared expert (hidden x 1)."""
+    moe_layers: tuple[int, ...] = ()
+    """Indices of MoE layers (others use the dense MLP)."""
+    attention_chunk_size: int | None = None
+    """Chunked-local attention window (Llama 4: 8192) on ``chunked_layers``."""
+    chunked_layers: tuple[int, ...] = ()
+    """Indices of chunked-local attention layers (the others are full/global attention)."""
+    rotary_dim: int = 0
+    """Rotary embedding width; vLLM caches cos/sin for max_position_embeddings x rotary_dim."""
+    vision_params: int = 0
+    """Parameters of a vision tower + projector loaded with the model (0 for text-only)."""
+    checkpoint_quantization: CheckpointQuant = "none"
+    """Quantization baked into the checkpoint (from ``quantization_config``)."""
+    source: str = ""
+
+    @property
+    def is_moe(self) -> bool:
+        """True when some layers route tokens to experts."""
+        return self.num_experts > 0
+
+
+def _req_int(cfg: Mapping[str, Any], key: str, where: str) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InputError(f"'{key}' must be a positive integer, got {value!r}", field=f"{where}:{key}")
+    return value
+
+
+def _opt_int(cfg: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    if cfg.get(key) is None:
+        return default
+    return _req_int(cfg, key, where)
+
+
+def _dtype(raw: Mapping[str, Any], text: Mapping[str, Any], where: str) -> str:
+    value = text.get("torch_dtype") or raw.get("torch_dtype") or text.get("dtype") or raw.get("dtype")
+    if value is None:
+        return "bfloat16"
+    if str(value) not in _DTYPES:
+        raise InputError(f"unsupported dtype {value!r}", field=f"{where}:torch_dtype")
+    return _DTYPES[str(value)]
+
+
+def _quantization(raw: Mapping[str, Any], text: Mapping[str, Any], where: str) -> CheckpointQuant:
+    qc = text.get("quantization_config") or raw.get("quantization_config")
+    if not qc:
+        return "none"
+    if not isinstance(qc, dict):
+        raise InputError("must be a mapping", field=f"{where}:quantization_config")
+    method = str(qc.get("quant_method", "")).lower()
+    if method == "fbgemm_fp8":
+        return "fp8_mlp_only"
+    if method in ("fp8", "modelopt"):
+        return "fp8"
+    bits = qc.get("bits") or qc.get("w_bit")
+    if method in ("awq", "gptq", "awq_marlin", "gptq_marlin"):
+        return "int4" if bits in (None, 4) else "int8"
+    if method == "compressed-tensors":
+        weights: dict[str, Any] = {}
+        for group in (qc.get("config_groups") or {}).values():
+            if isinstance(group, dict) and isinstance(group.get("weights"), dict):
+                weights = group["weights"]
+                break
+        num_bits, kind = weights.get("num_bits", 8), str(weights.get("type", "int"))
+        if num_bits == 4:
+            return "int4"
+        return "fp8" if kind == "float" else "int8"
+    raise InputError(
+        f"quant_method {method!r} is not modelled (fp8, compressed-tensors, awq, gptq, fbgemm_fp8)",
+        field=f"{where}:quantization_config.quant_method",
+    )
+
+
+def _moe_layout(text: Mapping[str, Any], model_type: str, layers: int, where: str) -> dict[str, Any]:
+    experts = text.get("num_local_experts") or text.get("num_experts") or 0
+    if not experts:
+        return {}
+    experts = _req_int({"e": experts}, "e", where)
+    out: dict[str, Any] = {
+        "num_experts": experts,
+        "experts_per_token": _opt_int(text, "num_experts_per_tok", where, 2),
+    }
+    if model_type.startswith("llama4"):
+        step = _opt_int(text, "interleave_moe_layer_step", where, 1)
+        out["moe_layers"] = tuple(i for i in range(layers) if (i + 1) % step == 0)
+        out["moe_intermediate_size"] = _req_int(text, "intermediate_size", where)
+        out["shared_expert_intermediate_size"] = out["moe_intermediate_size"]
+        return out
+    step = _opt_int(text, "decoder_sparse_step", where, 1)
+    dense_only = set(text.get("mlp_only_layers") or [])
+    out["moe_layers"] = tuple(i for i in range(layers) if (i + 1) % step == 0 and i not in dense_only)
+    out["moe_intermediate_size"] = _opt_int(text, "moe_intermediate_size", where, 0) or _req_int(
+        text, "intermediate_size", where
+    )
+    shared = _opt_int(text, "shared_expert_intermediate_size", where, 0)
+    out["shared_expert_intermediate_size"] = shared
+    out["shared_expert_gate"] = shared > 0 and model_type == "qwen2_moe"
+    return out
+
+
+def _chunked_layout(text: Mapping[str, Any], layers: int, where: str) -> dict[str, Any]:
+    chunk = text.get("attention_chunk_size")
+    if not chunk:
+        return {}
+    pattern = text.get("no_rope_layers")
+    if isinstance(pattern, list) and len(pattern) == layers:
+        chunked = tuple(i for i, rope in enumerate(pattern) if rope)
+    else:
+        interval = _opt_int(text, "no_rope_layer_interval", where, 4)
+        chunked = tuple(i for i in range(layers) if (i + 1) % interval != 0)
+    return {"attention_chunk_size": _req_int(text, "attention_chunk_size", where), "chunked_layers": chunked}
+
+
+def parse_hf_config(
+    raw: Mapping[str, Any],
+    *,
+    model_id: str,
+    hf_ids: tuple[str, ...] = (),
+    where: str = "config.json",
+    source: str = "",
+) -> ModelSpec:
+    """Build a :class:`ModelSpec` from a Hugging Face config mapping. Errors name ``where:key``."""
+    text: Mapping[str, Any] = raw.get("text_config") or raw
+    if not isinstance(text, dict):
+        raise InputError("must be a mapping", field=f"{where}:text_config")
+    twhere = f"{where}:text_config" if "text_config" in raw else where
+    model_type = str(text.get("model_type") or raw.get("model_type") or "llama")
+    layers = _req_int(text, "num_hidden_layers", twhere)
+    hidden = _req_int(text, "hidden_size", twhere)
+    heads = _req_int(text, "num_attention_heads", twhere)
+    kv_heads = _opt_int(text, "num_key_value_heads", twhere, heads)
+    if text.get("head_dim") is not None:
+        head_dim = _req_int(text, "head_dim", twhere)
+    elif hidden % heads:
+        raise InputError(
+            f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}; give head_dim",
+            field=f"{twhere}:head_dim",
+        )
+    else:
+        head_dim = hidden // heads
+    if heads % kv_heads:
+        raise InputError(
+            f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}",
+            field=f"{twhere}:num_key_value_heads",
+        )
+    if "max_position_embeddings" not in text:
+        raise InputError(
+            "missing (needed for the default --max-model-len and the rotary cache)",
+            field=f"{twhere}:max_position_embeddings",
+        )
+    tie = text.get("tie_word_embeddings", raw.get("tie_word_embeddings", False))
+    dense_inter = text.get("intermediate_size_mlp") or text.get("intermediate_size")
+    factor = float(text.get("partial_rotary_factor", 1.0))
+    return ModelSpec(
+        id=model_id,
+        hf_ids=hf_ids,
+        model_type=model_type,
+        num_layers=layers,
+        hidden_size=hidden,
+        intermediate_size=_req_int({"intermediate_size": dense_inter}, "intermediate_size", twhere),
+        num_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        vocab_size=_req_int(text, "vocab_size", twhere),
+        tie_embeddings=bool(tie),
+        max_position_embeddings=_req_int(text, "max_position_embeddings", twhere),
+        dtype=_dtype(raw, text, where),
+        qkv_bias=model_type in _QKV_BIAS_TYPES or bool(text.get("attention_bias", False)),
+        qk_norm=model_type in _QK_NORM_TYPES,
+        rotary_dim=int(head_dim * factor),
+        vision_params=vision_params(raw, text_hidden=hidden, where=where),
+        checkpoint_quantization=_quantization(raw, text, where),
+        source=source,
+        **_moe_layout(text, model_type, layers, twhere),
+        **_chunked_layout(text, layers, twhere),
+    )
+
+
+@functools.cache
+def _catalog() -> dict[str, ModelSpec]:
+    out: dict[str, ModelSpec] = {}
+    for rec in records("models.yaml", "models"):
+        model_id = str(rec["id"])
+        config = rec.get("config")
+        if not isinstance(config, dict):
+            raise CatalogError(f"models.yaml:{model_id}: 'config' must be a mapping")
+        try:
+            out[model_id] = parse_hf_config(
+                config,
+                model_id=model_id,
+                hf_ids=tuple(rec.get("hf_ids", ())),
+                where=f"models.yaml:{model_id}",
+                source=str(rec["source"]),
+            )
+        except InputError as exc:
+            raise CatalogError(str(exc)) from exc
+    return out
+
+
+def list_models() -> list[ModelSpec]:
+    """Every catalog model."""
+    return list(_catalog().values())
+
+
+def load_config_file(path: Path, *, field: str = "--model") -> ModelSpec:
+    """Read a config.json (or a directory holding one) into a ModelSpec."""
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"no such file: {file}", field=field) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{file} is not a readable JSON config: {exc}", field=field) from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"{file} is not a JSON object", field=field)
+    return parse_hf_config(raw, model_id=str(file), where=file.name, source=f"config.json at {file}")
+
+
+def get_model(id_or_path: str, *, field: str = "--model") -> ModelSpec:
+    """A model by catalog id (``llama-3.1-8b``), Hugging Face repo id known to the catalog
+    (``meta-llama/Llama-3.1-8B-Instruct``) or path to a config.json (or a directory holding one).
+
+    Raises CatalogLookupError (unknown id, with suggestions) or InputError (unreadable/invalid config,
+    naming the config key) with ``field`` set."""
+    catalog = _catalog()
+    if id_or_path in catalog:
+        return catalog[id_or_path]
+    lowered = id_or_path.lower()
+    for spec in catalog.values():
+        if any(lowered == hf.lower() for hf in spec.hf_ids):
+            return spec
+    path = Path(id_or_path).expanduser()
+    if path.exists() or id_or_path.endswith(".json"):
+        return load_config_file(path, field=field)
+    known = list(catalog) + [hf for spec in catalog.values() for hf in spec.hf_ids]
+    near = difflib.get_close_matches(id_or_path, known, n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(near)}?" if near else f"; catalog ids: {', '.join(catalog)}"
+    raise CatalogLookupError(
+        f"unknown model '{id_or_path}' (not a catalog id, known HF id or config.json path){hint}", field=field
+    )

@@ -1,0 +1,263 @@
+"""Explicit sizing (``size_on_gpu``) and the assembly of a ServingPlan from a memory result."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from serving.catalog.hardware import (
+    GpuSpec,
+    InstanceSpec,
+    check_region,
+    get_gpu,
+    get_instance,
+    instance_price,
+)
+from serving.catalog.models import ModelSpec, get_model
+from serving.errors import InputError
+from serving.sizing.engine_args import engine_args
+from serving.sizing.estimates import decode_tokens_per_second, load_time, root_volume_gib, shm_size_gib
+from serving.sizing.memory import GIB, MemoryResult
+from serving.sizing.plan import Rejection, ServingPlan
+from serving.sizing.settings import EngineSettings, check_parallelism, resolve
+from serving.sizing.tgi import tgi_memory
+from serving.sizing.vllm import vllm_memory
+from serving.sizing.weights import checkpoint_bytes
+
+DEFAULT_UTILIZATION = 0.6
+"""Assumed fraction of each hour a replica decodes at max_num_seqs (for $/1M tokens)."""
+#: stand-in GPU for --gpu-memory-gib without --gpu (bandwidth/FLOPs of an H100 for the estimates)
+_GENERIC_GPU = "h100-80gb"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where one replica runs: GPU, optional instance, parallelism and packing."""
+
+    gpu: GpuSpec
+    total_gib: float
+    instance: InstanceSpec | None
+    tp: int
+    pp: int
+    replicas: int = 1
+    region: str | None = None
+    capacity_type: str = "on-demand"
+
+    @property
+    def gpus_per_node(self) -> int:
+        """GPUs of one replica on each node."""
+        ranks = self.tp * self.pp
+        return min(ranks, self.instance.gpus) if self.instance else ranks
+
+    @property
+    def nodes_per_replica(self) -> int:
+        """Nodes one replica spans (PP across nodes)."""
+        return math.ceil(self.tp * self.pp / self.instance.gpus) if self.instance else 1
+
+    @property
+    def replicas_per_node(self) -> int:
+        """Replicas packed on one node."""
+        if not self.instance or self.nodes_per_replica > 1:
+            return 1
+        return max(1, self.instance.gpus // (self.tp * self.pp))
+
+
+def memory_for(model: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, pp: int) -> MemoryResult:
+    """Dispatch to the engine's memory model."""
+    if s.engine == "tgi":
+        return tgi_memory(model, s, total_gib=total_gib, tp=tp)
+    return vllm_memory(model, s, total_gib=total_gib, tp=tp, pp=pp)
+
+
+def node_price(p: Placement) -> float | None:
+    """$/hour of one node in the placement's region (spot falls back to on-demand when unknown)."""
+    if p.instance is None or p.region is None:
+        return None
+    spot = instance_price(p.instance.type, p.region, spot=True) if p.capacity_type == "spot" else None
+    return spot if spot is not None else instance_price(p.instance.type, p.region)
+
+
+def assemble(
+    model: ModelSpec,
+    s: EngineSettings,
+    mem: MemoryResult,
+    p: Placement,
+    *,
+    rejected: tuple[Rejection, ...] = (),
+    notes: tuple[str, ...] = (),
+    utilization: float = DEFAULT_UTILIZATION,
+) -> ServingPlan:
+    """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement."""
+    ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
+    aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, s.max_num_seqs)
+    steps = load_time(
+        engine=s.engine,
+        checkpoint_gib=ckpt_gib,
+        instance=p.instance,
+        ranks=p.gpus_per_node,
+        enforce_eager=s.enforce_eager,
+    )
+    price = node_price(p)
+    nodes_total = math.ceil(p.replicas / p.replicas_per_node) * p.nodes_per_replica
+    hourly = total = per_mtok = None
+    if price is not None and p.instance is not None:
+        hourly = price * p.nodes_per_replica * p.gpus_per_node / p.instance.gpus
+        total = price * nodes_total
+        per_mtok = hourly / (aggregate * 3600 * utilization) * 1e6 if aggregate > 0 else None
+    extra = list(notes) + list(mem.notes)
+    if p.capacity_type == "spot" and price is not None:
+        extra.append("no verified spot price in the catalog: costs shown are on-demand (an upper bound)")
+    return ServingPlan(
+        model_id=model.hf_ids[0] if model.hf_ids else model.id,
+        engine=s.engine,  # type: ignore[arg-type]
+        engine_version=s.version.text,
+        instance_type=p.instance.type if p.instance else None,
+        gpu=p.gpu.id,
+        gpus_per_node=p.gpus_per_node,
+        nodes_per_replica=p.nodes_per_replica,
+        replicas=p.replicas,
+        tensor_parallel_size=p.tp,
+        pipeline_parallel_size=p.pp,
+        dtype=s.dtype,  # type: ignore[arg-type]
+        quantization=s.quantization,  # type: ignore[arg-type]
+        kv_cache_dtype=s.kv_cache_dtype,  # type: ignore[arg-type]
+        max_model_len=s.max_model_len,
+        max_num_seqs=s.max_num_seqs,
+        max_num_batched_tokens=s.max_num_batched_tokens,
+        gpu_memory_utilization=s.gpu_memory_utilization,
+        block_size=s.block_size,
+        weights_gib_per_gpu=round(mem.weights_gib, 4),
+        kv_cache_gib_per_gpu=round(mem.kv_cache_gib, 4),
+        kv_cache_tokens=mem.kv_cache_tokens,
+        max_concurrency=round(mem.max_concurrency, 4),
+        fits=mem.fits,
+        weights_gib_total=round(mem.weights_gib * p.tp * p.pp, 3),
+        root_volume_gib=root_volume_gib(engine=s.engine, checkpoint_gib=ckpt_gib, instance=p.instance),
+        shm_size_gib=shm_size_gib(gpus_per_node=p.gpus_per_node, instance=p.instance),
+        load_time_seconds=round(sum(sec for _, sec in steps), 1),
+        decode_tokens_per_second=round(aggregate, 1),
+        hourly_cost_usd=None if hourly is None else round(hourly, 4),
+        cost_per_million_tokens_usd=None if per_mtok is None else round(per_mtok, 4),
+        engine_args=engine_args(s, tp=p.tp, pp=p.pp),
+        rejected=rejected,
+        notes=tuple(extra),
+        region=p.region,
+        capacity_type=p.capacity_type,  # type: ignore[arg-type]
+        replicas_per_node=p.replicas_per_node,
+        nodes_total=nodes_total,
+        total_hourly_cost_usd=None if total is None else round(total, 4),
+        gpu_total_memory_gib=p.total_gib,
+        requested_gib_per_gpu=round(mem.requested_gib, 4),
+        weights_gib_per_gpu_max=round(mem.weights_gib_max, 4),
+        activation_gib_per_gpu=round(mem.activation_gib, 4),
+        non_torch_gib_per_gpu=round(mem.non_torch_gib, 4),
+        cuda_graph_gib_per_gpu=round(mem.cuda_graph_gib, 4),
+        kv_cache_blocks=mem.num_blocks,
+        kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token,
+        checkpoint_gib=round(ckpt_gib, 3),
+        single_stream_tokens_per_second=round(single, 1),
+        assumed_utilization=utilization,
+        load_time_breakdown=tuple((k, round(v, 1)) for k, v in steps),
+    )
+
+
+def _hardware(
+    gpu: str | None, gpu_memory_gib: float | None, instance_type: str | None
+) -> tuple[GpuSpec, float, InstanceSpec | None]:
+    instance = get_instance(instance_type, field="--instance-type") if instance_type else None
+    if gpu is not None and instance is None:
+        try:
+            spec = get_gpu(gpu)
+        except InputError:
+            instance = get_instance(gpu, field="--gpu")
+            spec = instance.gpu
+    elif instance is not None:
+        spec = instance.gpu
+    elif gpu_memory_gib is not None:
+        spec = get_gpu(_GENERIC_GPU)
+    else:
+        raise InputError(
+            "give a GPU id (e.g. h100-80gb) or --gpu-memory-gib, or use --context/--concurrency "
+            "for a recommendation",
+            field="--gpu",
+        )
+    if gpu_memory_gib is not None and not gpu_memory_gib > 0:
+        raise InputError(f"must be > 0, got {gpu_memory_gib}", field="--gpu-memory-gib")
+    return spec, gpu_memory_gib or spec.total_memory_gib, instance
+
+
+def size_on_gpu(
+    model: str | ModelSpec,
+    *,
+    gpu: str | None = None,
+    gpu_memory_gib: float | None = None,
+    tp: int = 1,
+    pp: int = 1,
+    engine: str = "vllm",
+    engine_version: str | None = None,
+    dtype: str | None = None,
+    quantization: str = "none",
+    kv_cache_dtype: str = "auto",
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float | None = None,
+    max_num_batched_tokens: int | None = None,
+    max_num_seqs: int | None = None,
+    enforce_eager: bool = False,
+    instance_type: str | None = None,
+    region: str = "us-east-1",
+    capacity_type: str = "on-demand",
+    utilization: float = DEFAULT_UTILIZATION,
+) -> ServingPlan:
+    """Size one replica on a given GPU (catalog id or instance type) with explicit TP/PP.
+
+    Returns a plan whose ``fits`` says whether vLLM/TGI would start with one request of max_model_len.
+    Raises InputError (field = the CLI flag) for bad input."""
+    spec = model if isinstance(model, ModelSpec) else get_model(model)
+    gpu_spec, total, instance = _hardware(gpu, gpu_memory_gib, instance_type)
+    check_region(region)
+    if capacity_type not in ("on-demand", "spot"):
+        raise InputError(f"'{capacity_type}' is not on-demand or spot", field="--capacity-type")
+    check_parallelism(spec, tp, pp, engine=engine)
+    settings = resolve(
+        spec,
+        gpu=gpu_spec,
+        total_gib=total,
+        engine=engine,
+        engine_version=engine_version,
+        dtype=dtype,
+        quantization=quantization,
+        kv_cache_dtype=kv_cache_dtype,
+        max_model_len=max_model_len,
+        gpu_memory_utilization=gpu_memory_utilization,
+        max_num_batched_tokens=max_num_batched_tokens,
+        max_num_seqs=max_num_seqs,
+        enforce_eager=enforce_eager,
+    )
+    mem = memory_for(spec, settings, total_gib=total, tp=tp, pp=pp)
+    placement = Placement(
+        gpu=gpu_spec,
+        total_gib=total,
+        instance=instance,
+        tp=tp,
+        pp=pp,
+        region=region if instance else None,
+        capacity_type=capacity_type,
+    )
+    notes = [_explain(spec, settings, mem, tp, pp)]
+    if quantization == "fp8" and not gpu_spec.fp8:
+        notes.append(f"{gpu_spec.id} has no FP8 tensor cores: vLLM runs FP8 weights weight-only (Marlin)")
+    return assemble(spec, settings, mem, placement, notes=tuple(notes), utilization=utilization)
+
+
+def _explain(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int) -> str:
+    graphs = f" - CUDA graphs {mem.cuda_graph_gib:.2f}" if mem.cuda_graph_gib else ""
+    verdict = "fits" if mem.fits else "does NOT fit"
+    return (
+        f"{s.engine} {s.version.text}: {mem.total_gib:.2f} GiB x {s.gpu_memory_utilization:.2f} = "
+        f"{mem.requested_gib:.2f} GiB per GPU - weights {mem.weights_gib:.2f} - activation "
+        f"{mem.activation_gib:.2f} - non-torch {mem.non_torch_gib:.2f}{graphs} = KV "
+        f"{mem.kv_cache_gib:.2f} GiB "
+        f"-> {mem.num_blocks} blocks x {s.block_size} = {mem.kv_cache_tokens} tokens at "
+        f"{mem.kv_bytes_per_token / 1024:.1f} KiB/token/GPU (TP{tp} PP{pp}); "
+        f"{mem.max_concurrency:.2f} x {s.max_model_len}-token requests: {verdict}"
+    )

@@ -1,0 +1,123 @@
+"""Throughput, load-time, disk and shm estimates for a sized replica (pure arithmetic, stated assumptions).
+
+Decode (roofline): one step reads every weight a token touches once plus the KV of every running sequence,
+at 76 % of datasheet bandwidth (measured on H100: 2.55 of 3.35 TB/s; reference/h100-decode-roofline.md),
+or is bound by tensor throughput at 55 % of the dense datasheet peak (the same measurement at B=256);
+TP adds two all-reduces per layer (8 us over NVLink, 25 us over PCIe; assumed). Sequences are assumed half
+full (KV read = max_model_len / 2 tokens each). Routed experts: a batch touches 1 - (1 - k/E)^B of them.
+
+Load time (pod start -> ready, node provisioning excluded): container start 16 s (vllm#44881) + image pull at
+58 MB/s (15-20 GB in 4-6 min, AWS SOCI blog in anchors.md) + checkpoint download at 60 % of the instance's
+network bandwidth, capped by the disk (local NVMe 2 GB/s, else EBS gp3 at 1 GB/s provisioned) + load from
+page cache/disk at 1.3 GB/s per GPU rank (vllm#44881: 21.8 GiB in 18 s), capped at 4 GB/s + warm-up
+(vLLM: torch.compile 45 s + profile/graph capture 30 s; eager 10 s; TGI warm-up + graphs 60 s).
+"""
+
+from __future__ import annotations
+
+import math
+
+from serving.catalog.hardware import GpuSpec, InstanceSpec
+from serving.catalog.models import ModelSpec
+from serving.sizing.memory import GIB, MemoryResult
+from serving.sizing.settings import EngineSettings
+from serving.sizing.weights import active_params_per_token, padded_vocab, rope_cache_bytes, stage_layers
+
+BANDWIDTH_EFFICIENCY = 0.76
+COMPUTE_EFFICIENCY = 0.55
+ALLREDUCE_S = {True: 8e-6, False: 25e-6}
+IMAGE_GB = {"vllm": 10.0, "tgi": 5.0}
+"""Compressed image size, GB (vllm/vllm-openai ~10 GB, TGI ~5 GB; estimates)."""
+IMAGE_DISK_GIB = {"vllm": 20.0, "tgi": 12.0}
+IMAGE_PULL_GBPS = 0.058
+CONTAINER_START_S = 16.0
+LOAD_GBPS_PER_RANK = 1.3
+LOAD_GBPS_MAX = 4.0
+DEFAULT_NETWORK_GBPS = 10.0
+
+
+def _read_bytes(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float) -> float:
+    """Weight bytes one decode step reads on the most loaded GPU."""
+    weights = mem.weights_gib_max * GIB - rope_cache_bytes(m, s.dtype)
+    if pp == 1:
+        weights -= padded_vocab(m.vocab_size) // tp * m.hidden_size * s.dtype_bytes  # embedding is a lookup
+    if not m.is_moe:
+        return weights
+    layers = max(len(r) for r in stage_layers(m, pp))
+    moe_share = len(m.moe_layers) / m.num_layers * layers
+    qbytes = {"none": s.dtype_bytes, "int4": 0.52}.get(s.weight_format, 1.0)
+    experts = moe_share * m.num_experts * 3 * m.hidden_size * m.moe_intermediate_size / tp * qbytes
+    touched: float = 1.0 - (1.0 - m.experts_per_token / m.num_experts) ** max(batch, 1.0)
+    return float(weights - experts + experts * touched)
+
+
+def _peak_flops(gpu: GpuSpec, s: EngineSettings) -> float:
+    if s.weight_format in ("fp8", "fp8_mlp_only") and gpu.fp8_tflops:
+        return gpu.fp8_tflops * 1e12
+    if s.weight_format == "int8" and gpu.int8_tops:
+        return gpu.int8_tops * 1e12
+    return gpu.bf16_tflops * 1e12
+
+
+def step_seconds(
+    m: ModelSpec, s: EngineSettings, mem: MemoryResult, gpu: GpuSpec, tp: int, pp: int, batch: float
+) -> float:
+    """Seconds of one decode step of one PP stage running ``batch`` sequences."""
+    bandwidth = gpu.memory_bandwidth_gbps * 1e9 * BANDWIDTH_EFFICIENCY
+    kv = batch * s.max_model_len / 2 * mem.kv_bytes_per_token
+    t_mem = (_read_bytes(m, s, mem, tp, pp, batch) + kv) / bandwidth
+    flops = 2 * active_params_per_token(m) / (tp * pp) * batch
+    t_compute = flops / (_peak_flops(gpu, s) * COMPUTE_EFFICIENCY)
+    layers = max(len(r) for r in stage_layers(m, pp))
+    t_comm = 2 * layers * ALLREDUCE_S[gpu.nvlink] if tp > 1 else 0.0
+    return max(t_mem, t_compute) + t_comm
+
+
+def decode_tokens_per_second(
+    m: ModelSpec, s: EngineSettings, mem: MemoryResult, gpu: GpuSpec, tp: int, pp: int, batch: int
+) -> tuple[float, float]:
+    """(aggregate tokens/s at ``batch`` running sequences, single-sequence tokens/s) for one replica.
+
+    With PP, ``batch`` is split into PP micro-batches that keep every stage busy."""
+    micro = max(batch / pp, 1.0)
+    aggregate = micro / step_seconds(m, s, mem, gpu, tp, pp, micro)
+    single = 1.0 / (pp * step_seconds(m, s, mem, gpu, tp, pp, 1.0))
+    return aggregate, single
+
+
+def load_time(
+    *, engine: str, checkpoint_gib: float, instance: InstanceSpec | None, ranks: int, enforce_eager: bool
+) -> tuple[tuple[str, float], ...]:
+    """(step, seconds) from pod start to ready."""
+    network = instance.network_gbps if instance else DEFAULT_NETWORK_GBPS
+    disk = 2.0 if instance and instance.nvme_gb > 0 else 1.0
+    size_gb = checkpoint_gib * GIB / 1e9
+    download = size_gb / min(0.6 * network / 8, disk)
+    load = size_gb / min(LOAD_GBPS_PER_RANK * ranks, LOAD_GBPS_MAX)
+    if engine == "tgi":
+        warmup = 60.0
+    else:
+        warmup = 10.0 if enforce_eager else 75.0
+    return (
+        ("container start", CONTAINER_START_S),
+        ("image pull", IMAGE_GB[engine] / IMAGE_PULL_GBPS),
+        ("weight download", download),
+        ("weight load", load),
+        ("warm-up (compile, profile, CUDA graphs)", warmup),
+    )
+
+
+def root_volume_gib(*, engine: str, checkpoint_gib: float, instance: InstanceSpec | None) -> int:
+    """Root EBS volume: 30 GiB OS/kubelet/logs + image + 1.1 x checkpoint (unless local NVMe holds it),
+    rounded up to 10 GiB, at least 100 GiB."""
+    on_nvme = instance is not None and instance.nvme_gb * 1e9 / GIB >= 1.2 * checkpoint_gib
+    size = 30 + IMAGE_DISK_GIB[engine] + (0.0 if on_nvme else 1.1 * checkpoint_gib)
+    return max(100, int(math.ceil(size / 10) * 10))
+
+
+def shm_size_gib(*, gpus_per_node: int, instance: InstanceSpec | None) -> float:
+    """/dev/shm for the engine pod: 2 GiB on one GPU, else 2 GiB per GPU (4..16), at most 1/4 of node RAM."""
+    size = 2.0 if gpus_per_node == 1 else float(min(16, max(4, 2 * gpus_per_node)))
+    if instance is not None:
+        size = min(size, instance.memory_gib / 4)
+    return size

@@ -1,0 +1,155 @@
+"""vLLM's GPU memory budget, per worker, as each version accounts it (shared/reference/vllm-tgi-memory.md §1).
+
+    requested = total x gpu_memory_utilization
+    available = requested - weights - activation peak - non-torch - CUDA graphs (>= 0.20)
+    num_blocks = min over PP stages of
+                 available // (block_size x layers of one KV group x KV bytes/token/layer)
+
+Empirical terms (fitted on the v0.19 H100 logs of vllm-calibration-cases.csv; see bench/sizing_accuracy.py):
+- activation (V1 >= 0.17): max(3.14 x sampler logits, forward buffers) + 0.39 GiB x dtype_bytes/2, where
+  sampler logits = max_num_seqs x vocab x 4 bytes and forward buffers = max_num_batched_tokens x 3 x
+  intermediate/TP x dtype (dense) or the fused-MoE workspaces (tokens x top_k x (3 x moe_intermediate/TP
+  + hidden) x dtype);
+  +0.25 GiB for a vision encoder's profile. Before 0.17 a compiled (non-eager) run used ~2.53x more
+  (Qwen3-14B 5.64 -> 2.23 GiB). V0: one fp32 logits copy + tokens x (3 x intermediate/TP + hidden) x dtype.
+- non-torch: 0.25 GiB (TP1), 0.07 (PP only), 2.08 + 0.035 x (TP - 2) GiB with TP > 1; V0 TP1 0.05.
+- CUDA graphs: (0.32 + 0.0183 x layers) GiB x min(1, largest capture size / 512).
+"""
+
+from __future__ import annotations
+
+import math
+
+from serving.catalog.models import ModelSpec
+from serving.sizing.memory import GIB, MemoryResult
+from serving.sizing.settings import EngineSettings, blocks_for
+from serving.sizing.weights import stage_layers, stage_weight_bytes
+
+SAMPLER_COPIES = 3.14
+ACTIVATION_BASE_GIB = 0.39
+PRE_017_COMPILED_FACTOR = 2.53
+VISION_PROFILE_GIB = 0.25
+
+
+def _forward_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range) -> float:
+    tokens, db = s.max_num_batched_tokens, s.dtype_bytes
+    if m.is_moe and any(layer in m.moe_layers for layer in layers):
+        per_token = m.experts_per_token * (3 * m.moe_intermediate_size / tp + m.hidden_size)
+        return tokens * per_token * db
+    return tokens * 3 * m.intermediate_size / tp * db
+
+
+def activation_gib(
+    m: ModelSpec, s: EngineSettings, *, tp: int, layers: range, first: bool, last: bool
+) -> float:
+    """Peak activation of the profile run on one GPU of a stage (GiB)."""
+    logits = s.max_num_seqs * m.vocab_size * 4 if last else 0.0
+    if not s.version.vllm_v1:
+        fwd = s.max_num_batched_tokens * (3 * m.intermediate_size / tp + m.hidden_size) * s.dtype_bytes
+        return (logits + fwd) / GIB
+    peak = max(SAMPLER_COPIES * logits, _forward_bytes(m, s, tp, layers)) / GIB
+    peak += ACTIVATION_BASE_GIB * s.dtype_bytes / 2
+    if first and m.vision_params:
+        peak += VISION_PROFILE_GIB
+    if not s.version.at_least(0, 17) and not s.enforce_eager:
+        peak *= PRE_017_COMPILED_FACTOR
+    return peak
+
+
+def non_torch_gib(s: EngineSettings, *, tp: int, pp: int) -> float:
+    """Non-torch memory growth during the profile run (GiB per GPU)."""
+    if tp > 1:
+        return 2.08 + 0.035 * (tp - 2)
+    if pp > 1:
+        return 0.07
+    return 0.25 if s.version.vllm_v1 else 0.05
+
+
+def cuda_graph_gib(s: EngineSettings, *, layers: int) -> float:
+    """CUDA-graph pool estimate for one GPU (0 with --enforce-eager)."""
+    if s.enforce_eager:
+        return 0.0
+    capture = min(2 * s.max_num_seqs, 512)
+    return (0.32 + 0.0183 * layers) * min(1.0, capture / 512)
+
+
+def _groups(m: ModelSpec, layers: range, hybrid: bool) -> tuple[int, int, int]:
+    """(layers per KV group, full-attention groups, chunked-attention groups) of one stage."""
+    chunked = sum(1 for layer in layers if layer in m.chunked_layers) if hybrid else 0
+    full = len(layers) - chunked
+    if not chunked or not full:
+        return len(layers), 1, 0
+    size = math.gcd(full, chunked)
+    return size, full // size, chunked // size
+
+
+def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, pp: int) -> MemoryResult:
+    """KV capacity and memory breakdown of one vLLM replica with TP x PP GPUs of ``total_gib`` each."""
+    requested = total_gib * s.gpu_memory_utilization
+    weights = stage_weight_bytes(m, dtype=s.dtype, quantization=s.weight_format, tp=tp, pp=pp)
+    stages = stage_layers(m, pp)
+    hybrid = s.version.vllm_v1 and m.attention_chunk_size is not None
+    kv_layer_token = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes
+    nt = non_torch_gib(s, tp=tp, pp=pp)
+    in_budget = s.version.at_least(0, 20)
+    blocks, first_avail, first_act, tightest_kv, graph = None, 0.0, 0.0, 0.0, 0.0
+    for index, layers in enumerate(stages):
+        act = activation_gib(m, s, tp=tp, layers=layers, first=index == 0, last=index == len(stages) - 1)
+        graph = max(graph, cuda_graph_gib(s, layers=len(layers)))
+        cg = cuda_graph_gib(s, layers=len(layers)) if in_budget else 0.0
+        avail = requested - weights[index] / GIB - act - nt - cg
+        size, _, _ = _groups(m, layers, hybrid)
+        stage_blocks = max(0, math.floor(avail * GIB / (s.block_size * size * kv_layer_token)))
+        if blocks is None or stage_blocks < blocks:
+            blocks, tightest_kv = stage_blocks, kv_layer_token * len(layers)
+        if index == 0:
+            first_avail, first_act = avail, act
+    assert blocks is not None
+    size, full_groups, chunk_groups = _groups(m, stages[0], hybrid)
+    length, bs = s.max_model_len, s.block_size
+    per_request = full_groups * blocks_for(length, bs)
+    if chunk_groups and m.attention_chunk_size:
+        per_request += chunk_groups * blocks_for(
+            min(m.attention_chunk_size + s.max_num_batched_tokens, length), bs
+        )
+    usable = blocks - 1 if s.version.at_least(0, 33) else blocks
+    concurrency = max(0, usable) / per_request
+    if not s.version.vllm_v1:
+        tokens = blocks * bs
+    elif s.version.at_least(0, 21):
+        tokens = int(concurrency * length)
+    else:
+        tokens = blocks // (full_groups + chunk_groups) * bs
+    notes = _notes(s, graph, requested, total_gib, in_budget)
+    return MemoryResult(
+        total_gib=total_gib,
+        requested_gib=requested,
+        weights_gib=weights[0] / GIB,
+        weights_gib_max=max(weights) / GIB,
+        activation_gib=first_act,
+        non_torch_gib=nt,
+        cuda_graph_gib=graph if in_budget else 0.0,
+        cuda_graph_outside_gib=0.0 if in_budget else graph,
+        kv_cache_gib=max(0.0, first_avail),
+        kv_bytes_per_token=tightest_kv,
+        num_blocks=blocks,
+        block_size=bs,
+        kv_cache_tokens=tokens,
+        max_concurrency=concurrency,
+        fits=first_avail > 0 and concurrency >= 1,
+        notes=notes,
+    )
+
+
+def _notes(
+    s: EngineSettings, graph: float, requested: float, total: float, in_budget: bool
+) -> tuple[str, ...]:
+    if in_budget or s.enforce_eager:
+        return ()
+    peak = requested + graph + 0.5
+    if peak <= total:
+        return ()
+    return (
+        f"vLLM {s.version.text} captures ~{graph:.2f} GiB of CUDA graphs outside the budget: peak "
+        f"~{peak:.2f} GiB > {total:.2f} GiB per GPU; lower --gpu-memory-utilization",
+    )
