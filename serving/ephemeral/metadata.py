@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from serving.ephemeral.ttl import format_duration, format_timestamp, parse_timestamp
+from serving.ephemeral.ttl import format_duration, format_timestamp, parse_timestamp, single_unit_duration
 from serving.errors import InputError
 
 TAG_EPHEMERAL = "paddock:ephemeral"
@@ -73,7 +73,7 @@ class EphemeralMeta:
         """Value of the ``paddock:ephemeral`` config key (schema: owner, expiresAt, ttl)."""
         value = {"owner": self.owner, "expiresAt": format_timestamp(self.expires_at)}
         if self.ttl is not None:
-            value["ttl"] = format_duration(self.ttl)
+            value["ttl"] = single_unit_duration(self.ttl)
         return value
 
 

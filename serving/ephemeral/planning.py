@@ -41,6 +41,22 @@ class SizingRequest:
 Sizer = Callable[[SizingRequest], ServingPlan]
 
 
+def engine_sizer(request: SizingRequest) -> ServingPlan:
+    """The sizing engine's plan for ``request``: the cheapest instance in the region (or among the pinned
+    GPU's / instance type's) serving ``concurrency`` sequences of ``context`` tokens, at the capacity
+    type's price. Raises InputError for bad input and SizingError (NoFitError) when nothing fits."""
+    from serving.sizing import plan_for_deployment  # lazy: loads the catalogs
+
+    return plan_for_deployment(
+        model=request.model,
+        context=request.context,
+        concurrency=request.concurrency,
+        gpu=request.gpu or "auto",
+        region=request.region,
+        capacity_type=request.capacity_type,
+    )
+
+
 @dataclass(frozen=True)
 class UpRequest:
     """The flags of ``paddock ephemeral up``."""
@@ -166,6 +182,7 @@ def build_up_plan(
     bad flags and SizingError when nothing fits. Creates nothing.
     """
     _check_request(request)
+    now = now.replace(microsecond=0)
     owner = sanitize_owner(request.owner)
     region = _region(request, template)
     expires, ttl = expiry_for(request.ttl, now=now)
@@ -177,7 +194,7 @@ def build_up_plan(
         raise SizingError(f"no instance fits {request.model} at {request.context} tokens", field="--model")
     control = EKS_CONTROL_PLANE_USD_PER_HOUR if creates_cluster(template) else 0.0
     cost = CostEstimate(gpu_hourly_usd=plan.hourly_cost_usd, control_plane_hourly_usd=control, ttl=ttl)
-    created = now.replace(microsecond=0)
+    created = now
     name = stack_name(owner, model=request.model, created_at=created, salt=salt)
     meta = EphemeralMeta(
         stack=name,

@@ -86,6 +86,16 @@ def format_duration(value: timedelta) -> str:
     return sign + (text or "0m")
 
 
+def single_unit_duration(value: timedelta) -> str:
+    """One-unit form for config (schema pattern ``\\d+[mhd]``): ``2d``, ``6h`` or ``390m``."""
+    minutes = max(int(value.total_seconds() // 60), 0)
+    if minutes and minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes and minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
 def _check_bounds(ttl: timedelta, *, field: str, text: str) -> None:
     if ttl < MIN_TTL:
         raise InputError(

@@ -17,6 +17,7 @@ from serving.ephemeral.ttl import (
     format_timestamp,
     parse_timestamp,
     parse_ttl_spec,
+    single_unit_duration,
 )
 from serving.errors import InputError
 from tests.unit.ephemeral_fakes import NOW
@@ -184,3 +185,17 @@ def test_cost_so_far() -> None:
     assert cost_so_far(None, created_at=NOW, now=NOW) is None
     assert cost_so_far(2.0, created_at=None, now=NOW) is None
     assert format_usd(1234.5) == "$1,234.50" and format_usd(None) == "?"
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(days=2), "2d"),
+        (timedelta(hours=6), "6h"),
+        (timedelta(hours=6, minutes=30), "390m"),
+        (timedelta(hours=48), "2d"),
+        (timedelta(0), "0m"),
+    ],
+)
+def test_single_unit_duration_for_config(span: timedelta, text: str) -> None:
+    assert single_unit_duration(span) == text

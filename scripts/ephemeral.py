@@ -1,0 +1,309 @@
+"""``paddock ephemeral``: short-lived developer GPU stacks — up, list, extend, down, reap.
+
+Thin click layer over :mod:`serving.ephemeral` (pure logic) and a Workspace (``stacks/automation.py``,
+which drives the Pulumi CLI through the Automation API and is imported only when a command needs it).
+Exit codes: 0 done; 1 an operation failed (quota, credentials, Pulumi CLI missing, a reaper failure) or
+the user declined; 2 bad input (a flag, a stack that is not ephemeral, no TTY to confirm on without --yes).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+from rich.console import Console
+
+from scripts.ephemeral_output import ProgressPrinter, list_table, plan_notes, plan_table, reap_table
+from serving.ephemeral.errors import ConfirmationRequiredError
+from serving.ephemeral.lifecycle import down, extend, list_ephemeral, run_up
+from serving.ephemeral.planning import Sizer, UpRequest, build_up_plan, engine_sizer
+from serving.ephemeral.reaper import reap
+from serving.ephemeral.ttl import format_timestamp, parse_ttl_spec
+from serving.ephemeral.workspace import Workspace
+from serving.errors import InputError, PaddockError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_dir() -> Path:
+    """The Pulumi project to drive: ``$PADDOCK_PROJECT_DIR`` (the reaper's image) or this checkout."""
+    override = os.environ.get("PADDOCK_PROJECT_DIR")
+    return Path(override) if override else ROOT
+
+
+def _pulumi_workspace() -> Workspace:
+    from stacks.automation import PulumiWorkspace  # lazy: imports pulumi.automation
+
+    return PulumiWorkspace(work_dir=project_dir())
+
+
+def _validate_with_schema(config: dict[str, Any], stack: str) -> None:
+    from serving.stack_config import parse_stack_config
+
+    parse_stack_config(config, stack=stack)
+
+
+@dataclass
+class Env:
+    """What the commands depend on; tests pass their own as ``obj=`` to CliRunner."""
+
+    workspace_factory: Callable[[], Workspace] = _pulumi_workspace
+    sizer: Sizer = engine_sizer
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    template_path: Path = field(default_factory=lambda: project_dir() / "stacks" / "Pulumi.ephemeral.yaml")
+    interactive: Callable[[], bool] = field(default=lambda: sys.stdin.isatty() and sys.stdout.isatty())
+    validate: Callable[[dict[str, Any], str], None] = _validate_with_schema
+
+    def console(self) -> Console:
+        return Console(highlight=False, soft_wrap=False, width=None if self.interactive() else 140)
+
+
+def _fail(exc: PaddockError) -> NoReturn:
+    click.echo(f"error: {exc}", err=True)
+    raise SystemExit(2 if isinstance(exc, InputError) else 1)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn Paddock errors into one line on stderr and the exit code (no traceback)."""
+    try:
+        yield
+    except PaddockError as exc:
+        _fail(exc)
+
+
+def _confirm(env: Env, question: str, *, yes: bool, flag: str = "--yes") -> bool:
+    if yes:
+        return True
+    if not env.interactive():
+        raise ConfirmationRequiredError(
+            f"confirmation needed and there is no terminal to ask on; pass {flag} to proceed", field=flag
+        )
+    return click.confirm(question, default=False)
+
+
+def _load_template(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(
+            f"template {path} not found (the ephemeral stack template)", field="stacks/Pulumi.ephemeral.yaml"
+        )
+    data = yaml.safe_load(path.read_text()) or {}
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        raise InputError(f"{path} has no config: mapping", field="stacks/Pulumi.ephemeral.yaml")
+    return config
+
+
+def _env(ctx: click.Context) -> Env:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Env) else Env()
+
+
+@click.group(name="ephemeral")
+@click.pass_context
+def command(ctx: click.Context) -> None:
+    """Short-lived developer GPU stacks: cost shown first, destroyed on time.
+
+    Stacks are tagged (paddock:ephemeral, owner, expires-at) in the Pulumi backend and on every AWS
+    resource. Run `paddock ephemeral reap --yes` on a schedule (Helm chart serving/charts/paddock-reaper)
+    to destroy expired ones; on Pulumi Cloud a Deployments TTL schedule is set as well.
+    """
+    if not isinstance(ctx.obj, Env):
+        ctx.obj = Env()
+
+
+@command.command("up")
+@click.option("--model", required=True, help="Catalog id, Hugging Face repo id, or path to a config.json.")
+@click.option(
+    "--gpu", default=None, help="GPU id (l40s, h100-80gb...) or instance type; default: cheapest fit."
+)
+@click.option(
+    "--context", "context_len", type=int, default=8192, show_default=True, help="Tokens per sequence."
+)
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Sequences served at once.")
+@click.option(
+    "--ttl", default="4h", show_default=True, help="4h, 90m, 2d, 1h30m, PT4H or 2026-11-23T18:00:00Z."
+)
+@click.option("--region", default=None, help="AWS region (default: aws:region of the template).")
+@click.option("--spot", is_flag=True, help="Use spot GPU capacity.")
+@click.option("--keep-warm", is_flag=True, help="Keep one replica running (default: scale to zero).")
+@click.option("--owner", default=None, help="Owner name (default: $USER).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (scripts).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and cost, create nothing.")
+@click.pass_context
+def up_cmd(
+    ctx: click.Context,
+    model: str,
+    gpu: str | None,
+    context_len: int,
+    concurrency: int,
+    ttl: str,
+    region: str | None,
+    spot: bool,
+    keep_warm: bool,
+    owner: str | None,
+    yes: bool,
+    dry_run: bool,
+) -> None:
+    """Size --model, show the plan and its cost, confirm, then create and deploy the stack."""
+    env = _env(ctx)
+    console = env.console()
+    with _errors():
+        now = env.clock().replace(microsecond=0)
+        request = UpRequest(
+            model=str(Path(model).resolve()) if model.endswith(".json") else model,
+            owner=owner or os.environ.get("USER") or getpass.getuser(),
+            ttl=parse_ttl_spec(ttl),
+            context=context_len,
+            concurrency=concurrency,
+            gpu=gpu,
+            region=region,
+            spot=spot,
+            keep_warm=keep_warm,
+        )
+        plan = build_up_plan(request, template=_load_template(env.template_path), sizer=env.sizer, now=now)
+        env.validate(dict(plan.config), plan.stack)
+        console.print(plan_table(plan, now=now))
+        for note in plan_notes(plan):
+            console.print(f"  note: {note}", markup=False)
+        if dry_run:
+            console.print("dry run: nothing was created")
+            return
+        workspace = env.workspace_factory()
+        backend = workspace.preflight(region=plan.region)
+        if not _confirm(env, f"Create {plan.stack} and start paying for it?", yes=yes):
+            console.print("aborted: nothing was created")
+            raise SystemExit(1)
+        console.print(f"creating {plan.stack} (backend {backend.url})")
+        printer = ProgressPrinter(console, "up")
+        outcome = run_up(
+            workspace,
+            plan,
+            backend=backend,
+            on_progress=printer,
+            warn=lambda w: console.print(f"warning: {w}", markup=False),
+        )
+        console.print(f"ready: {outcome.stack} expires {format_timestamp(plan.meta.expires_at)}")
+        if outcome.ttl_schedule:
+            console.print(outcome.ttl_schedule, markup=False)
+        console.print(f"tear down early with: paddock ephemeral down {outcome.stack}", markup=False)
+
+
+@command.command("list")
+@click.option("--owner", default=None, help="Only this owner's stacks.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def list_cmd(ctx: click.Context, owner: str | None, as_json: bool) -> None:
+    """List ephemeral stacks: owner, expiry, $ so far."""
+    env = _env(ctx)
+    with _errors():
+        now = env.clock()
+        rows = list_ephemeral(env.workspace_factory(), now=now, owner=owner)
+        if as_json:
+            click.echo(
+                json.dumps(
+                    [
+                        {
+                            "stack": r.meta.stack,
+                            "owner": r.meta.owner,
+                            "model": r.meta.model,
+                            "expiresAt": format_timestamp(r.meta.expires_at),
+                            "expired": r.expired,
+                            "hourlyCostUsd": r.meta.hourly_cost_usd,
+                            "spentUsdMax": r.spent_usd,
+                        }
+                        for r in rows
+                    ],
+                    indent=2,
+                )
+            )
+            return
+        console = env.console()
+        if not rows:
+            console.print("no ephemeral stacks")
+            return
+        console.print(list_table(rows, now=now))
+
+
+@command.command("extend")
+@click.argument("stack")
+@click.option("--ttl", required=True, help="Add a duration (2h) to the expiry, or set a time (…Z).")
+@click.pass_context
+def extend_cmd(ctx: click.Context, stack: str, ttl: str) -> None:
+    """Move the expiry of STACK."""
+    env = _env(ctx)
+    console = env.console()
+    with _errors():
+        spec = parse_ttl_spec(ttl)
+        workspace = env.workspace_factory()
+        backend = workspace.preflight(region=None)
+        meta = extend(
+            workspace,
+            stack,
+            spec,
+            now=env.clock(),
+            backend=backend,
+            warn=lambda w: console.print(f"warning: {w}", markup=False),
+        )
+        console.print(f"{stack} now expires {format_timestamp(meta.expires_at)}")
+
+
+@command.command("down")
+@click.argument("stack")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def down_cmd(ctx: click.Context, stack: str, yes: bool) -> None:
+    """Destroy STACK's resources and remove the stack."""
+    env = _env(ctx)
+    console = env.console()
+    with _errors():
+        workspace = env.workspace_factory()
+        workspace.preflight(region=None)
+        if not _confirm(env, f"Destroy every resource of {stack}?", yes=yes):
+            console.print("aborted: nothing was destroyed")
+            raise SystemExit(1)
+        result = down(workspace, stack, on_progress=ProgressPrinter(console, "down"))
+        console.print(f"destroyed {sum(result.changes.values())} resources and removed {stack}")
+
+
+@command.command("reap")
+@click.option("--dry-run", is_flag=True, help="Only report what would be destroyed.")
+@click.option("--yes", is_flag=True, help="Destroy without asking (for schedules).")
+@click.pass_context
+def reap_cmd(ctx: click.Context, dry_run: bool, yes: bool) -> None:
+    """Destroy every expired ephemeral stack (never any other stack). Exit 1 if one failed."""
+    env = _env(ctx)
+    console = env.console()
+    with _errors():
+        workspace = env.workspace_factory()
+        workspace.preflight(region=None)
+        now = env.clock()
+        if not dry_run:
+            preview = reap(workspace, now=now, dry_run=True)
+            doomed = [d.stack for d in preview.decisions if d.action == "destroy"]
+            if doomed and not _confirm(env, f"Destroy {', '.join(doomed)}?", yes=yes):
+                console.print("aborted: nothing was destroyed")
+                raise SystemExit(1)
+        report = reap(
+            workspace,
+            now=now,
+            dry_run=dry_run,
+            on_progress=ProgressPrinter(console, "destroy"),
+            on_stack=lambda d: console.print(f"reaping {d.stack}: {d.reason}", markup=False),
+        )
+        console.print(reap_table(report))
+        reaped = sum(1 for o in report.outcomes if o.status == "reaped")
+        kept = sum(1 for d in report.decisions if d.action == "keep")
+        console.print(f"reaped {reaped}, failed {len(report.failed)}, kept {kept}")
+        if report.failed:
+            raise SystemExit(1)
