@@ -25,6 +25,8 @@ from serving.residency.iam import (
     pod_identity_trust_policy,
 )
 
+#: ServiceAccount the gateway's pods must run as for the Pod Identity association made here
+GATEWAY_SERVICE_ACCOUNT = "paddock-gateway"
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -40,7 +42,7 @@ class BedrockFallbackArgs:
     """AWS account id of the stack (profile ARNs carry it)."""
     namespace: str = "serving"
     """Kubernetes namespace of the gateway's ServiceAccount."""
-    service_account: str = "paddock-gateway"
+    service_account: str = GATEWAY_SERVICE_ACCOUNT
     cluster_name: pulumi.Input[str] | None = None
     """When set (and no OIDC provider), a Pod Identity association binds the role to the ServiceAccount."""
     oidc_provider_arn: pulumi.Input[str] | None = None
@@ -49,8 +51,10 @@ class BedrockFallbackArgs:
     create_endpoint: bool = True
     """Create the bedrock-runtime interface endpoint (needs ``vpc_id``, ``subnet_ids`` and SGs or a CIDR)."""
     vpc_id: pulumi.Input[str] | None = None
-    subnet_ids: Sequence[pulumi.Input[str]] = ()
-    security_group_ids: Sequence[pulumi.Input[str]] = ()
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Private subnets for the endpoint (e.g. ``Network.private_subnet_ids``)."""
+    security_group_ids: pulumi.Input[Sequence[pulumi.Input[str]]] | None = None
+    """Endpoint security groups (e.g. ``[Network.endpoint_security_group_id]``)."""
     vpc_cidr: str | None = None
     """Without ``security_group_ids``: a security group admitting HTTPS from this CIDR is created."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -73,9 +77,9 @@ class BedrockFallbackArgs:
         if self.targets and self.create_endpoint:
             if self.vpc_id is None:
                 out.append(("vpc_id", "required when create_endpoint is true"))
-            if not self.subnet_ids:
+            if self.subnet_ids is None:
                 out.append(("subnet_ids", "required when create_endpoint is true"))
-            if not self.security_group_ids and not self.vpc_cidr:
+            if self.security_group_ids is None and not self.vpc_cidr:
                 out.append(("security_group_ids", "give security_group_ids or vpc_cidr"))
         return out
 
@@ -144,8 +148,8 @@ class BedrockFallback(pulumi.ComponentResource):
         return role
 
     def _endpoint(self, name: str, args: BedrockFallbackArgs, role: aws.iam.Role) -> aws.ec2.VpcEndpoint:
-        groups = list(args.security_group_ids)
-        if not groups:
+        groups = args.security_group_ids
+        if groups is None:
             sg = aws.ec2.SecurityGroup(
                 f"{name}-endpoint-sg",
                 vpc_id=args.vpc_id,
@@ -171,7 +175,7 @@ class BedrockFallback(pulumi.ComponentResource):
             service_name=f"com.amazonaws.{args.region}.bedrock-runtime",
             vpc_endpoint_type="Interface",
             private_dns_enabled=True,
-            subnet_ids=list(args.subnet_ids),
+            subnet_ids=args.subnet_ids,
             security_group_ids=groups,
             policy=policy,
             tags=with_name(args.tags, f"{name}-bedrock-runtime"),

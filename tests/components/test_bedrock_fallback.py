@@ -149,7 +149,7 @@ def test_irsa_trust_and_given_security_groups(recorder: Recorder) -> None:
 
 @pytest.mark.parametrize("stack", ["clean-pinned", "fallback-forbidden"])
 def test_no_role_and_no_endpoint_when_all_pinned(recorder: Recorder, stack: str) -> None:
-    build(targets=targets(stack), vpc_id=None, subnet_ids=[])()
+    build(targets=targets(stack), vpc_id=None, subnet_ids=None)()
     assert [(r.typ, r.name) for r in recorder.resources] == [("paddock:residency:BedrockFallback", "fb")]
 
 
@@ -182,7 +182,7 @@ def test_invalid_args_listed_at_once_before_any_child(recorder: Recorder) -> Non
             namespace="Serving",
             region="europe",
             vpc_id=None,
-            subnet_ids=[],
+            subnet_ids=None,
             vpc_cidr=None,
             oidc_issuer="https://x",
         )()
