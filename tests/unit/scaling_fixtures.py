@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
 from serving.autoscaling import AutoscalingSettings, ModelScaling
@@ -105,3 +106,27 @@ def assert_golden(data: Any, relpath: str) -> None:
         path.write_text(text)
     assert path.exists(), f"missing golden {path}; run with PADDOCK_UPDATE_GOLDEN=1"
     assert text == path.read_text(), f"{relpath} differs from its golden"
+
+
+class Recorder(pulumi.runtime.Mocks):
+    """Pulumi mocks that record every registered resource (type token, name, inputs as the engine sees them:
+    camelCase keys, numbers as floats) and give IAM resources an ARN."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ.startswith("aws:iam/"):
+            outputs["arn"] = f"arn:aws:iam::123456789012:policy/{args.name}"
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return {}, []
+
+    def by_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, name: str) -> pulumi.runtime.MockResourceArgs:
+        return next(r for r in self.resources if r.name == name)

@@ -1,0 +1,260 @@
+"""Autoscaling: pod scaling per model (KEDA ScaledObject, or HPA without KEDA) and GPU node scaling
+(cluster-autoscaler, or Karpenter NodePools), all derived from the ServingPlans.
+
+Charts are referenced by repository URL and the version pinned in ``paddock:versions``; values come from
+helm_values/ via serving.autoscaling.values. Decisions live in serving/autoscaling (pure); this file only
+creates the objects. See serving/monitoring/README.md for the reasoning behind each number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components._common import PKG, child, raise_problems
+from serving.autoscaling import (
+    DEFAULT_PROMETHEUS_URL,
+    AutoscalingSettings,
+    ModelScaling,
+    cluster_autoscaler_policy,
+    cluster_autoscaler_settings,
+    hpa,
+    karpenter_node_class,
+    karpenter_node_pool,
+    scaled_object,
+    validate_models,
+    validate_settings,
+)
+from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values, keda_values
+from serving.release_values import gpu_node_labels
+
+KEDA_REPO = "https://kedacore.github.io/charts"
+CLUSTER_AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
+KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_NODE_CLASS = "paddock-gpu"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoscalingArgs:
+    """Arguments of :class:`Autoscaling`."""
+
+    models: tuple[ModelScaling, ...]
+    """One entry per ``paddock:models`` item, with its ServingPlan."""
+    settings: AutoscalingSettings
+    provider: k8s.Provider
+    cluster_name: str
+    region: str
+    gateway: bool
+    """The gateway runs (its in-flight gauge wakes models at zero)."""
+    prometheus: bool
+    """kube-prometheus-stack runs (KEDA triggers and the HPA's adapter read it)."""
+    keda_chart_version: str | None = None
+    """Required when ``settings.keda``."""
+    cluster_autoscaler_chart_version: str | None = None
+    """Required when ``settings.node_autoscaler`` is ``cluster-autoscaler``."""
+    cluster_autoscaler_role_arn: pulumi.Input[str] | None = None
+    """IRSA role for cluster-autoscaler; attach :attr:`Autoscaling.policy_arn` to it. None = node role."""
+    karpenter_chart_version: str | None = None
+    """Karpenter chart; None = Karpenter is installed outside Paddock (only NodePools are created)."""
+    karpenter_role_arn: pulumi.Input[str] | None = None
+    karpenter_interruption_queue: str | None = None
+    karpenter_node_role: pulumi.Input[str] | None = None
+    """IAM role NAME of GPU nodes launched by Karpenter. Required with ``karpenter``."""
+    karpenter_ami_alias: str | None = None
+    """Pinned EC2NodeClass AMI alias (``al2023@v20251103``). Required with ``karpenter``."""
+    prometheus_url: str = DEFAULT_PROMETHEUS_URL
+    keda_namespace: str = "keda"
+    node_autoscaler_namespace: str = "kube-system"
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every invalid field as ``(path, reason)``; checked before any child exists."""
+        found = [
+            _split(p)
+            for p in validate_models(self.models) + validate_settings(self.settings, field="settings")
+        ]
+        s = self.settings
+        if not self.cluster_name:
+            found.append(("cluster_name", "is empty"))
+        if s.keda and not self.keda_chart_version:
+            found.append(
+                ("keda_chart_version", "is required when settings.keda is true (paddock:versions.kedaChart)")
+            )
+        if not self.prometheus:
+            found.append(
+                ("prometheus", "autoscaling reads engine metrics from Prometheus: enable paddock:monitoring")
+            )
+        for i, m in enumerate(self.models):
+            if m.min_replicas == 0 and not s.keda:
+                found.append((f"models[{i}].min_replicas", "0 (scale to zero) needs settings.keda"))
+            if m.min_replicas == 0 and not self.gateway:
+                found.append(
+                    (f"models[{i}].min_replicas", "0 (scale to zero) needs the gateway to wake the model")
+                )
+        if s.node_autoscaler == "cluster-autoscaler" and not self.cluster_autoscaler_chart_version:
+            found.append(
+                ("cluster_autoscaler_chart_version", "is required with node_autoscaler cluster-autoscaler")
+            )
+        if s.node_autoscaler == "karpenter":
+            for key in ("karpenter_node_role", "karpenter_ami_alias"):
+                if getattr(self, key) is None:
+                    found.append((key, "is required with node_autoscaler karpenter"))
+            if self.karpenter_chart_version and not self.karpenter_interruption_queue:
+                found.append(
+                    ("karpenter_interruption_queue", "is required when the Karpenter chart is installed")
+                )
+        return found
+
+
+def _split(problem: str) -> tuple[str, str]:
+    path, _, reason = problem.partition(": ")
+    return path, reason
+
+
+class Autoscaling(pulumi.ComponentResource):
+    """Pod + node autoscaling (token ``paddock:scaling:Autoscaling``).
+
+    Outputs: ``scalers`` (alias -> ScaledObject/HPA name), ``node_autoscaler`` and ``policy_arn``
+    (cluster-autoscaler IAM policy, or None)."""
+
+    def __init__(self, name: str, args: AutoscalingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_problems("Autoscaling", args.problems())
+        super().__init__(f"{PKG}:scaling:Autoscaling", name, None, opts)
+        self.scalers = self._pod_scalers(name, args)
+        self.policy_arn: pulumi.Output[str] | None = None
+        if args.settings.node_autoscaler == "cluster-autoscaler":
+            self.policy_arn = self._cluster_autoscaler(name, args)
+        elif args.settings.node_autoscaler == "karpenter":
+            self._karpenter(name, args)
+        self.node_autoscaler = args.settings.node_autoscaler
+        self.register_outputs(
+            {"scalers": self.scalers, "node_autoscaler": self.node_autoscaler, "policy_arn": self.policy_arn}
+        )
+
+    def _pod_scalers(self, name: str, args: AutoscalingArgs) -> dict[str, str]:
+        scalers: dict[str, str] = {}
+        if not args.settings.keda:
+            for m in args.models:
+                manifest = hpa(m, args.settings)
+                k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                    f"{name}-{m.alias}-hpa",
+                    metadata=manifest["metadata"],
+                    spec=manifest["spec"],
+                    opts=child(self, provider=args.provider),
+                )
+                scalers[m.alias] = manifest["metadata"]["name"]
+            return scalers
+        keda = k8s.helm.v3.Release(
+            f"{name}-keda",
+            name="keda",
+            chart="keda",
+            version=args.keda_chart_version,
+            repository_opts={"repo": KEDA_REPO},
+            namespace=args.keda_namespace,
+            create_namespace=True,
+            values=keda_values(monitoring=args.prometheus),
+            opts=child(self, provider=args.provider),
+        )
+        for m in args.models:
+            manifest = scaled_object(
+                m, args.settings, gateway=args.gateway, prometheus_url=args.prometheus_url
+            )
+            _custom(
+                f"{name}-{m.alias}-scaledobject",
+                manifest,
+                child(self, provider=args.provider, depends_on=[keda]),
+            )
+            scalers[m.alias] = manifest["metadata"]["name"]
+        return scalers
+
+    def _cluster_autoscaler(self, name: str, args: AutoscalingArgs) -> pulumi.Output[str]:
+        policy = aws.iam.Policy(
+            f"{name}-cluster-autoscaler-policy",
+            description="cluster-autoscaler: discover node groups, resize only those this cluster owns",
+            policy=json.dumps(cluster_autoscaler_policy(args.cluster_name), sort_keys=True),
+            opts=child(self),
+        )
+        settings = cluster_autoscaler_settings(
+            args.models, cluster_name=args.cluster_name, region=args.region
+        )
+        values: pulumi.Input[dict[str, Any]] = cluster_autoscaler_values(settings)
+        if args.cluster_autoscaler_role_arn is not None:
+            values = pulumi.Output.from_input(args.cluster_autoscaler_role_arn).apply(
+                lambda arn: cluster_autoscaler_values(replace(settings, role_arn=arn))
+            )
+        k8s.helm.v3.Release(
+            f"{name}-cluster-autoscaler",
+            name="cluster-autoscaler",
+            chart="cluster-autoscaler",
+            version=args.cluster_autoscaler_chart_version,
+            repository_opts={"repo": CLUSTER_AUTOSCALER_REPO},
+            namespace=args.node_autoscaler_namespace,
+            values=values,
+            opts=child(self, provider=args.provider),
+        )
+        return policy.arn
+
+    def _karpenter(self, name: str, args: AutoscalingArgs) -> None:
+        deps: list[pulumi.Resource] = []
+        if args.karpenter_chart_version:
+            values = pulumi.Output.from_input(args.karpenter_role_arn).apply(
+                lambda arn: karpenter_values(
+                    cluster_name=args.cluster_name,
+                    interruption_queue=args.karpenter_interruption_queue or "",
+                    role_arn=arn,
+                )
+            )
+            deps.append(
+                k8s.helm.v3.Release(
+                    f"{name}-karpenter",
+                    name="karpenter",
+                    chart=KARPENTER_CHART,
+                    version=args.karpenter_chart_version,
+                    namespace=args.node_autoscaler_namespace,
+                    values=values,
+                    opts=child(self, provider=args.provider),
+                )
+            )
+        root = max((m.plan.root_volume_gib for m in args.models), default=100)
+        node_class = pulumi.Output.from_input(args.karpenter_node_role).apply(
+            lambda role: karpenter_node_class(
+                name=KARPENTER_NODE_CLASS,
+                cluster_name=args.cluster_name,
+                node_role=str(role),
+                ami_alias=args.karpenter_ami_alias or "",
+                root_volume_gib=root,
+            )
+        )
+        cls = k8s.apiextensions.CustomResource(
+            f"{name}-node-class",
+            api_version="karpenter.k8s.aws/v1",
+            kind="EC2NodeClass",
+            metadata={"name": KARPENTER_NODE_CLASS},
+            spec=node_class.apply(lambda c: c["spec"]),
+            opts=child(self, provider=args.provider, depends_on=deps),
+        )
+        for m in args.models:
+            pool = karpenter_node_pool(
+                m, node_class=KARPENTER_NODE_CLASS, node_labels=gpu_node_labels(m.alias, m.plan)
+            )
+            _custom(
+                f"{name}-{m.alias}-node-pool", pool, child(self, provider=args.provider, depends_on=[cls])
+            )
+
+
+def _custom(
+    name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """A CustomResource from a plain manifest (apiVersion, kind, metadata, spec)."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )

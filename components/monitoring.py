@@ -1,0 +1,131 @@
+"""Monitoring: kube-prometheus-stack, scrape targets for engines/gateway/DCGM, alert rules and dashboards.
+
+kube-prometheus-stack is referenced by repository URL and the version pinned in ``paddock:versions``; the
+PodMonitors, ServiceMonitors, PrometheusRules (one per model, on by default) and Grafana dashboards
+(ConfigMaps labelled ``grafana_dashboard: "1"``) come from serving/monitoring (pure). The DCGM exporter itself
+is deployed by GpuPlumbing; its ServiceMonitor is created here, after the CRDs exist.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components._common import PKG, child, raise_problems
+from serving.autoscaling import AutoscalingSettings, ModelScaling, validate_models
+from serving.monitoring.dashboards import dashboards
+from serving.monitoring.rules import prometheus_rule
+from serving.monitoring.targets import ScrapeTargets, monitors
+from serving.monitoring.values import MonitoringSettings, kube_prometheus_stack_values
+
+KPS_REPO = "https://prometheus-community.github.io/helm-charts"
+_VERSION = re.compile(r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    """Arguments of :class:`Monitoring`."""
+
+    models: tuple[ModelScaling, ...]
+    settings: MonitoringSettings
+    autoscaling: AutoscalingSettings
+    """For the scaling targets shown on dashboards."""
+    provider: k8s.Provider
+    kube_prometheus_stack_version: str
+    """kube-prometheus-stack chart version (paddock:versions.kubePrometheusStackChart)."""
+    gateway: bool
+    """The gateway runs: scrape it, ship its dashboard, use its metrics in rules."""
+    namespace: str = "monitoring"
+    targets: ScrapeTargets = field(default_factory=ScrapeTargets)
+    dcgm_service_monitor: bool = True
+    """Create the DCGM ServiceMonitor here (keep GpuPlumbingArgs.service_monitor False: no duplicate)."""
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every invalid field as ``(path, reason)``; checked before any child exists."""
+        found = [_split(p) for p in validate_models(self.models)]
+        if not self.settings.enabled:
+            found.append(
+                ("settings.enabled", "is false: do not create Monitoring (paddock:monitoring.enabled)")
+            )
+        if not _VERSION.fullmatch(self.kube_prometheus_stack_version):
+            found.append(
+                (
+                    "kube_prometheus_stack_version",
+                    f"{self.kube_prometheus_stack_version!r} is not a chart version",
+                )
+            )
+        return found
+
+
+def _split(problem: str) -> tuple[str, str]:
+    path, _, reason = problem.partition(": ")
+    return path, reason
+
+
+class Monitoring(pulumi.ComponentResource):
+    """Prometheus, Grafana, Alertmanager and Paddock's monitors, rules and dashboards (token
+    ``paddock:monitoring:Monitoring``). Outputs: ``rules`` and ``dashboards`` (object names),
+    ``prometheus_url``."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        raise_problems("Monitoring", args.problems())
+        super().__init__(f"{PKG}:monitoring:Monitoring", name, None, opts)
+        ns = args.namespace
+        kps = k8s.helm.v3.Release(
+            f"{name}-kube-prometheus-stack",
+            name="kube-prometheus-stack",
+            chart="kube-prometheus-stack",
+            version=args.kube_prometheus_stack_version,
+            repository_opts={"repo": KPS_REPO},
+            namespace=ns,
+            create_namespace=True,
+            values=kube_prometheus_stack_values(args.settings),
+            opts=child(self, provider=args.provider),
+        )
+        after = child(self, provider=args.provider, depends_on=[kps])
+        engines = {m.plan.engine for m in args.models}
+        for manifest in monitors(engines, args.targets, namespace=ns, gateway=args.gateway):
+            if manifest["metadata"]["name"] == "paddock-dcgm" and not args.dcgm_service_monitor:
+                continue
+            _custom(f"{name}-{manifest['metadata']['name']}", manifest, after)
+        self.rules: list[str] = []
+        if args.settings.alerts:
+            for m in args.models:
+                rule = prometheus_rule(m, args.autoscaling, gateway=args.gateway, namespace=ns)
+                _custom(f"{name}-{m.alias}-rules", rule, after)
+                self.rules.append(rule["metadata"]["name"])
+        self.dashboards: list[str] = []
+        if args.settings.grafana:
+            for file_name, board in dashboards(args.models, args.autoscaling, gateway=args.gateway).items():
+                cm_name = file_name.removesuffix(".json")
+                k8s.core.v1.ConfigMap(
+                    f"{name}-{cm_name}-dashboard",
+                    metadata={
+                        "name": f"{cm_name}-dashboard",
+                        "namespace": ns,
+                        "labels": {"grafana_dashboard": "1"},
+                    },
+                    data={file_name: json.dumps(board, sort_keys=True)},
+                    opts=after,
+                )
+                self.dashboards.append(file_name)
+        self.prometheus_url = f"http://prometheus-operated.{ns}.svc:9090"
+        self.register_outputs(
+            {"rules": self.rules, "dashboards": self.dashboards, "prometheus_url": self.prometheus_url}
+        )
+
+
+def _custom(name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions) -> None:
+    k8s.apiextensions.CustomResource(
+        name,
+        api_version=str(manifest["apiVersion"]),
+        kind=str(manifest["kind"]),
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )

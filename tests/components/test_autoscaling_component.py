@@ -1,0 +1,149 @@
+"""Autoscaling under Pulumi mocks: ScaledObjects/HPAs per model, KEDA and node-autoscaler releases with
+plan-derived values, Karpenter objects, and Args validation before any child exists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+
+from components.autoscaling import Autoscaling, AutoscalingArgs
+from serving.autoscaling import AutoscalingSettings
+from tests.unit.scaling_fixtures import Recorder, make_model, tgi_model
+
+SO = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder()
+    pulumi.runtime.set_mocks(rec, project="paddock", stack="test", preview=False)
+    yield rec
+
+
+def build(**overrides: Any) -> Callable[[], None]:
+    fields: dict[str, Any] = {
+        "models": (make_model(), tgi_model(min_replicas=0)),
+        "settings": AutoscalingSettings(),
+        "cluster_name": "paddock-prod-eu",
+        "region": "eu-central-1",
+        "gateway": True,
+        "prometheus": True,
+        "keda_chart_version": "2.17.2",
+        "cluster_autoscaler_chart_version": "9.48.0",
+        "cluster_autoscaler_role_arn": "arn:aws:iam::123456789012:role/ca",
+    }
+    fields.update(overrides)
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def body() -> None:
+        provider = k8s.Provider("k8s")
+        Autoscaling("as", AutoscalingArgs(provider=provider, **fields))
+
+    return body  # type: ignore[no-any-return]
+
+
+def test_keda_and_cluster_autoscaler(recorder: Recorder) -> None:
+    build()()
+    assert sorted(r.name for r in recorder.by_type(SO)) == [
+        "as-llama-70b-scaledobject",
+        "as-llama-8b-tgi-scaledobject",
+    ]
+    keda = recorder.named("as-keda").inputs
+    assert (keda["chart"], keda["version"], keda["repositoryOpts"]) == (
+        "keda",
+        "2.17.2",
+        {"repo": "https://kedacore.github.io/charts"},
+    )
+    vllm = recorder.named("as-llama-70b-scaledobject").inputs
+    assert (vllm["apiVersion"], vllm["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
+    spec = vllm["spec"]
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (1.0, 4.0, 960.0)
+    thresholds = {t["name"]: t["metadata"]["threshold"] for t in spec["triggers"]}
+    assert thresholds == {"queue": "4", "running": "32", "kv-cache": "0.85", "gateway-in-flight": "32"}
+    tgi = recorder.named("as-llama-8b-tgi-scaledobject").inputs["spec"]
+    assert tgi["minReplicaCount"] == 0.0
+    assert [t["name"] for t in tgi["triggers"]] == ["queue", "running", "gateway-in-flight"]
+
+
+def test_cluster_autoscaler_values_and_policy(recorder: Recorder) -> None:
+    build()()
+    ca = recorder.named("as-cluster-autoscaler")
+    assert ca.typ == RELEASE
+    values = ca.inputs["values"]
+    assert values["extraArgs"]["scale-down-unneeded-time"] == "15m"  # 1.5 x 600 s load time
+    assert values["autoDiscovery"] == {"clusterName": "paddock-prod-eu"}
+    assert values["rbac"]["serviceAccount"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/ca"
+    }
+    policy = json.loads(recorder.by_type("aws:iam/policy:Policy")[0].inputs["policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {"Discover", "ScaleOwnedGroups"}
+
+
+def test_hpa_when_keda_is_off(recorder: Recorder) -> None:
+    build(models=(make_model(),), settings=AutoscalingSettings(keda=False, node_autoscaler="none"))()
+    types = sorted({r.typ for r in recorder.resources})
+    assert types == [
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "paddock:scaling:Autoscaling",
+        "pulumi:providers:kubernetes",
+    ]
+    hpa = recorder.named("as-llama-70b-hpa").inputs
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1.0, 4.0)
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900.0
+
+
+def test_karpenter_node_pools(recorder: Recorder) -> None:
+    build(
+        settings=AutoscalingSettings(node_autoscaler="karpenter"),
+        karpenter_chart_version="1.6.3",
+        karpenter_role_arn="arn:aws:iam::123456789012:role/karpenter",
+        karpenter_interruption_queue="paddock-prod-eu-karpenter",
+        karpenter_node_role="paddock-prod-eu-gpu-node",
+        karpenter_ami_alias="al2023@v20251103",
+    )()
+    cls = recorder.named("as-node-class").inputs
+    assert cls["spec"]["role"] == "paddock-prod-eu-gpu-node"
+    assert cls["spec"]["amiSelectorTerms"] == [{"alias": "al2023@v20251103"}]
+    pool = recorder.named("as-llama-70b-node-pool").inputs
+    assert pool["spec"]["template"]["metadata"]["labels"]["paddock.dev/model"] == "llama-70b"
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": 16.0}
+    assert recorder.named("as-karpenter").inputs["values"]["settings"]["interruptionQueue"] == (
+        "paddock-prod-eu-karpenter"
+    )
+    assert not recorder.by_type("aws:iam/policy:Policy")
+
+
+def test_invalid_args_name_every_field_and_create_nothing(recorder: Recorder) -> None:
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        build(
+            models=(make_model(min_replicas=0, max_replicas=0),),
+            settings=AutoscalingSettings(keda=False, node_autoscaler="karpenter"),
+            gateway=False,
+            prometheus=False,
+            cluster_name="",
+        )()
+    text = str(err.value)
+    for expected in (
+        "models[0].replicas.max: 0 must be >= 1 and >= min (0)",
+        "cluster_name: is empty",
+        "prometheus: autoscaling reads engine metrics from Prometheus",
+        "models[0].min_replicas: 0 (scale to zero) needs settings.keda",
+        "models[0].min_replicas: 0 (scale to zero) needs the gateway",
+        "karpenter_node_role: is required with node_autoscaler karpenter",
+        "karpenter_ami_alias: is required with node_autoscaler karpenter",
+    ):
+        assert expected in text
+    assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
+
+
+def test_missing_chart_versions_are_reported(recorder: Recorder) -> None:
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        build(keda_chart_version=None, cluster_autoscaler_chart_version=None)()
+    assert "keda_chart_version: is required" in str(err.value)
+    assert "cluster_autoscaler_chart_version: is required" in str(err.value)
