@@ -1,4 +1,4 @@
-"""Routing policy through the served app: circuit breaker, saturation, queue depth, cold start, limits, auth, logs."""
+"""Routing policy, served: circuit breaker, saturation, queue depth, cold start, limits, auth, logs."""
 
 from __future__ import annotations
 

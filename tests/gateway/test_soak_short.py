@@ -1,0 +1,27 @@
+"""A bounded soak: 150 concurrent streams for 3 s with every fault kind mixed in (the long run is a bench)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from serving.gateway import create_app
+from serving.gateway.config import parse_routes
+from tests.gateway.conftest import static_signer
+from tests.gateway.fakes import FakeBedrock, FakeEngine, ServedApp, closed_port_url
+from tests.gateway.soak import run_soak, soak_routes
+
+
+def test_short_soak_every_request_ends_cleanly(bedrock: FakeBedrock) -> None:
+    engine = FakeEngine(delay=0.005, stall=2.5).start()
+    try:
+        doc = soak_routes(engine, bedrock, closed_port_url(), ttft=1.5, idle=1.5)
+        with ServedApp(create_app(parse_routes(doc), signer=static_signer())) as app:
+            report = asyncio.run(run_soak(app.url, bedrock, streams=150, seconds=3))
+    finally:
+        assert engine.server is not None
+        engine.server.stop()
+    assert report.violations == []
+    assert report.finished == report.sent and report.sent >= 150
+    assert report.outcomes["bad"] == 0 and report.outcomes["complete"] > 0 and report.outcomes["error"] > 0
+    assert report.by_upstream["bedrock"] > 0 and report.by_upstream["primary"] > 0
+    assert dict(report.unexpected) == {}
