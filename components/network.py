@@ -242,7 +242,7 @@ class Network(pulumi.ComponentResource):
                 subnet_ids=subnet_ids,
                 security_group_ids=[sg.id],
                 policy=policy,
-                tags=with_name(tags, f"{name}-vpce-{service}"),
+                tags=with_name(tags, f"{name}-vpce-{service.replace('.', '-')}"),
                 opts=child(self),
             )
         self.endpoint_security_group_id = sg.id

@@ -33,7 +33,7 @@ class PlanResult:
     config: StackConfig
     plans: Mapping[str, ServingPlan]
     resources: list[dict[str, Any]]
-    """``{type, name, parent, inputs}`` per registered resource, in registration order."""
+    """``{type, name, parent, inputs}`` per resource, sorted by name (registration order varies)."""
     seconds: float
     """Wall time of sizing + the mock run (s)."""
 
@@ -72,7 +72,7 @@ def render_stack(stack: str, *, stack_file: Path | None = None, planner: Planner
         program.main(plans=plans)
 
     records = run_program(body, stack=stack, region=cfg.region, config=to_pulumi_config(raw))
-    resources = [portable(r.to_dict()) for r in records]
+    resources = sorted((portable(r.to_dict()) for r in records), key=lambda r: (r["name"], r["type"]))
     return PlanResult(
         stack=stack, config=cfg, plans=plans, resources=resources, seconds=time.perf_counter() - started
     )

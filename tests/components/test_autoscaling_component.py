@@ -85,6 +85,25 @@ def test_cluster_autoscaler_values_and_policy(recorder: Recorder) -> None:
     assert {s["Sid"] for s in policy["Statement"]} == {"Discover", "ScaleOwnedGroups"}
 
 
+def test_without_a_role_cluster_autoscaler_gets_pod_identity(recorder: Recorder) -> None:
+    build(cluster_autoscaler_role_arn=None, tags={"team": "ml"})()
+    role = recorder.named("as-cluster-autoscaler-role").inputs
+    trust = json.loads(role["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assoc = recorder.named("as-cluster-autoscaler-pod-identity").inputs
+    assert (assoc["clusterName"], assoc["namespace"], assoc["serviceAccount"]) == (
+        "paddock-prod-eu",
+        "kube-system",
+        "cluster-autoscaler",
+    )
+    attach = recorder.named("as-cluster-autoscaler-attach").inputs
+    assert attach["policyArn"] == "arn:aws:iam::123456789012:policy/as-cluster-autoscaler-policy"
+    assert (
+        recorder.named("as-cluster-autoscaler").inputs["values"]["rbac"]["serviceAccount"]["annotations"]
+        == {}
+    )
+
+
 def test_hpa_when_keda_is_off(recorder: Recorder) -> None:
     build(models=(make_model(),), settings=AutoscalingSettings(keda=False, node_autoscaler="none"))()
     types = sorted({r.typ for r in recorder.resources})

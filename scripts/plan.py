@@ -1,0 +1,116 @@
+"""``paddock plan --stack <env>``: render a stack offline (Pulumi mock runtime) and write build/plan/<env>/.
+
+Thin: the mock run lives in ``stacks.offline`` (imported lazily: scripts never import Pulumi themselves), the
+files in ``serving.plan_report``. Prints a tree of the resources (rich) or, with ``--json``, one object.
+Exit 0 rendered, 2 bad input (unknown stack, invalid config: every bad key is named).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.tree import Tree
+
+from serving.errors import InputError
+
+STACKS_DIR = Path("stacks")
+PLAN_DIR = Path("build/plan")
+
+
+def stack_path(stack: str, stacks_dir: Path) -> Path:
+    """``stacks/Pulumi.<stack>.yaml``; InputError naming --stack (with the known stacks) when missing."""
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+        raise InputError(
+            f"no stack file {path} (known stacks: {', '.join(known) or 'none'})", field="--stack"
+        )
+    return path
+
+
+def _detail(resource: Mapping[str, Any]) -> str:
+    inputs = resource["inputs"]
+    typ = resource["type"]
+    if typ == "aws:eks/nodeGroup:NodeGroup":
+        scaling = inputs.get("scalingConfig", {})
+        return (
+            f"{', '.join(inputs.get('instanceTypes', []))} {inputs.get('capacityType', '')} "
+            f"min {scaling.get('minSize')} max {scaling.get('maxSize')}"
+        )
+    if typ == "kubernetes:helm.sh/v3:Release":
+        return f"{inputs.get('chart')} {inputs.get('version', '')}".strip()
+    if typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+        return str(inputs.get("serviceName", ""))
+    return ""
+
+
+def resource_tree(stack: str, region: str, resources: Sequence[Mapping[str, Any]]) -> Tree:
+    """Resources nested under their parent component."""
+    root = Tree(f"[bold]{stack}[/] ({region}) · {len(resources)} resources")
+    children: dict[str | None, list[Mapping[str, Any]]] = {}
+    for r in resources:
+        children.setdefault(r["parent"], []).append(r)
+
+    def add(node: Tree, parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []) if depth < 16 else []:
+            detail = _detail(r)
+            label = f"[bold]{r['name']}[/] [dim]{r['type']}[/]" + (f"  [cyan]{detail}[/]" if detail else "")
+            add(node.add(label), r["name"], depth + 1)
+
+    add(root, None, 0)
+    return root
+
+
+@click.command("plan")
+@click.option("--stack", "-s", "stack", required=True, help="Stack name: stacks/Pulumi.<stack>.yaml.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output folder (default build/plan/<stack>).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tree.")
+@click.option(
+    "--stacks-dir",
+    type=click.Path(path_type=Path),
+    default=STACKS_DIR,
+    show_default=True,
+    help="Stack files.",
+)
+def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> None:
+    """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md."""
+    path = stack_path(stack, stacks_dir)
+    started = time.perf_counter()
+    offline = importlib.import_module("stacks.offline")
+    out_dir = out or PLAN_DIR / stack
+    result = offline.render_plan(stack=stack, out_dir=out_dir, stack_file=path)
+    total = time.perf_counter() - started
+    if as_json:
+        payload = {
+            "stack": stack,
+            "out": str(out_dir),
+            "resources": len(result.resources),
+            "seconds": round(total, 3),
+            "render_seconds": round(result.seconds, 3),
+            "plans": {alias: plan.to_dict() for alias, plan in result.plans.items()},
+        }
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        return
+    console = Console()
+    console.print(resource_tree(stack, result.config.region, result.resources))
+    for alias, plan in result.plans.items():
+        console.print(
+            f"[bold]{alias}[/]: {plan.model_id} on {plan.instance_type} "
+            f"({plan.gpus_per_node}× {plan.gpu}, TP {plan.tensor_parallel_size}, "
+            f"PP {plan.pipeline_parallel_size}), "
+            f"max-model-len {plan.max_model_len}, load ≈ {plan.load_time_seconds:.0f} s"
+        )
+    console.print(f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s)")
