@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from rich.console import Console
 from scripts.ephemeral_output import ProgressPrinter, list_table, plan_notes, plan_table, reap_table
 from serving.ephemeral.errors import ConfirmationRequiredError
 from serving.ephemeral.lifecycle import down, extend, list_ephemeral, run_up
+from serving.ephemeral.naming import sanitize_owner
 from serving.ephemeral.planning import Sizer, UpRequest, build_up_plan, engine_sizer
 from serving.ephemeral.reaper import reap
 from serving.ephemeral.ttl import format_timestamp, parse_ttl_spec
@@ -104,6 +105,21 @@ def _load_template(path: Path) -> dict[str, Any]:
     return config
 
 
+def _activity(console: Console, text: str) -> AbstractContextManager[object]:
+    """A spinner while a long operation runs (terminals only; logs get the per-resource lines)."""
+    return console.status(text) if console.is_terminal else nullcontext()
+
+
+def _default_owner() -> str:
+    """$USER, else the login name; InputError naming --owner when neither is known (containers)."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except (OSError, KeyError) as exc:
+        raise InputError(
+            "cannot tell who you are ($USER is not set); pass --owner <name>", field="--owner"
+        ) from exc
+
+
 def _env(ctx: click.Context) -> Env:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Env) else Env()
@@ -162,7 +178,7 @@ def up_cmd(
         now = env.clock().replace(microsecond=0)
         request = UpRequest(
             model=str(Path(model).resolve()) if model.endswith(".json") else model,
-            owner=owner or os.environ.get("USER") or getpass.getuser(),
+            owner=owner or _default_owner(),
             ttl=parse_ttl_spec(ttl),
             context=context_len,
             concurrency=concurrency,
@@ -186,13 +202,23 @@ def up_cmd(
             raise SystemExit(1)
         console.print(f"creating {plan.stack} (backend {backend.url})")
         printer = ProgressPrinter(console, "up")
-        outcome = run_up(
-            workspace,
-            plan,
-            backend=backend,
-            on_progress=printer,
-            warn=lambda w: console.print(f"warning: {w}", markup=False),
-        )
+        try:
+            with _activity(console, f"deploying {plan.stack} (EKS + GPU nodes take 15-25 minutes)"):
+                outcome = run_up(
+                    workspace,
+                    plan,
+                    backend=backend,
+                    on_progress=printer,
+                    warn=lambda w: console.print(f"warning: {w}", markup=False),
+                )
+        except KeyboardInterrupt:
+            click.echo(
+                f"interrupted: {plan.stack} may be partly created. It is tagged to expire at "
+                f"{format_timestamp(plan.meta.expires_at)} and `paddock ephemeral reap` destroys it then; "
+                f"run `paddock ephemeral down {plan.stack}` to remove it now.",
+                err=True,
+            )
+            raise SystemExit(130) from None
         console.print(f"ready: {outcome.stack} expires {format_timestamp(plan.meta.expires_at)}")
         if outcome.ttl_schedule:
             console.print(outcome.ttl_schedule, markup=False)
@@ -208,7 +234,8 @@ def list_cmd(ctx: click.Context, owner: str | None, as_json: bool) -> None:
     env = _env(ctx)
     with _errors():
         now = env.clock()
-        rows = list_ephemeral(env.workspace_factory(), now=now, owner=owner)
+        wanted = sanitize_owner(owner) if owner else None
+        rows = list_ephemeral(env.workspace_factory(), now=now, owner=wanted)
         if as_json:
             click.echo(
                 json.dumps(
@@ -246,7 +273,7 @@ def extend_cmd(ctx: click.Context, stack: str, ttl: str) -> None:
     with _errors():
         spec = parse_ttl_spec(ttl)
         workspace = env.workspace_factory()
-        backend = workspace.preflight(region=None)
+        backend = workspace.preflight(region=None, aws=False)
         meta = extend(
             workspace,
             stack,
@@ -272,7 +299,8 @@ def down_cmd(ctx: click.Context, stack: str, yes: bool) -> None:
         if not _confirm(env, f"Destroy every resource of {stack}?", yes=yes):
             console.print("aborted: nothing was destroyed")
             raise SystemExit(1)
-        result = down(workspace, stack, on_progress=ProgressPrinter(console, "down"))
+        with _activity(console, f"destroying {stack}"):
+            result = down(workspace, stack, on_progress=ProgressPrinter(console, "down"))
         console.print(f"destroyed {sum(result.changes.values())} resources and removed {stack}")
 
 

@@ -167,14 +167,15 @@ class PulumiWorkspace:
         return self._call("select", name, lambda: auto.Stack.select(name, ws))
 
     # -- Workspace protocol --
-    def preflight(self, *, region: str | None) -> BackendInfo:
+    def preflight(self, *, region: str | None, aws: bool = True) -> BackendInfo:
         ws = self._workspace()
         who = self._call("whoami", "", ws.who_am_i)
         url = who.url or ""
         self._backend = BackendInfo(
             url=url, user=who.user, pulumi_cloud=url.startswith(("https://", "http://"))
         )
-        check_aws_credentials()
+        if aws:
+            check_aws_credentials()
         return self._backend
 
     def _summaries(self) -> list[auto.StackSummary]:
@@ -250,7 +251,7 @@ class PulumiWorkspace:
         self._call("remove", name, lambda: ws.remove_stack(name))
 
     def set_ttl_schedule(self, name: str, *, expires_at: datetime) -> str | None:
-        backend = self._backend or self.preflight(region=None)
+        backend = self._backend or self.preflight(region=None, aws=False)
         if not backend.pulumi_cloud:
             return None
         record = self.get_stack(name)

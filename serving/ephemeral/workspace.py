@@ -65,8 +65,9 @@ class Workspace(Protocol):
     """Operations on Pulumi stacks of the Paddock project. Failures raise
     :class:`serving.ephemeral.errors.EphemeralError` subclasses with what to do."""
 
-    def preflight(self, *, region: str | None) -> BackendInfo:
-        """Check the Pulumi CLI, the backend login and AWS credentials before anything is created."""
+    def preflight(self, *, region: str | None, aws: bool = True) -> BackendInfo:
+        """Check the Pulumi CLI and the backend login, and (``aws=True``) that AWS credentials exist,
+        before anything is created or destroyed."""
         ...
 
     def list_stacks(self) -> list[StackRecord]:

@@ -45,6 +45,7 @@ class FakeWorkspace:
         self.calls: list[tuple[str, str]] = []
         self.fail: dict[str, EphemeralError] = {}
         self.schedules: dict[str, datetime] = {}
+        self.preflight_aws: list[bool] = []
         self.backend = BackendInfo(
             url="https://api.pulumi.com" if pulumi_cloud else "s3://paddock-state",
             user="alice",
@@ -66,7 +67,8 @@ class FakeWorkspace:
             raise StackOperationError(f"no stack named {name!r} found")
         return self.stacks[name]
 
-    def preflight(self, *, region: str | None) -> BackendInfo:
+    def preflight(self, *, region: str | None, aws: bool = True) -> BackendInfo:
+        self.preflight_aws.append(aws)
         self._maybe_fail("preflight", region or "")
         return self.backend
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -218,8 +219,6 @@ def test_list_table_and_json(tmp_path: Path) -> None:
     assert "eph-bob-bbbbbb" in lines[1] and "1h" in lines[1] and "$12.00" in lines[1]
     assert "prod-eu" not in result.output
     as_json = run(make_env(tmp_path, ws), "list", "--json", "--owner", "bob")
-    import json
-
     assert json.loads(as_json.output) == [
         {
             "stack": "eph-bob-bbbbbb",
@@ -317,3 +316,51 @@ def test_group_help_lists_subcommands(tmp_path: Path) -> None:
     assert result.exit_code == 0
     for name in ("up", "list", "extend", "down", "reap"):
         assert f"  {name}" in result.output
+
+
+def test_extend_does_not_need_aws_credentials(tmp_path: Path) -> None:
+    ws = populated()
+    assert run(make_env(tmp_path, ws), "extend", "eph-bob-bbbbbb", "--ttl", "1h").exit_code == 0
+    assert ws.preflight_aws == [False]
+    run(make_env(tmp_path, ws), "down", "eph-bob-bbbbbb", "--yes")
+    assert ws.preflight_aws == [False, True]
+
+
+def test_list_owner_filter_is_sanitized(tmp_path: Path) -> None:
+    result = run(make_env(tmp_path, populated()), "list", "--owner", "Alice", "--json")
+    assert result.exit_code == 0
+    assert [row["stack"] for row in json.loads(result.output)] == ["eph-alice-aaaaaa"]
+
+
+def test_owner_defaults_to_user_and_fails_clearly_without_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "Carol")
+    ws = FakeWorkspace()
+    assert run(make_env(tmp_path, ws), "up", "--model", "llama-3.1-8b", "--yes").exit_code == 0
+    assert [name.rsplit("-", 1)[0] for name in ws.stacks] == ["eph-carol"]
+    monkeypatch.delenv("USER")
+
+    def no_user() -> str:
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr("getpass.getuser", no_user)
+    result = run(make_env(tmp_path, FakeWorkspace()), "up", "--model", "llama-3.1-8b", "--yes")
+    assert result.exit_code == 2
+    assert "error: --owner: cannot tell who you are ($USER is not set); pass --owner <name>" in result.stderr
+
+
+class InterruptedWorkspace(FakeWorkspace):
+    def up(self, name: str, *, on_progress: Any) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_during_up_says_how_the_stack_goes_away(tmp_path: Path) -> None:
+    ws = InterruptedWorkspace()
+    result = run(make_env(tmp_path, ws), *UP, "--yes")
+    assert result.exit_code == 130
+    [stack] = list(ws.stacks)
+    assert f"interrupted: {stack} may be partly created" in result.stderr
+    assert "expire at 2026-11-23T16:00:00Z" in result.stderr
+    assert f"run `paddock ephemeral down {stack}`" in result.stderr
+    assert ws.stacks[stack].tags[TAG_EXPIRES] == "2026-11-23T16:00:00Z"
