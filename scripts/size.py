@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from serving.catalog import get_model
 from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
 from serving.sizing.settings import DTYPES, ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
@@ -37,7 +38,12 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _first(*values: int | None) -> int | None:
+    return next((v for v in values if v is not None), None)
+
+
 def _plan(opts: dict[str, Any]) -> ServingPlan:
+    model = get_model(opts["model"])
     explicit = any(opts[k] is not None for k in ("gpu", "gpu_memory_gib", "tp", "pp"))
     common = {
         k: opts[k] for k in ("engine", "engine_version", "dtype", "kv_cache_dtype", "gpu_memory_utilization")
@@ -45,20 +51,20 @@ def _plan(opts: dict[str, Any]) -> ServingPlan:
     common["quantization"] = opts["quantization"]
     if explicit:
         return size_on_gpu(
-            opts["model"],
+            model,
             gpu=opts["gpu"],
             gpu_memory_gib=opts["gpu_memory_gib"],
-            tp=opts["tp"] or 1,
-            pp=opts["pp"] or 1,
-            max_model_len=opts["max_model_len"] or opts["context"],
+            tp=_first(opts["tp"], 1) or 0,
+            pp=_first(opts["pp"], 1) or 0,
+            max_model_len=_first(opts["max_model_len"], opts["context"]),
             max_num_batched_tokens=opts["max_num_batched_tokens"],
-            max_num_seqs=opts["max_num_seqs"] or opts["concurrency"],
+            max_num_seqs=_first(opts["max_num_seqs"], opts["concurrency"]),
             enforce_eager=opts["enforce_eager"],
             region=opts["region"],
             capacity_type=opts["capacity_type"],
             **common,
         )
-    context = opts["context"] or opts["max_model_len"]
+    context = _first(opts["context"], opts["max_model_len"])
     if context is None:
         raise InputError(
             "required in recommendation mode (or give --gpu/--tp for explicit sizing)", field="--context"
@@ -68,7 +74,7 @@ def _plan(opts: dict[str, Any]) -> ServingPlan:
             "required in recommendation mode (or give --gpu/--tp for explicit sizing)", field="--concurrency"
         )
     return recommend(
-        opts["model"],
+        model,
         context=context,
         concurrency=opts["concurrency"],
         region=opts["region"],

@@ -16,6 +16,7 @@ import yaml
 
 from serving.errors import CatalogError
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DATA_FILES = ("models.yaml", "gpus.yaml", "instances.yaml", "prices.yaml", "bedrock.yaml")
 
 
@@ -26,7 +27,7 @@ def load_file(name: str) -> Mapping[str, Any]:
         text = resources.files("serving.catalog").joinpath("data", name).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise CatalogError(f"catalog data file {name} is missing") from exc
-    raw = yaml.safe_load(text)
+    raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C version when available)
     if not isinstance(raw, dict):
         raise CatalogError(f"catalog data file {name} is not a mapping")
     return raw

@@ -94,6 +94,20 @@ def _big_gpu(gpu: GpuSpec | None, total_gib: float) -> bool:
     return total_gib >= 70 and not (gpu is not None and gpu.id.startswith("a100"))
 
 
+def _defaults(
+    engine: str, version: EngineVersion, length: int, gpu: GpuSpec | None, total_gib: float
+) -> tuple[int, int, int]:
+    """(block size, max_num_batched_tokens, max_num_seqs) the engine picks by itself (§1.4, §2)."""
+    if engine == "tgi":
+        prefill = min(4096, length) if version.at_least(3, 0) else length + 49
+        return (1 if version.at_least(3, 0) else 16), prefill, 128
+    if not version.vllm_v1:
+        return 16, (512 if length > 32768 else max(length, 2048)), 256
+    big = _big_gpu(gpu, total_gib)
+    tokens = 16384 if version.at_least(0, 33) and total_gib >= 160 else (8192 if big else 2048)
+    return 16, tokens, (1024 if big else 256)
+
+
 def resolve(
     model: ModelSpec,
     *,
@@ -129,20 +143,9 @@ def resolve(
     )
     if not 0 < util <= 1:
         raise InputError(f"must be in (0, 1], got {util}", field="--gpu-memory-utilization")
-    big = _big_gpu(gpu, total_gib)
-    if engine == "tgi":
-        block = 1 if version.at_least(3, 0) else 16
-        tokens = max_num_batched_tokens or (min(4096, length) if version.at_least(3, 0) else length + 49)
-        seqs = max_num_seqs or 128
-    elif version.vllm_v1:
-        block = 16
-        default_tokens = 16384 if version.at_least(0, 33) and total_gib >= 160 else (8192 if big else 2048)
-        tokens = max_num_batched_tokens or default_tokens
-        seqs = max_num_seqs or (1024 if big else 256)
-    else:
-        block = 16
-        tokens = max_num_batched_tokens or (512 if length > 32768 else max(length, 2048))
-        seqs = max_num_seqs or 256
+    block, default_tokens, default_seqs = _defaults(engine, version, length, gpu, total_gib)
+    tokens = default_tokens if max_num_batched_tokens is None else max_num_batched_tokens
+    seqs = default_seqs if max_num_seqs is None else max_num_seqs
     if tokens < 1:
         raise InputError(f"must be >= 1, got {tokens}", field="--max-num-batched-tokens")
     if seqs < 1:

@@ -1,0 +1,115 @@
+"""``paddock cost``: self-hosted $/month and $/1M tokens vs each Bedrock Claude tier, with break-even volume.
+
+The replica is the one ``paddock size`` recommends for --context x --concurrency (or the given --gpu:
+instance type or GPU id). Exit 0 ok, 1 nothing fits, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from serving.cost import CostReport, compare
+from serving.errors import InputError, SizingError
+from serving.sizing import NoFitError, plan_for_deployment
+from serving.sizing.settings import ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
+
+
+def _tokens(value: float | None) -> str:
+    if value is None:
+        return "never (beyond one replica's capacity)"
+    return f"{value / 1e6:,.1f}M/day"
+
+
+def render(report: CostReport, console: Console) -> None:
+    """Print the report as rich tables."""
+    head = Table(title=f"{report.model_id} on {report.instance_type} ({report.region})", show_header=False)
+    head.add_column("", style="bold")
+    head.add_column("")
+    head.add_row(
+        "per replica",
+        f"${report.hourly_usd_per_replica:,.2f}/h = ${report.monthly_usd_per_replica:,.0f}/month",
+    )
+    head.add_row(
+        "throughput",
+        f"{report.decode_tokens_per_second:,.0f} decode tok/s, "
+        f"{report.prefill_tokens_per_second:,.0f} prefill tok/s",
+    )
+    head.add_row(
+        "capacity",
+        f"{report.capacity_tokens_per_day / 1e6:,.1f}M tokens/day at "
+        f"{report.utilization:.0%} utilisation, {report.input_output_ratio:g}:1 input:output",
+    )
+    head.add_row(
+        "self-hosted",
+        f"${report.self_hosted_usd_per_mtok:,.3f} per 1M tokens "
+        f"(${report.self_hosted_usd_per_mtok_output:,.3f} per 1M output tokens)",
+    )
+    console.print(head)
+    table = Table(title="Bedrock Claude tiers")
+    for col in (
+        "tier",
+        "endpoint",
+        "$/1M in",
+        "$/1M out",
+        "$/1M mix",
+        "break-even",
+        "saving/day at capacity",
+    ):
+        table.add_column(col)
+    for t in report.tiers:
+        table.add_row(
+            t.name,
+            t.endpoint,
+            f"{t.input_usd_per_mtok:.2f}",
+            f"{t.output_usd_per_mtok:.2f}",
+            f"{t.blended_usd_per_mtok:.2f}",
+            _tokens(t.break_even_tokens_per_day),
+            f"${t.daily_saving_at_capacity_usd:,.0f}",
+        )
+    console.print(table)
+    for note in report.notes:
+        console.print(f"- {note}", highlight=False)
+
+
+@click.command(name="cost")
+@click.option(
+    "--model", required=True, help="Catalog id, known Hugging Face repo id, or path to a config.json."
+)
+@click.option("--context", type=int, required=True, help="Tokens per request.")
+@click.option("--concurrency", type=int, required=True, help="Concurrent requests to serve.")
+@click.option("--gpu", default="auto", show_default=True, help="auto, an instance type or a GPU id.")
+@click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
+@click.option("--engine-version", default=None)
+@click.option("--quantization", type=click.Choice(QUANTIZATIONS), default="none", show_default=True)
+@click.option("--kv-cache-dtype", type=click.Choice(KV_CACHE_DTYPES), default="auto", show_default=True)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--utilization", type=float, default=0.6, show_default=True, help="Busy fraction of each hour.")
+@click.option(
+    "--input-output-ratio",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="Prompt tokens per generated token.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def command(as_json: bool, utilization: float, input_output_ratio: float, **opts: Any) -> None:
+    """Self-hosted $/1M tokens vs Bedrock Claude tiers, and the break-even volume."""
+    try:
+        plan = plan_for_deployment(**opts)
+        report = compare(plan, utilization=utilization, input_output_ratio=input_output_ratio)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except (NoFitError, SizingError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        render(report, Console())

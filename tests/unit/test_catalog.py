@@ -1,0 +1,145 @@
+"""Catalog data integrity and lookups (models, GPUs, instances, prices, Bedrock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serving.catalog import (
+    REGIONS,
+    bedrock_prices,
+    get_gpu,
+    get_instance,
+    get_model,
+    instance_price,
+    list_gpus,
+    list_instances,
+    list_models,
+)
+from serving.catalog._data import DATA_FILES, check_provenance, load_file
+from serving.errors import CatalogError, CatalogLookupError
+
+LISTS = {
+    "models.yaml": "models",
+    "gpus.yaml": "gpus",
+    "instances.yaml": "instances",
+    "prices.yaml": "on_demand",
+    "bedrock.yaml": "models",
+}
+
+
+@pytest.mark.parametrize("name", DATA_FILES)
+def test_every_record_has_source_and_date(name: str) -> None:
+    records = load_file(name)[LISTS[name]]
+    assert records, name
+    for index, record in enumerate(records):
+        assert isinstance(record["source"], str) and len(record["source"]) > 10, (name, index)
+        assert len(str(record["date"])) == 10 and str(record["date"]).startswith("20"), (name, index)
+
+
+def test_provenance_check_rejects_missing_source_and_bad_date() -> None:
+    with pytest.raises(CatalogError, match="missing 'source'"):
+        check_provenance({"date": "2026-01-01"}, where="x")
+    with pytest.raises(CatalogError, match="not YYYY-MM-DD"):
+        check_provenance({"source": "somewhere", "date": "last week"}, where="x")
+    with pytest.raises(CatalogError, match="not a mapping"):
+        check_provenance(["source"], where="x")
+
+
+def test_price_estimates_say_so_in_their_source() -> None:
+    for record in load_file("prices.yaml")["on_demand"]:
+        if record["estimate"]:
+            assert "ESTIMATE" in record["source"] or "not re-verified" in record["source"], record["type"]
+
+
+def test_gpu_ids_are_the_design_contract_with_driver_reported_memory() -> None:
+    assert sorted(g.id for g in list_gpus()) == sorted(
+        ["a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200"]
+    )
+    assert get_gpu("h100-80gb").total_memory_gib == 79.19
+    assert get_gpu("h200").total_memory_gib == 139.81
+    assert get_gpu("a100-40gb").total_memory_gib == 39.39
+    assert get_gpu("h100-80gb").fp8 and not get_gpu("a100-80gb").fp8
+
+
+def test_instances_cover_every_family_size_and_region() -> None:
+    types = {i.type for i in list_instances()}
+    for family in ("g5", "g6", "g6e"):
+        for size in (
+            "xlarge",
+            "2xlarge",
+            "4xlarge",
+            "8xlarge",
+            "12xlarge",
+            "16xlarge",
+            "24xlarge",
+            "48xlarge",
+        ):
+            assert f"{family}.{size}" in types
+    assert {"p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge"} <= types
+    for itype in types:
+        for region in REGIONS:
+            price = instance_price(itype, region)
+            assert price is not None and price > 0, (itype, region)
+
+
+def test_instance_specs() -> None:
+    p5 = get_instance("p5.48xlarge")
+    assert (p5.gpus, p5.gpu.id, p5.vcpu, p5.memory_gib, p5.network_gbps, p5.efa) == (
+        8,
+        "h100-80gb",
+        192,
+        2048,
+        3200,
+        True,
+    )
+    g6e = get_instance("g6e.12xlarge")
+    assert (g6e.gpus, g6e.gpu.id, g6e.memory_gib) == (4, "l40s", 384)
+
+
+def test_prices_and_spot_unknown() -> None:
+    assert instance_price("g5.xlarge", "us-east-1") == 1.006
+    assert instance_price("g5.xlarge", "eu-central-1") > instance_price("g5.xlarge", "us-east-1")  # type: ignore[operator]
+    assert instance_price("g5.xlarge", "us-east-1", spot=True) is None
+
+
+def test_unknown_ids_raise_lookup_errors_naming_the_field() -> None:
+    with pytest.raises(CatalogLookupError) as exc:
+        get_gpu("h100")
+    assert exc.value.field == "--gpu" and "h100-80gb" in exc.value.message
+    with pytest.raises(CatalogLookupError) as exc:
+        get_instance("p5.48xl")
+    assert "p5.48xlarge" in exc.value.message
+    with pytest.raises(CatalogLookupError) as exc:
+        instance_price("g5.xlarge", "mars-1")
+    assert exc.value.field == "--region"
+    with pytest.raises(CatalogLookupError) as exc:
+        get_model("llama-3.1-9b")
+    assert exc.value.field == "--model" and "llama-3.1-8b" in exc.value.message
+
+
+def test_bedrock_tiers_and_regional_premium() -> None:
+    prices = bedrock_prices()
+    assert set(prices) == {"claude-haiku", "claude-sonnet", "claude-opus"}
+    sonnet = prices["claude-sonnet"]
+    assert sonnet.price(regional=False) == (3.0, 15.0)
+    assert sonnet.price(regional=True) == pytest.approx((3.3, 16.5))
+
+
+def test_models_by_catalog_id_and_hf_id() -> None:
+    assert len(list_models()) == 9
+    assert get_model("meta-llama/llama-3.1-8b-instruct").id == "llama-3.1-8b"
+    assert get_model("meta-llama/Llama-3.3-70B-Instruct").id == "llama-3.3-70b"
+    scout = get_model("llama-4-scout")
+    assert scout.attention_chunk_size == 8192 and len(scout.chunked_layers) == 36
+    assert scout.moe_layers == tuple(range(48)) and scout.num_experts == 16
+    maverick = get_model("llama-4-maverick")
+    assert maverick.moe_layers == tuple(range(1, 48, 2)) and maverick.num_experts == 128
+    assert get_model("llama-3.1-405b-fp8").checkpoint_quantization == "fp8_mlp_only"
+
+
+def test_config_json_directory(tmp_path: Path) -> None:
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "configs" / "qwen3-8b.json"
+    (tmp_path / "config.json").write_text(src.read_text())
+    assert get_model(str(tmp_path)).model_type == "qwen3"

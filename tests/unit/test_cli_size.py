@@ -1,0 +1,188 @@
+"""``paddock size``: JSON contract, exit codes, human output, every bad-input path (exit 2, flag named)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scripts.cli import cli
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
+CONTRACT = (
+    "weights_gib_per_gpu",
+    "kv_cache_gib_per_gpu",
+    "kv_cache_tokens",
+    "max_concurrency",
+    "fits",
+    "tensor_parallel_size",
+    "pipeline_parallel_size",
+)
+RECOMMEND = ("instance_type", "replicas", "rejected")
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["size", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_explicit_json_contract() -> None:
+    code, out, _ = _run("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "8192", "--json")
+    data = json.loads(out)
+    assert code == 0
+    for key in CONTRACT:
+        assert key in data
+    assert data["fits"] is True and data["tensor_parallel_size"] == 1 and data["pipeline_parallel_size"] == 1
+    assert data["weights_gib_per_gpu"] == pytest.approx(14.99, abs=0.005)
+    assert isinstance(data["kv_cache_tokens"], int) and data["kv_cache_tokens"] > 400_000
+
+
+def test_recommendation_json_contract() -> None:
+    code, out, _ = _run("--model", "llama-3.1-70b", "--context", "32768", "--concurrency", "64", "--json")
+    data = json.loads(out)
+    assert code == 0
+    for key in CONTRACT + RECOMMEND:
+        assert key in data
+    assert data["instance_type"] and data["replicas"] >= 1
+    assert all(set(item) == {"option", "reason"} for item in data["rejected"])
+
+
+def test_config_json_path_mode() -> None:
+    path = str(FIXTURES / "qwen2.5-7b-instruct.json")
+    code, out, _ = _run("--model", path, "--gpu", "h100-80gb", "--max-model-len", "8192", "--json")
+    assert code == 0 and json.loads(out)["weights_gib_per_gpu"] == pytest.approx(14.19, abs=0.01)
+
+
+def test_does_not_fit_exits_1_with_json() -> None:
+    code, out, _ = _run("--model", "llama-3.1-70b", "--gpu", "l40s", "--max-model-len", "8192", "--json")
+    assert code == 1 and json.loads(out)["fits"] is False
+
+
+def test_nothing_fits_in_recommendation_mode_exits_1_with_json() -> None:
+    code, out, _ = _run(
+        "--model", "llama-3.1-405b", "--context", "131072", "--concurrency", "50000", "--json"
+    )
+    data = json.loads(out)
+    assert (
+        code == 1 and data["fits"] is False and data["instance_type"] is None and len(data["rejected"]) == 29
+    )
+
+
+def test_human_output_explains_and_lists_rejections() -> None:
+    code, out, _ = _run("--model", "llama-3.1-70b", "--context", "8192", "--concurrency", "8")
+    assert code == 0
+    assert "Cheaper options rejected" in out and "GiB weights" in out and "engine flags" in out
+    code, out, _ = _run("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "8192")
+    assert code == 0 and "blocks x 16" in out
+
+
+def test_tgi_and_engine_version() -> None:
+    code, out, _ = _run(
+        "--model",
+        "llama-3.1-8b",
+        "--gpu",
+        "a10g",
+        "--engine",
+        "tgi",
+        "--engine-version",
+        "2.2.0",
+        "--max-model-len",
+        "4096",
+        "--max-num-batched-tokens",
+        "4145",
+        "--json",
+    )
+    data = json.loads(out)
+    assert code == 0 and data["engine"] == "tgi" and data["engine_version"] == "2.2.0"
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--model", "llama-9000"], "--model"),
+        (["--model", "/no/such/config.json", "--gpu", "h100-80gb"], "--model"),
+        (["--model", "llama-3.1-8b", "--gpu", "tpu"], "--gpu"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--tp", "3"], "--tp"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--tp", "0"], "--tp"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--tp", "two"], "--tp"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--pp", "0"], "--pp"),
+        (["--model", "llama-3.2-1b", "--gpu", "h100-80gb", "--pp", "99"], "--pp"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--pp", "2", "--engine", "tgi"], "--pp"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--dtype", "int8"], "--dtype"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--quantization", "nf4"], "--quantization"),
+        (
+            ["--model", "llama-3.1-405b-fp8", "--gpu", "h100-80gb", "--tp", "8", "--quantization", "int4"],
+            "--quantization",
+        ),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--kv-cache-dtype", "int8"], "--kv-cache-dtype"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "0"], "--max-model-len"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "999999"], "--max-model-len"),
+        (
+            ["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--gpu-memory-utilization", "0"],
+            "--gpu-memory-utilization",
+        ),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--gpu-memory-gib", "-3"], "--gpu-memory-gib"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-num-seqs", "0"], "--max-num-seqs"),
+        (
+            ["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-num-batched-tokens", "0"],
+            "--max-num-batched-tokens",
+        ),
+        (
+            [
+                "--model",
+                "llama-3.1-8b",
+                "--gpu",
+                "h100-80gb",
+                "--max-num-seqs",
+                "64",
+                "--max-num-batched-tokens",
+                "32",
+            ],
+            "--max-num-batched-tokens",
+        ),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--engine", "sglang"], "--engine"),
+        (["--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--engine-version", "banana"], "--engine-version"),
+        (["--model", "llama-3.1-8b", "--gpu", "g5.xlarge", "--region", "mars-1"], "--region"),
+        (["--model", "llama-3.1-8b"], "--context"),
+        (["--model", "llama-3.1-8b", "--context", "8192"], "--concurrency"),
+        (["--model", "llama-3.1-8b", "--context", "0", "--concurrency", "4"], "--context"),
+        (["--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "0"], "--concurrency"),
+        (
+            ["--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "4", "--headroom", "-1"],
+            "--headroom",
+        ),
+        (
+            ["--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "4", "--region", "xx"],
+            "--region",
+        ),
+        (
+            ["--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "4", "--capacity-type", "x"],
+            "--capacity-type",
+        ),
+        (["--gpu", "h100-80gb"], "--model"),
+    ],
+)
+def test_bad_input_exits_2_naming_the_flag(args: list[str], flag: str) -> None:
+    code, out, err = _run(*args)
+    assert code == 2, (out, err)
+    assert flag in err
+    assert "Traceback" not in err + out
+
+
+def test_bad_config_json_names_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps(
+            {
+                "hidden_size": 4096,
+                "num_attention_heads": 32,
+                "vocab_size": 32000,
+                "intermediate_size": 11008,
+                "max_position_embeddings": 4096,
+            }
+        )
+    )
+    code, _, err = _run("--model", str(path), "--gpu", "h100-80gb")
+    assert code == 2 and "config.json:num_hidden_layers" in err

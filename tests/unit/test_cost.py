@@ -1,0 +1,89 @@
+"""Self-hosted vs Bedrock cost: arithmetic of $/1M tokens, break-even volume, and the ``paddock cost`` CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from scripts.cli import cli
+from serving.cost import HOURS_PER_MONTH, compare, prefill_tokens_per_second
+from serving.errors import InputError, SizingError
+from serving.sizing import recommend, size_on_gpu
+
+
+@pytest.fixture(scope="module")
+def plan():  # type: ignore[no-untyped-def]
+    return recommend("llama-3.1-8b", context=8192, concurrency=32)
+
+
+def test_cost_arithmetic(plan) -> None:  # type: ignore[no-untyped-def]
+    report = compare(plan, utilization=0.5, input_output_ratio=2.0)
+    prefill = prefill_tokens_per_second(plan)
+    seconds = 1 / plan.decode_tokens_per_second + 2.0 / prefill
+    assert report.monthly_usd_per_replica == pytest.approx(plan.hourly_cost_usd * HOURS_PER_MONTH, abs=0.01)
+    assert report.capacity_tokens_per_day == pytest.approx(86400 * 0.5 / seconds * 3, rel=1e-6)
+    assert report.self_hosted_usd_per_mtok == pytest.approx(
+        plan.hourly_cost_usd / 3600 * seconds / 0.5 * 1e6 / 3, rel=1e-3
+    )
+    sonnet = next(t for t in report.tiers if t.tier == "claude-sonnet" and t.endpoint == "global")
+    assert sonnet.blended_usd_per_mtok == pytest.approx((2 * 3 + 15) / 3)
+    assert sonnet.break_even_tokens_per_day == pytest.approx(plan.hourly_cost_usd * 24 / 7.0 * 1e6, rel=1e-6)
+    regional = next(t for t in report.tiers if t.tier == "claude-sonnet" and t.endpoint == "regional")
+    assert regional.break_even_tokens_per_day is not None and sonnet.break_even_tokens_per_day is not None
+    assert regional.break_even_tokens_per_day < sonnet.break_even_tokens_per_day
+    assert len(report.tiers) == 6
+
+
+def test_break_even_is_none_beyond_capacity(plan) -> None:  # type: ignore[no-untyped-def]
+    slow = replace(plan, decode_tokens_per_second=1.0)
+    report = compare(slow)
+    assert all(t.break_even_tokens_per_day is None for t in report.tiers)
+    assert all(t.daily_saving_at_capacity_usd < 0 for t in report.tiers)
+
+
+def test_cost_errors(plan) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError) as exc:
+        compare(plan, utilization=0)
+    assert exc.value.field == "--utilization"
+    with pytest.raises(InputError) as exc:
+        compare(plan, input_output_ratio=-1)
+    assert exc.value.field == "--input-output-ratio"
+    with pytest.raises(SizingError, match="no instance price"):
+        compare(size_on_gpu("llama-3.1-8b", gpu="h100-80gb", max_model_len=8192))
+
+
+def test_cost_cli_json_and_table() -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "32", "--json"]
+    )
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["instance_type"] and {t["tier"] for t in data["tiers"]} == {
+        "claude-haiku",
+        "claude-sonnet",
+        "claude-opus",
+    }
+    table = runner.invoke(
+        cli, ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "32"]
+    )
+    assert table.exit_code == 0 and "Bedrock Claude tiers" in table.stdout and "M/day" in table.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "text"),
+    [
+        (["--utilization", "2"], 2, "--utilization"),
+        (["--gpu", "tpu"], 2, "--gpu"),
+        (["--region", "xx-1"], 2, "--region"),
+        (["--context", "0"], 2, "--context"),
+        (["--gpu", "g5.xlarge", "--context", "131072", "--concurrency", "500"], 1, "no instance"),
+    ],
+)
+def test_cost_cli_errors(args: list[str], code: int, text: str) -> None:
+    base = ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8"]
+    result = CliRunner().invoke(cli, base + args)
+    assert result.exit_code == code and text in result.stderr
