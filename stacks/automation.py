@@ -10,6 +10,7 @@ CLI 3.211), so the reaper can run from any machine logged in to the same backend
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from serving.ephemeral.errors import (
     StackOperationError,
     classify_failure,
 )
-from serving.ephemeral.metadata import TAG_TTL_SCHEDULE
+from serving.ephemeral.metadata import TAG_EPHEMERAL, TAG_TTL_SCHEDULE
 from serving.ephemeral.ttl import format_timestamp
 from serving.ephemeral.workspace import (
     BackendInfo,
@@ -178,9 +179,22 @@ class PulumiWorkspace:
             check_aws_credentials()
         return self._backend
 
-    def _summaries(self) -> list[auto.StackSummary]:
+    def _summaries(self, tag_filter: str | None = None) -> list[auto.StackSummary]:
         ws = self._workspace()
-        return self._call("list", "", ws.list_stacks)
+        if tag_filter is None:
+            return self._call("list", "", ws.list_stacks)
+        args = ["stack", "ls", "--json", "--tag-filter", tag_filter]
+        result = self._call("list", "", lambda: ws.pulumi_command.run(args, ws.work_dir, dict(ws.env_vars)))
+        return [
+            auto.StackSummary(
+                name=row["name"],
+                current=bool(row.get("current", False)),
+                update_in_progress=row.get("updateInProgress"),
+                resource_count=row.get("resourceCount"),
+                url=row.get("url"),
+            )
+            for row in json.loads(result.stdout or "[]")
+        ]
 
     def _record(self, summary: auto.StackSummary) -> StackRecord:
         ws = self._workspace()
@@ -194,8 +208,11 @@ class PulumiWorkspace:
             url=summary.url,
         )
 
-    def list_stacks(self) -> list[StackRecord]:
-        return [self._record(s) for s in self._summaries()]
+    def list_stacks(self, *, ephemeral_only: bool = False) -> list[StackRecord]:
+        """With ``ephemeral_only`` the backend filters on the tag (``--tag-filter``), so other stacks'
+        tags are never even read."""
+        tag_filter = f"{TAG_EPHEMERAL}=true" if ephemeral_only else None
+        return [self._record(s) for s in self._summaries(tag_filter)]
 
     def get_stack(self, name: str) -> StackRecord | None:
         for summary in self._summaries():

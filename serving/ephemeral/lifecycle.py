@@ -90,7 +90,7 @@ class ListedStack:
 def list_ephemeral(workspace: Workspace, *, now: datetime, owner: str | None = None) -> list[ListedStack]:
     """Ephemeral stacks (optionally of one owner), soonest expiry first; unreadable ones are skipped."""
     rows = []
-    for record in workspace.list_stacks():
+    for record in workspace.list_stacks(ephemeral_only=True):
         try:
             meta = read_meta(record.name, record.tags, record.config)
         except MetadataError:

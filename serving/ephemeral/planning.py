@@ -119,6 +119,14 @@ def _region(request: UpRequest, template: Mapping[str, Any]) -> str:
         raise InputError(
             "no region: pass --region or set aws:region in stacks/Pulumi.ephemeral.yaml", field="--region"
         )
+    residency = template.get("paddock:residency")
+    allowed = residency.get("allowedRegions") if isinstance(residency, Mapping) else None
+    if isinstance(allowed, list) and allowed and region not in allowed:
+        raise InputError(
+            f"{region} is outside paddock:residency.allowedRegions of the ephemeral template "
+            f"({', '.join(map(str, allowed))}); pick one of those",
+            field="--region",
+        )
     return region
 
 

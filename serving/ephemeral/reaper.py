@@ -122,7 +122,7 @@ def reap(
     """Destroy and remove every expired ephemeral stack (see module doc); one failure does not stop the
     others. Each stack is re-read and re-decided right before its destroy (someone may have extended it
     since the listing). ``on_stack`` is called before each destroy."""
-    decisions = plan_reap(workspace.list_stacks(), now=now)
+    decisions = plan_reap(workspace.list_stacks(ephemeral_only=True), now=now)
     if dry_run:
         return ReapReport(decisions=decisions, dry_run=True)
     outcomes = []

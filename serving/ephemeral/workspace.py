@@ -70,8 +70,9 @@ class Workspace(Protocol):
         before anything is created or destroyed."""
         ...
 
-    def list_stacks(self) -> list[StackRecord]:
-        """Every stack of the project, with tags (config only when readable here)."""
+    def list_stacks(self, *, ephemeral_only: bool = False) -> list[StackRecord]:
+        """Every stack of the project, with tags (config only when readable here). ``ephemeral_only`` lets
+        the backend leave out stacks not tagged ``paddock:ephemeral=true`` (callers still check tags)."""
         ...
 
     def get_stack(self, name: str) -> StackRecord | None:

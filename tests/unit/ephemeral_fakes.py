@@ -81,9 +81,14 @@ class FakeWorkspace:
             resource_count=len(stack.resources),
         )
 
-    def list_stacks(self) -> list[StackRecord]:
+    def list_stacks(self, *, ephemeral_only: bool = False) -> list[StackRecord]:
+        """Like ``pulumi stack ls --tag-filter paddock:ephemeral=true`` when ``ephemeral_only``."""
         self._maybe_fail("list", "")
-        return [self._record(n, s) for n, s in self.stacks.items()]
+        return [
+            self._record(n, s)
+            for n, s in self.stacks.items()
+            if not ephemeral_only or s.tags.get("paddock:ephemeral") == "true"
+        ]
 
     def get_stack(self, name: str) -> StackRecord | None:
         self._maybe_fail("get", name)

@@ -73,6 +73,8 @@ class Cli:
             print(json.dumps({"user": "alice", "url": self.state.get("url", "s3://paddock-state")}))
         elif a[:2] == ["stack", "ls"]:
             self.fail_if_told("ls")
+            wanted = _opt(a, "--tag-filter")
+            key, _, value = (wanted or "").partition("=")
             rows = [
                 {
                     "name": n,
@@ -82,6 +84,7 @@ class Cli:
                     "url": f"https://app.pulumi.com/acme/paddock/{n}",
                 }
                 for n, s in stacks.items()
+                if wanted is None or s["tags"].get(key) == value
             ]
             print(json.dumps(rows))
         elif a[:3] == ["stack", "tag", "ls"]:

@@ -272,3 +272,17 @@ def test_down_destroys_and_removes() -> None:
     result = down(ws, stack, on_progress=lambda e: None)
     assert result.changes == {"delete": 3}
     assert ws.stacks == {}
+
+
+def test_region_must_respect_the_template_residency() -> None:
+    template = {**TEMPLATE, "paddock:residency": {"allowedRegions": ["eu-central-1", "eu-west-1"]}}
+    ok = UpRequest(model="m", owner="a", ttl=parse_ttl_spec("4h"), region="eu-west-1")
+    assert (
+        build_up_plan(ok, template=template, sizer=RecordingSizer(make_plan()), now=NOW).region == "eu-west-1"
+    )
+    bad = UpRequest(model="m", owner="a", ttl=parse_ttl_spec("4h"), region="us-east-1")
+    with pytest.raises(InputError) as err:
+        build_up_plan(bad, template=template, sizer=RecordingSizer(make_plan()), now=NOW)
+    assert err.value.field == "--region"
+    assert "us-east-1 is outside paddock:residency.allowedRegions" in err.value.message
+    assert "(eu-central-1, eu-west-1)" in err.value.message

@@ -178,3 +178,20 @@ def test_destroy_failure_with_expired_token(project: tuple[PulumiWorkspace, Back
     backend.fail("destroy", "error: operation error STS: GetCallerIdentity, api error ExpiredToken: expired")
     with pytest.raises(CredentialsError, match=r"no valid AWS credentials \(ExpiredToken\)"):
         ws.destroy("eph-bob-bbbbbb", on_progress=lambda e: None)
+
+
+def test_ephemeral_listing_filters_in_the_backend(project: tuple[PulumiWorkspace, Backend]) -> None:
+    ws, backend = project
+    backend.add("prod-eu", {"team": "ml"})
+    backend.add(
+        "eph-bob-bbbbbb", {TAG_EPHEMERAL: "true", TAG_OWNER: "bob", TAG_EXPIRES: "2026-11-23T11:00:00Z"}
+    )
+    assert [r.name for r in ws.list_stacks()] == ["prod-eu", "eph-bob-bbbbbb"]
+    state = backend.read()
+    state["argv"] = []
+    backend.write(state)
+    assert [r.name for r in ws.list_stacks(ephemeral_only=True)] == ["eph-bob-bbbbbb"]
+    calls = backend.read()["argv"]
+    assert ["stack", "ls", "--json", "--tag-filter", "paddock:ephemeral=true"] in calls
+    tag_reads = [c[c.index("--stack") + 1] for c in calls if c[:3] == ["stack", "tag", "ls"]]
+    assert tag_reads == ["eph-bob-bbbbbb"], "a non-ephemeral stack's tags are never read"
