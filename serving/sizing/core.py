@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from serving.catalog.hardware import (
     GpuSpec,
@@ -77,6 +78,63 @@ def node_price(p: Placement) -> float | None:
     return spot if spot is not None else instance_price(p.instance.type, p.region)
 
 
+def _memory_fields(mem: MemoryResult, p: Placement) -> dict[str, Any]:
+    """ServingPlan fields that come straight from the memory model (GiB per GPU unless named)."""
+    return {
+        "weights_gib_per_gpu": round(mem.weights_gib, 4),
+        "kv_cache_gib_per_gpu": round(mem.kv_cache_gib, 4),
+        "kv_cache_tokens": mem.kv_cache_tokens,
+        "max_concurrency": round(mem.max_concurrency, 4),
+        "fits": mem.fits,
+        "weights_gib_total": round(mem.weights_gib_sum * p.tp, 3),
+        "gpu_total_memory_gib": p.total_gib,
+        "requested_gib_per_gpu": round(mem.requested_gib, 4),
+        "weights_gib_per_gpu_max": round(mem.weights_gib_max, 4),
+        "activation_gib_per_gpu": round(mem.activation_gib, 4),
+        "non_torch_gib_per_gpu": round(mem.non_torch_gib, 4),
+        "cuda_graph_gib_per_gpu": round(mem.cuda_graph_gib, 4),
+        "kv_cache_blocks": mem.num_blocks,
+        "kv_bytes_per_token_per_gpu": mem.kv_bytes_per_token,
+        "block_size": mem.block_size,
+    }
+
+
+def _settings_fields(s: EngineSettings) -> dict[str, Any]:
+    """ServingPlan fields that echo the resolved engine settings."""
+    return {
+        "engine": s.engine,
+        "engine_version": s.version.text,
+        "dtype": s.dtype,
+        "quantization": s.quantization,
+        "kv_cache_dtype": s.kv_cache_dtype,
+        "max_model_len": s.max_model_len,
+        "max_num_seqs": s.max_num_seqs,
+        "max_num_batched_tokens": s.max_num_batched_tokens,
+        "gpu_memory_utilization": s.gpu_memory_utilization,
+    }
+
+
+def _cost_fields(p: Placement, aggregate: float, utilization: float) -> dict[str, Any]:
+    """Hourly cost per replica and in total, and $ per 1M output tokens at ``utilization``."""
+    price = node_price(p)
+    nodes_total = math.ceil(p.replicas / p.replicas_per_node) * p.nodes_per_replica
+    out: dict[str, Any] = {
+        "nodes_total": nodes_total,
+        "hourly_cost_usd": None,
+        "total_hourly_cost_usd": None,
+        "cost_per_million_tokens_usd": None,
+        "capacity_type": p.capacity_type,
+        "assumed_utilization": utilization,
+    }
+    if price is not None and p.instance is not None:
+        hourly = price * p.nodes_per_replica * p.gpus_per_node / p.instance.gpus
+        out["hourly_cost_usd"] = round(hourly, 4)
+        out["total_hourly_cost_usd"] = round(price * nodes_total, 4)
+        if aggregate > 0:
+            out["cost_per_million_tokens_usd"] = round(hourly / (aggregate * 3600 * utilization) * 1e6, 4)
+    return out
+
+
 def assemble(
     model: ModelSpec,
     s: EngineSettings,
@@ -97,20 +155,11 @@ def assemble(
         ranks=p.gpus_per_node,
         enforce_eager=s.enforce_eager,
     )
-    price = node_price(p)
-    nodes_total = math.ceil(p.replicas / p.replicas_per_node) * p.nodes_per_replica
-    hourly = total = per_mtok = None
-    if price is not None and p.instance is not None:
-        hourly = price * p.nodes_per_replica * p.gpus_per_node / p.instance.gpus
-        total = price * nodes_total
-        per_mtok = hourly / (aggregate * 3600 * utilization) * 1e6 if aggregate > 0 else None
     extra = list(notes) + list(mem.notes)
-    if p.capacity_type == "spot" and price is not None:
+    if p.capacity_type == "spot" and p.instance is not None:
         extra.append("no verified spot price in the catalog: costs shown are on-demand (an upper bound)")
     return ServingPlan(
         model_id=model.hf_ids[0] if model.hf_ids else model.id,
-        engine=s.engine,  # type: ignore[arg-type]
-        engine_version=s.version.text,
         instance_type=p.instance.type if p.instance else None,
         gpu=p.gpu.id,
         gpus_per_node=p.gpus_per_node,
@@ -118,46 +167,21 @@ def assemble(
         replicas=p.replicas,
         tensor_parallel_size=p.tp,
         pipeline_parallel_size=p.pp,
-        dtype=s.dtype,  # type: ignore[arg-type]
-        quantization=s.quantization,  # type: ignore[arg-type]
-        kv_cache_dtype=s.kv_cache_dtype,  # type: ignore[arg-type]
-        max_model_len=s.max_model_len,
-        max_num_seqs=s.max_num_seqs,
-        max_num_batched_tokens=s.max_num_batched_tokens,
-        gpu_memory_utilization=s.gpu_memory_utilization,
-        block_size=s.block_size,
-        weights_gib_per_gpu=round(mem.weights_gib, 4),
-        kv_cache_gib_per_gpu=round(mem.kv_cache_gib, 4),
-        kv_cache_tokens=mem.kv_cache_tokens,
-        max_concurrency=round(mem.max_concurrency, 4),
-        fits=mem.fits,
-        weights_gib_total=round(mem.weights_gib * p.tp * p.pp, 3),
         root_volume_gib=root_volume_gib(engine=s.engine, checkpoint_gib=ckpt_gib, instance=p.instance),
         shm_size_gib=shm_size_gib(gpus_per_node=p.gpus_per_node, instance=p.instance),
         load_time_seconds=round(sum(sec for _, sec in steps), 1),
+        load_time_breakdown=tuple((k, round(v, 1)) for k, v in steps),
         decode_tokens_per_second=round(aggregate, 1),
-        hourly_cost_usd=None if hourly is None else round(hourly, 4),
-        cost_per_million_tokens_usd=None if per_mtok is None else round(per_mtok, 4),
+        single_stream_tokens_per_second=round(single, 1),
         engine_args=engine_args(s, tp=p.tp, pp=p.pp),
         rejected=rejected,
         notes=tuple(extra),
         region=p.region,
-        capacity_type=p.capacity_type,  # type: ignore[arg-type]
         replicas_per_node=p.replicas_per_node,
-        nodes_total=nodes_total,
-        total_hourly_cost_usd=None if total is None else round(total, 4),
-        gpu_total_memory_gib=p.total_gib,
-        requested_gib_per_gpu=round(mem.requested_gib, 4),
-        weights_gib_per_gpu_max=round(mem.weights_gib_max, 4),
-        activation_gib_per_gpu=round(mem.activation_gib, 4),
-        non_torch_gib_per_gpu=round(mem.non_torch_gib, 4),
-        cuda_graph_gib_per_gpu=round(mem.cuda_graph_gib, 4),
-        kv_cache_blocks=mem.num_blocks,
-        kv_bytes_per_token_per_gpu=mem.kv_bytes_per_token,
         checkpoint_gib=round(ckpt_gib, 3),
-        single_stream_tokens_per_second=round(single, 1),
-        assumed_utilization=utilization,
-        load_time_breakdown=tuple((k, round(v, 1)) for k, v in steps),
+        **_settings_fields(s),
+        **_memory_fields(mem, p),
+        **_cost_fields(p, aggregate, utilization),
     )
 
 

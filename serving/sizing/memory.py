@@ -19,6 +19,8 @@ class MemoryResult:
     """Weights on the first GPU (what the engine logs as "Model loading took")."""
     weights_gib_max: float
     """Weights on the most loaded GPU (the last PP stage can be heavier)."""
+    weights_gib_sum: float
+    """Weights of one GPU of every PP stage, summed (x TP = all GPUs of the replica)."""
     activation_gib: float
     """Peak activation of the profile/warm-up run on the first GPU."""
     non_torch_gib: float

@@ -60,6 +60,7 @@ def tgi_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int) ->
         requested_gib=total_gib * s.gpu_memory_utilization,
         weights_gib=weights,
         weights_gib_max=weights,
+        weights_gib_sum=weights,
         activation_gib=activation,
         non_torch_gib=context,
         cuda_graph_gib=0.0,

@@ -83,61 +83,71 @@ def _groups(m: ModelSpec, layers: range, hybrid: bool) -> tuple[int, int, int]:
     return size, full // size, chunked // size
 
 
+def _stage_blocks(
+    m: ModelSpec, s: EngineSettings, *, tp: int, pp: int, index: int, available: float, hybrid: bool
+) -> int:
+    """KV blocks one stage can hold with ``available`` GiB per GPU."""
+    layers = stage_layers(m, pp)[index]
+    size, _, _ = _groups(m, layers, hybrid)
+    layer_token = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes
+    return max(0, math.floor(available * GIB / (s.block_size * size * layer_token)))
+
+
+def _capacity(m: ModelSpec, s: EngineSettings, blocks: int, first: range, hybrid: bool) -> tuple[int, float]:
+    """(printed "GPU KV cache size" tokens, max concurrency at max_model_len) for ``blocks`` blocks."""
+    _, full_groups, chunk_groups = _groups(m, first, hybrid)
+    length, bs = s.max_model_len, s.block_size
+    per_request = full_groups * blocks_for(length, bs)
+    if chunk_groups and m.attention_chunk_size:
+        window = min(m.attention_chunk_size + s.max_num_batched_tokens, length)
+        per_request += chunk_groups * blocks_for(window, bs)
+    usable = blocks - 1 if s.version.at_least(0, 33) else blocks
+    concurrency = max(0, usable) / per_request
+    if not s.version.vllm_v1:
+        return blocks * bs, concurrency
+    if s.version.at_least(0, 21):
+        return int(concurrency * length), concurrency
+    return blocks // (full_groups + chunk_groups) * bs, concurrency
+
+
 def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, pp: int) -> MemoryResult:
     """KV capacity and memory breakdown of one vLLM replica with TP x PP GPUs of ``total_gib`` each."""
     requested = total_gib * s.gpu_memory_utilization
     weights = stage_weight_bytes(m, dtype=s.dtype, quantization=s.weight_format, tp=tp, pp=pp)
     stages = stage_layers(m, pp)
     hybrid = s.version.vllm_v1 and m.attention_chunk_size is not None
-    kv_layer_token = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes
     nt = non_torch_gib(s, tp=tp, pp=pp)
     in_budget = s.version.at_least(0, 20)
-    blocks, first_avail, first_act, tightest_kv, graph = None, 0.0, 0.0, 0.0, 0.0
+    graph = max(cuda_graph_gib(s, layers=len(layers)) for layers in stages)
+    acts, avails, blocks = [], [], []
     for index, layers in enumerate(stages):
-        act = activation_gib(m, s, tp=tp, layers=layers, first=index == 0, last=index == len(stages) - 1)
-        graph = max(graph, cuda_graph_gib(s, layers=len(layers)))
-        cg = cuda_graph_gib(s, layers=len(layers)) if in_budget else 0.0
-        avail = requested - weights[index] / GIB - act - nt - cg
-        size, _, _ = _groups(m, layers, hybrid)
-        stage_blocks = max(0, math.floor(avail * GIB / (s.block_size * size * kv_layer_token)))
-        if blocks is None or stage_blocks < blocks:
-            blocks, tightest_kv = stage_blocks, kv_layer_token * len(layers)
-        if index == 0:
-            first_avail, first_act = avail, act
-    assert blocks is not None
-    size, full_groups, chunk_groups = _groups(m, stages[0], hybrid)
-    length, bs = s.max_model_len, s.block_size
-    per_request = full_groups * blocks_for(length, bs)
-    if chunk_groups and m.attention_chunk_size:
-        per_request += chunk_groups * blocks_for(
-            min(m.attention_chunk_size + s.max_num_batched_tokens, length), bs
+        acts.append(
+            activation_gib(m, s, tp=tp, layers=layers, first=index == 0, last=index == len(stages) - 1)
         )
-    usable = blocks - 1 if s.version.at_least(0, 33) else blocks
-    concurrency = max(0, usable) / per_request
-    if not s.version.vllm_v1:
-        tokens = blocks * bs
-    elif s.version.at_least(0, 21):
-        tokens = int(concurrency * length)
-    else:
-        tokens = blocks // (full_groups + chunk_groups) * bs
-    notes = _notes(s, graph, requested, total_gib, in_budget)
+        cg = cuda_graph_gib(s, layers=len(layers)) if in_budget else 0.0
+        avails.append(requested - weights[index] / GIB - acts[-1] - nt - cg)
+        blocks.append(_stage_blocks(m, s, tp=tp, pp=pp, index=index, available=avails[-1], hybrid=hybrid))
+    tight = blocks.index(min(blocks))
+    tokens, concurrency = _capacity(m, s, blocks[tight], stages[0], hybrid)
+    kv_token = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes * len(stages[tight])
     return MemoryResult(
         total_gib=total_gib,
         requested_gib=requested,
         weights_gib=weights[0] / GIB,
         weights_gib_max=max(weights) / GIB,
-        activation_gib=first_act,
+        weights_gib_sum=sum(weights) / GIB,
+        activation_gib=acts[0],
         non_torch_gib=nt,
         cuda_graph_gib=graph if in_budget else 0.0,
         cuda_graph_outside_gib=0.0 if in_budget else graph,
-        kv_cache_gib=max(0.0, first_avail),
-        kv_bytes_per_token=tightest_kv,
-        num_blocks=blocks,
-        block_size=bs,
+        kv_cache_gib=max(0.0, avails[0]),
+        kv_bytes_per_token=kv_token,
+        num_blocks=blocks[tight],
+        block_size=s.block_size,
         kv_cache_tokens=tokens,
         max_concurrency=concurrency,
-        fits=first_avail > 0 and concurrency >= 1,
-        notes=notes,
+        fits=min(avails) > 0 and concurrency >= 1,
+        notes=_notes(s, graph, requested, total_gib, in_budget),
     )
 
 
