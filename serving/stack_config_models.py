@@ -184,6 +184,8 @@ class AutoscalingConfig:
     node_autoscaler: NodeAutoscaler = "cluster-autoscaler"
     polling_interval_seconds: int = 15
     cooldown_seconds: int = 600
+    karpenter_ami_alias: str | None = None
+    """``karpenterAmiAlias``: pinned EC2NodeClass AMI alias (``al2023@v20251103``); needed by karpenter."""
 
 
 @dataclass(frozen=True, kw_only=True)

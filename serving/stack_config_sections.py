@@ -157,7 +157,13 @@ def parse_versions(
         gateway_image=_image(s, "gatewayImage", when(gateway.enabled, "paddock:gateway.enabled")),
         keda_chart=_chart(s, "kedaChart", when(autoscaling.keda, "paddock:autoscaling.keda")),
         kube_prometheus_stack_chart=_chart(
-            s, "kubePrometheusStackChart", when(monitoring.enabled, "paddock:monitoring.enabled")
+            s,
+            "kubePrometheusStackChart",
+            # KEDA reads Prometheus: it runs (without Grafana/alerts) even with monitoring disabled
+            when(
+                monitoring.enabled or autoscaling.keda,
+                "paddock:monitoring.enabled or paddock:autoscaling.keda",
+            ),
         ),
         cluster_autoscaler_chart=_chart(
             s,
@@ -290,7 +296,15 @@ def parse_autoscaling(s: Section) -> AutoscalingConfig:
         ),
         polling_interval_seconds=s.get_int("pollingIntervalSeconds", 15, lo=1, hi=3600),
         cooldown_seconds=s.get_int("cooldownSeconds", 600, lo=0, hi=86_400),
+        karpenter_ami_alias=s.get_str(
+            "karpenterAmiAlias",
+            None,
+            pattern=r"[a-z0-9]+@v\d{8}",
+            hint="is not a pinned AMI alias (al2023@v20251103)",
+        ),
     )
+    if a.node_autoscaler == "karpenter" and a.karpenter_ami_alias is None and not s.has("karpenterAmiAlias"):
+        s.problems.add(s.key("karpenterAmiAlias"), "is required with nodeAutoscaler: karpenter")
     s.finish()
     return a
 

@@ -62,7 +62,11 @@ def render_values(
     unused, the template uses statements, or the output is not a YAML mapping.
     """
     source = _source(name, directory)
-    unused = sorted(set(context) - template_variables(name, directory))
+    wanted = template_variables(name, directory)
+    missing = sorted(wanted - set(context))
+    if missing:  # checked up front: ``tojson`` would turn an Undefined into a TypeError
+        raise RenderError(f"missing template variable(s): {', '.join(missing)}", field=name)
+    unused = sorted(set(context) - wanted)
     if unused:
         raise RenderError(f"context keys not used by the template: {', '.join(unused)}", field=name)
     try:

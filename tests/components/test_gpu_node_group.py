@@ -36,11 +36,12 @@ def _args(**overrides: Any) -> GpuNodeGroupArgs:
 
 
 def assert_no_wildcard_data_plane(policy: dict[str, Any]) -> None:
+    """No statement grants a data-plane action (s3/bedrock/kms) on a wildcard resource."""
     for statement in policy["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = (
-            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        )
+        actions = statement.get("Action", [])
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = statement.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
         if any(a.startswith(DATA_PLANE_PREFIXES) for a in actions):
             assert "*" not in resources and all(not r.endswith(":::*") for r in resources), statement
 

@@ -1,0 +1,180 @@
+"""The shipped stacks rendered offline (stacks.offline, real sizing engine): what each creates, tags and IAM
+hygiene, golden files for rendered values/manifests/IAM (``uv run pytest --update-golden`` rewrites them)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+from stacks import offline, program
+from stacks.config import to_pulumi_config
+from stacks.mock_runtime import run_program
+from tests.components.test_gpu_node_group import assert_no_wildcard_data_plane
+from tests.plans import fake_planner
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+STACKS = ("dev", "prod-eu", "ephemeral")
+GOLDEN_DIRS = ("values", "manifests", "iam")
+#: top-level components of the platform core (add-ons carry their own checks and goldens)
+CORE_PREFIXES = ("net", "eks", "gpu", "model-")
+UNTAGGABLE = {
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/route:Route",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+}
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[offline.PlanResult, Path]]:
+    out = tmp_path_factory.mktemp("plan")
+    return {s: (offline.render_plan(stack=s, out_dir=out / s), out / s) for s in STACKS}
+
+
+def _by_name(result: offline.PlanResult) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in result.resources}
+
+
+def _root(resources: dict[str, dict[str, Any]], name: str) -> str:
+    while resources[name]["parent"] is not None:
+        name = resources[name]["parent"]
+    return name
+
+
+def _core_files(out: Path, result: offline.PlanResult) -> list[Path]:
+    """Golden-tracked files of the core: our charts' manifests, core releases' values, core IAM documents."""
+    core_releases = {*result.plans, "nvidia-device-plugin", "dcgm-exporter"}
+    files = sorted((out / "manifests").glob("*.yaml"))
+    files += [p for p in sorted((out / "values").glob("*.yaml")) if p.stem in core_releases]
+    files += [p for p in sorted((out / "iam").glob("*.json")) if p.stem.startswith(CORE_PREFIXES)]
+    return files
+
+
+def test_prod_eu_serves_70b_on_h100_with_the_sizing_flags(
+    plans: dict[str, tuple[offline.PlanResult, Path]],
+) -> None:
+    result, _ = plans["prod-eu"]
+    plan = result.plans["llama-70b"]
+    assert plan.gpu == "h100-80gb" and plan.instance_type is not None and plan.instance_type.startswith("p5")
+    res = _by_name(result)
+    assert res["gpu-llama-70b-ng"]["inputs"]["instanceTypes"] == [plan.instance_type]
+    values = res["model-llama-70b-release"]["inputs"]["values"]
+    assert values["engineArgs"] == list(plan.engine_args)
+    assert "--quantization" in values["engineArgs"] and values["gpus"] == plan.gpus_per_node
+    assert (
+        res["net-vpce-bedrock-runtime"]["inputs"]["serviceName"]
+        == "com.amazonaws.eu-central-1.bedrock-runtime"
+    )
+    assert "net-nat" not in res
+    assert res["eks-eks"]["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
+    assert sorted(result.plans) == ["llama-70b", "llama-8b-eu-only"]
+
+
+def test_dev_and_ephemeral_shapes(plans: dict[str, tuple[offline.PlanResult, Path]]) -> None:
+    dev = _by_name(plans["dev"][0])
+    assert dev["gpu-llama-8b-ng"]["inputs"]["instanceTypes"] == ["g6e.xlarge"]
+    assert dev["gpu-llama-8b-ng"]["inputs"]["capacityType"] == "ON_DEMAND"
+    assert "gpu-device-plugin" in dev
+    eph = _by_name(plans["ephemeral"][0])
+    ng = eph["gpu-llama-8b-ng"]["inputs"]
+    assert (ng["capacityType"], ng["scalingConfig"]["minSize"], ng["amiType"]) == (
+        "SPOT",
+        0,
+        "BOTTLEROCKET_x86_64_NVIDIA",
+    )
+    assert "gpu-device-plugin" not in eph  # Bottlerocket NVIDIA ships the device plugin
+    assert "model-llama-8b-pod-weights" not in eph  # hf weights: no S3 access at all
+    assert eph["model-llama-8b-release"]["inputs"]["values"]["replicas"] == 0
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_aws_resource_is_tagged_and_iam_is_scoped(
+    plans: dict[str, tuple[offline.PlanResult, Path]], stack: str
+) -> None:
+    result, out = plans[stack]
+    res = _by_name(result)
+    tagged = [
+        r
+        for r in result.resources
+        if r["type"].startswith("aws:")
+        and r["type"] not in UNTAGGABLE
+        and _root(res, r["name"]).startswith(CORE_PREFIXES)
+    ]
+    assert len(tagged) > 15
+    for r in tagged:
+        assert r["inputs"]["tags"]["paddock:stack"] == stack, r["name"]
+    docs = sorted((out / "iam").glob("*.json"))
+    assert docs
+    for path in docs:  # every policy in the stack, add-ons included
+        assert_no_wildcard_data_plane(json.loads(path.read_text()))
+
+
+def test_plan_files(plans: dict[str, tuple[offline.PlanResult, Path]]) -> None:
+    result, out = plans["prod-eu"]
+    resources = json.loads((out / "resources.json").read_text())
+    assert resources == result.resources and {"type", "name", "parent", "inputs"} == set(resources[0])
+    assert (
+        json.loads((out / "plans.json").read_text())["llama-70b"]["instance_type"]
+        == result.plans["llama-70b"].instance_type
+    )
+    assert json.loads((out / "stack_config.json").read_text())["region"] == "eu-central-1"
+    assert sorted(p.name for p in (out / "manifests").iterdir()) == [
+        "llama-70b.yaml",
+        "llama-8b-eu-only.yaml",
+    ]
+    assert (out / "values" / "dcgm-exporter.yaml").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "| llama-70b | meta-llama/Llama-3.3-70B-Instruct | vllm" in summary
+    release = next(r for r in resources if r["name"] == "model-llama-70b-release")
+    assert release["inputs"]["chart"] == "serving/charts/model-server"  # portable, relative to the repo
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_golden_files(
+    plans: dict[str, tuple[offline.PlanResult, Path]], stack: str, update_golden: bool
+) -> None:
+    result, out = plans[stack]
+    golden = GOLDEN / stack
+    rendered = {p.relative_to(out): p.read_text() for p in _core_files(out, result)}
+    if update_golden:
+        shutil.rmtree(golden, ignore_errors=True)
+        for rel, text in rendered.items():
+            (golden / rel).parent.mkdir(parents=True, exist_ok=True)
+            (golden / rel).write_text(text)
+    expected = {
+        p.relative_to(golden): p.read_text() for sub in GOLDEN_DIRS for p in sorted((golden / sub).glob("*"))
+    }
+    assert sorted(rendered) == sorted(expected), (
+        "files differ; review and run `uv run pytest --update-golden`"
+    )
+    for path, text in rendered.items():
+        assert text == expected[path], (
+            f"{stack}/{path} differs from tests/golden (regenerate: --update-golden)"
+        )
+
+
+def test_rendering_is_deterministic_across_runs() -> None:
+    first = offline.render_stack("dev", planner=fake_planner)
+    second = offline.render_stack("dev", planner=fake_planner)
+    assert first.resources == second.resources
+
+
+def test_invalid_config_in_the_pulumi_path_is_a_run_error() -> None:
+    raw = json.loads(json.dumps(offline.read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml")))
+    raw["paddock:models"][0]["gpu"] = "x"
+    raw["paddock:network"]["azCount"] = 1
+    with pytest.raises(pulumi.RunError) as err:
+        run_program(
+            lambda: None if program.main(plans={}) else None,
+            stack="dev",
+            region="us-east-1",
+            config=to_pulumi_config(raw),
+        )
+    assert "paddock:models[0].gpu: 'x' is not a GPU id or instance type" in str(err.value)
+    assert "paddock:network.azCount" in str(err.value)

@@ -1,0 +1,250 @@
+"""Our model-server chart: helm lint, helm template, kubernetes-validate --strict (1.33) and checkov, for the
+serving scenarios Paddock renders (vLLM 8B on L40S, 70B TP 4 on H100, TGI from HF, multi-node LWS)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from serving.errors import RenderError
+from serving.release_values import NodeShape, model_server_values
+from serving.stack_config_models import ModelConfig
+from tests import chartcheck
+from tests.plans import plan_8b_l40s, plan_70b_h100
+
+CHART = chartcheck.helm.CHARTS_DIR / "model-server"
+S3_MODEL = ModelConfig(
+    alias="llama-8b",
+    model="llama-3.1-8b",
+    weights="s3://acme-models/llama-8b/",
+    weights_region="us-east-1",
+    context=8192,
+    concurrency=16,
+    replicas_min=1,
+    replicas_max=2,
+)
+CLI = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
+VLLM = "vllm/vllm-openai:v0.11.0"
+
+
+def _values(name: str) -> dict[str, Any]:
+    if name == "vllm-8b-s3":
+        return model_server_values(
+            S3_MODEL,
+            plan_8b_l40s(),
+            image=VLLM,
+            aws_cli_image=CLI,
+            service_account="llama-8b-engine",
+            allowed_client_namespaces=("monitoring",),
+            node=NodeShape(vcpus=4, memory_gib=32, gpus=1),
+        )
+    if name == "vllm-70b-tp4":
+        model = replace(S3_MODEL, alias="llama-70b", weights="s3://acme-models/llama-70b/")
+        return model_server_values(
+            model,
+            plan_70b_h100(),
+            image=VLLM,
+            aws_cli_image=CLI,
+            service_account="llama-70b-engine",
+            node=NodeShape(vcpus=192, memory_gib=2048, gpus=8),
+        )
+    if name == "tgi-8b-hf":
+        model = replace(S3_MODEL, alias="llama-tgi", engine="tgi", weights="hf")
+        return model_server_values(
+            model,
+            plan_8b_l40s(engine="tgi"),
+            image="ghcr.io/huggingface/text-generation-inference:3.3.6",
+            aws_cli_image=None,
+            service_account="llama-tgi-engine",
+        )
+    model = replace(S3_MODEL, alias="llama-405b", weights="s3://acme-models/llama-405b/")
+    plan = plan_70b_h100(
+        gpus_per_node=8, nodes_per_replica=2, pipeline_parallel_size=2, tensor_parallel_size=8
+    )
+    return model_server_values(
+        model, plan, image=VLLM, aws_cli_image=CLI, service_account="llama-405b-engine"
+    )
+
+
+SCENARIOS = ("vllm-8b-s3", "vllm-70b-tp4", "tgi-8b-hf", "vllm-405b-lws")
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, str]:
+    return {
+        name: chartcheck.render(CHART, _values(name), release=name, namespace="serving") for name in SCENARIOS
+    }
+
+
+@pytest.fixture(scope="module")
+def objects(rendered: dict[str, str]) -> dict[str, dict[str, dict[str, Any]]]:
+    return {name: {o["kind"]: o for o in chartcheck.documents(text)} for name, text in rendered.items()}
+
+
+BAD_POD = """
+apiVersion: v1
+kind: Pod
+metadata: {name: bad, namespace: serving}
+spec:
+  containers:
+    - name: c
+      image: busybox:latest
+      securityContext: {privileged: true}
+"""
+
+
+@pytest.fixture(scope="module")
+def checkov(rendered: dict[str, str]) -> dict[str, Any]:
+    return chartcheck.checkov_report({**rendered, "bad-pod": BAD_POD})  # one checkov run for all streams
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_helm_lint_strict(name: str) -> None:
+    report = chartcheck.lint(CHART, _values(name))
+    assert "1 chart(s) linted, 0 chart(s) failed" in report
+
+
+def test_kinds_per_scenario(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    base = {"ServiceAccount", "Service", "PodDisruptionBudget", "NetworkPolicy"}
+    assert set(objects["vllm-8b-s3"]) == base | {"Deployment"}
+    assert set(objects["vllm-405b-lws"]) == base | {"LeaderWorkerSet"}
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_manifests_validate_strictly_against_kubernetes_1_33(rendered: dict[str, str], name: str) -> None:
+    assert chartcheck.validate_strict(rendered[name]) == []
+    assert chartcheck.unvalidated_kinds(rendered[name]) == (
+        ["LeaderWorkerSet"] if name.endswith("lws") else []
+    )
+
+
+def test_strict_validation_catches_unknown_fields() -> None:
+    bad = "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 80}], bogusField: 1}\n"
+    errors = chartcheck.validate_strict(bad)
+    assert len(errors) == 1 and errors[0].startswith("Service/x:") and "bogusField" in errors[0]
+
+
+def test_checkov_passes_with_only_the_written_skip(checkov: dict[str, Any]) -> None:
+    failures = chartcheck.checkov_failures(checkov)
+    assert failures and all("/bad-pod/" in f for f in failures)  # the checker really fails bad input
+    assert chartcheck.checkov_skipped(checkov) == [
+        (
+            "CKV_K8S_43",
+            "Images are pinned by tag in the stack config (paddock:versions); a digest may be used "
+            "there and is passed through unchanged.",
+        )
+    ]
+    assert chartcheck.checkov_passed_count(checkov) > 150
+
+
+def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    dep = objects["vllm-8b-s3"]["Deployment"]
+    assert dep["metadata"]["namespace"] == "serving" and dep["spec"]["replicas"] == 1
+    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"paddock.dev/model": "llama-8b"}
+    assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["serviceAccountName"] == "llama-8b-engine" and pod["automountServiceAccountToken"] is False
+    (engine,) = pod["containers"]
+    assert engine["command"] == ["vllm", "serve"]
+    assert engine["args"][:8] == [
+        "/models/weights",
+        "--served-model-name",
+        "meta-llama/Llama-3.1-8B-Instruct",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8000",
+        "--max-model-len",
+    ]
+    assert engine["args"][7:] == list(plan_8b_l40s().engine_args)
+    assert engine["resources"]["limits"] == {"cpu": "3", "memory": "25Gi", "nvidia.com/gpu": "1"}
+    assert engine["startupProbe"]["httpGet"]["path"] == "/health"
+    assert (engine["startupProbe"]["failureThreshold"], engine["startupProbe"]["periodSeconds"]) == (42, 10)
+    script = engine["readinessProbe"]["exec"]["command"][2]
+    assert "/v1/models" in script and "/health" in script and '"meta-llama/Llama-3.1-8B-Instruct"' in script
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
+    assert volumes["models"]["emptyDir"] == {"sizeLimit": "19Gi"}
+    (init,) = pod["initContainers"]
+    assert init["command"] == [
+        "aws",
+        "s3",
+        "sync",
+        "s3://acme-models/llama-8b/",
+        "/models/weights",
+        "--no-progress",
+        "--region",
+        "us-east-1",
+    ]
+    assert not any(e["name"].startswith("AWS_ACCESS") for e in engine["env"])
+
+
+def test_70b_gets_four_gpus_and_a_larger_shm(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    pod = objects["vllm-70b-tp4"]["Deployment"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["resources"]["requests"]["nvidia.com/gpu"] == "4"
+    assert {v["name"]: v for v in pod["volumes"]}["shm"]["emptyDir"]["sizeLimit"] == "16Gi"
+    assert pod["containers"][0]["startupProbe"]["failureThreshold"] == 98
+    assert objects["vllm-70b-tp4"]["Deployment"]["spec"]["progressDeadlineSeconds"] == 1880
+
+
+def test_tgi_from_hf_mounts_the_token_as_a_file(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    pod = objects["tgi-8b-hf"]["Deployment"]["spec"]["template"]["spec"]
+    engine = pod["containers"][0]
+    assert engine["command"] == ["text-generation-launcher"]
+    assert engine["args"][:2] == ["--model-id", "meta-llama/Llama-3.1-8B-Instruct"]
+    assert "initContainers" not in pod
+    assert {"name": "HF_TOKEN_PATH", "value": "/var/run/secrets/hf/token"} in engine["env"]
+    assert {v["name"]: v for v in pod["volumes"]}["hf-token"]["secret"]["secretName"] == "paddock-hf-token"
+    assert "/info" in engine["readinessProbe"]["exec"]["command"][2]
+
+
+def test_multi_node_uses_a_leader_worker_set(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    lws = objects["vllm-405b-lws"]["LeaderWorkerSet"]
+    assert lws["spec"]["leaderWorkerTemplate"]["size"] == 2
+    leader = lws["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]["containers"][0]
+    assert (
+        leader["command"][2].startswith("ray start --head")
+        and "--distributed-executor-backend" in leader["args"]
+    )
+    worker = lws["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
+    assert "ray start --address=${LWS_LEADER_ADDRESS}:6379" in worker["command"][2]
+    assert worker["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    assert (
+        objects["vllm-405b-lws"]["Service"]["spec"]["selector"]["leaderworkerset.sigs.k8s.io/worker-index"]
+        == "0"
+    )
+
+
+def test_companions(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    o = objects["vllm-8b-s3"]
+    assert o["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1
+    assert o["Service"]["spec"]["ports"] == [
+        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+    ]
+    peers = o["NetworkPolicy"]["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
+    assert o["ServiceAccount"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"engine": "sglang"}, "engine"),
+        ({"image": {"repository": "vllm/vllm-openai", "tag": "latest", "pullPolicy": "Always"}}, "tag"),
+        ({"gpus": 0}, "gpus"),
+        ({"unknownKey": 1}, "unknownKey"),
+    ],
+)
+def test_values_schema_rejects_bad_values(patch: dict[str, Any], message: str) -> None:
+    with pytest.raises(RenderError, match=message):
+        chartcheck.render(CHART, {**_values("vllm-8b-s3"), **patch}, release="x", namespace="serving")
+
+
+def test_multi_node_tgi_is_refused() -> None:
+    with pytest.raises(RenderError, match="only supported with engine=vllm"):
+        chartcheck.render(
+            CHART, {**_values("vllm-405b-lws"), "engine": "tgi"}, release="x", namespace="serving"
+        )

@@ -1,0 +1,81 @@
+"""``paddock plan``: exit codes, the key named on invalid config, files written, JSON and tree output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts.cli import main
+
+STACKS = Path(__file__).resolve().parents[2] / "stacks"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", *args])
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def test_unknown_stack_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run(capsys, "--stack", "nope", "--stacks-dir", str(STACKS))
+    assert code == 2
+    assert err.startswith("error: --stack: no stack file") and "known stacks: dev, ephemeral, prod-eu" in err
+
+
+def test_invalid_config_names_every_bad_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    doc["config"]["paddock:models"][0]["gpu"] = "x"
+    doc["config"]["paddock:cluster"]["kubernetesVersion"] = "one"
+    (tmp_path / "Pulumi.broken.yaml").write_text(yaml.safe_dump(doc))
+    code, _, err = _run(capsys, "-s", "broken", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert "paddock:models[0].gpu: 'x' is not a GPU id or instance type" in err
+    assert "paddock:cluster.kubernetesVersion: 'one' is not a version like 1.33" in err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
+def test_model_that_cannot_be_sized_names_its_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    doc["config"]["paddock:models"][0]["model"] = "no-such-model"
+    (tmp_path / "Pulumi.badmodel.yaml").write_text(yaml.safe_dump(doc))
+    code, _, err = _run(
+        capsys, "-s", "badmodel", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out")
+    )
+    assert code == 2 and "paddock:models[0].model:" in err and "no-such-model" in err
+
+
+def test_json_output_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_dir = tmp_path / "plan"
+    code, out, err = _run(
+        capsys, "--stack", "dev", "--stacks-dir", str(STACKS), "--out", str(out_dir), "--json"
+    )
+    assert (code, err) == (0, "")
+    payload = json.loads(out)
+    assert payload["stack"] == "dev" and payload["out"] == str(out_dir)
+    assert payload["plans"]["llama-8b"]["instance_type"] == "g6e.xlarge"
+    resources = json.loads((out_dir / "resources.json").read_text())
+    assert payload["resources"] == len(resources) > 30
+    for name in (
+        "plans.json",
+        "stack_config.json",
+        "summary.md",
+        "manifests/llama-8b.yaml",
+        "values/llama-8b.yaml",
+    ):
+        assert (out_dir / name).is_file(), name
+    assert (out_dir / "iam" / "model-llama-8b-pod-weights.json").is_file()
+
+
+def test_tree_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    shutil.copytree(STACKS, stacks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    code, out, _ = _run(capsys, "-s", "prod-eu", "--stacks-dir", str(stacks), "--out", str(tmp_path / "p"))
+    assert code == 0
+    assert "prod-eu (eu-central-1)" in out and "gpu-llama-70b-ng" in out and "p5.48xlarge" in out
+    assert "llama-70b: meta-llama/Llama-3.3-70B-Instruct on p5.48xlarge" in out
+    assert f"wrote {tmp_path / 'p'}/ in " in out
