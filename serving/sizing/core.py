@@ -17,7 +17,13 @@ from serving.catalog.hardware import (
 from serving.catalog.models import ModelSpec, get_model
 from serving.errors import InputError
 from serving.sizing.engine_args import engine_args
-from serving.sizing.estimates import decode_tokens_per_second, load_time, root_volume_gib, shm_size_gib
+from serving.sizing.estimates import (
+    decode_tokens_per_second,
+    load_time,
+    root_volume_gib,
+    shm_size_gib,
+    weights_on_nvme,
+)
 from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
@@ -179,6 +185,7 @@ def assemble(
         region=p.region,
         replicas_per_node=p.replicas_per_node,
         checkpoint_gib=round(ckpt_gib, 3),
+        weights_on_local_nvme=weights_on_nvme(checkpoint_gib=ckpt_gib, instance=p.instance),
         **_settings_fields(s),
         **_memory_fields(mem, p),
         **_cost_fields(p, aggregate, utilization),

@@ -107,10 +107,15 @@ def load_time(
     )
 
 
+def weights_on_nvme(*, checkpoint_gib: float, instance: InstanceSpec | None) -> bool:
+    """The instance's local NVMe holds the checkpoint with 20 % to spare."""
+    return instance is not None and instance.nvme_gb * 1e9 / GIB >= 1.2 * checkpoint_gib
+
+
 def root_volume_gib(*, engine: str, checkpoint_gib: float, instance: InstanceSpec | None) -> int:
     """Root EBS volume: 30 GiB OS/kubelet/logs + image + 1.1 x checkpoint (unless local NVMe holds it),
     rounded up to 10 GiB, at least 100 GiB."""
-    on_nvme = instance is not None and instance.nvme_gb * 1e9 / GIB >= 1.2 * checkpoint_gib
+    on_nvme = weights_on_nvme(checkpoint_gib=checkpoint_gib, instance=instance)
     size = 30 + IMAGE_DISK_GIB[engine] + (0.0 if on_nvme else 1.1 * checkpoint_gib)
     return max(100, int(math.ceil(size / 10) * 10))
 

@@ -118,6 +118,9 @@ class ServingPlan:
     """Fraction of each hour the replica decodes at max_num_seqs, used for $/1M tokens."""
     load_time_breakdown: tuple[tuple[str, float], ...] = field(default=())
     """(step, seconds) pairs summing to load_time_seconds."""
+    weights_on_local_nvme: bool = False
+    """True when the instance's local NVMe holds the weight cache (root_volume_gib then excludes weights);
+    the node group should mount the instance store for the model cache."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``paddock size --json`` builds on it)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from serving.catalog import get_instance, instance_price
 from serving.errors import CatalogLookupError, InputError
-from serving.sizing import NoFitError, plan_for_deployment, recommend
+from serving.sizing import NoFitError, plan_for_deployment, recommend, size_on_gpu
 
 
 def test_8b_runs_on_one_gpu() -> None:
@@ -144,3 +146,11 @@ def test_plan_carries_deployment_estimates() -> None:
     assert plan.cost_per_million_tokens_usd == pytest.approx(
         plan.hourly_cost_usd / (plan.decode_tokens_per_second * 3600 * 0.6) * 1e6, rel=1e-3
     )
+
+
+def test_weight_cache_on_local_nvme_or_root_volume() -> None:
+    p5 = recommend("llama-3.1-405b", context=8192, concurrency=8, quantization="fp8")
+    assert p5.weights_on_local_nvme and p5.root_volume_gib == 100
+    bare = size_on_gpu("llama-3.3-70b", gpu="h100-80gb", tp=4, max_model_len=8192)
+    assert not bare.weights_on_local_nvme
+    assert bare.root_volume_gib == math.ceil((30 + 20 + 1.1 * bare.checkpoint_gib) / 10) * 10 == 200
