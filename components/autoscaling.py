@@ -9,7 +9,8 @@ creates the objects. See serving/monitoring/README.md for the reasoning behind e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -32,11 +33,14 @@ from serving.autoscaling import (
 )
 from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values, keda_values
 from serving.release_values import gpu_node_labels
+from serving.residency.iam import pod_identity_trust_policy
 
 KEDA_REPO = "https://kedacore.github.io/charts"
 CLUSTER_AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_NODE_CLASS = "paddock-gpu"
+#: ServiceAccount name set in helm_values/cluster_autoscaler.yaml.j2
+CLUSTER_AUTOSCALER_SA = "cluster-autoscaler"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +62,12 @@ class AutoscalingArgs:
     cluster_autoscaler_chart_version: str | None = None
     """Required when ``settings.node_autoscaler`` is ``cluster-autoscaler``."""
     cluster_autoscaler_role_arn: pulumi.Input[str] | None = None
-    """IRSA role for cluster-autoscaler; attach :attr:`Autoscaling.policy_arn` to it. None = node role."""
+    """An existing IRSA role for cluster-autoscaler (attach :attr:`Autoscaling.policy_arn` to it). None =
+    create a role with the policy, bound to the ServiceAccount by an EKS Pod Identity association."""
+    cluster: pulumi.Input[str] | None = None
+    """The cluster name as an Output of the Cluster component (orders the Pod Identity association after it);
+    None = ``cluster_name``."""
+    tags: Mapping[str, str] = field(default_factory=dict)
     karpenter_chart_version: str | None = None
     """Karpenter chart; None = Karpenter is installed outside Paddock (only NodePools are created)."""
     karpenter_role_arn: pulumi.Input[str] | None = None
@@ -176,6 +185,7 @@ class Autoscaling(pulumi.ComponentResource):
             f"{name}-cluster-autoscaler-policy",
             description="cluster-autoscaler: discover node groups, resize only those this cluster owns",
             policy=json.dumps(cluster_autoscaler_policy(args.cluster_name), sort_keys=True),
+            tags=dict(args.tags),
             opts=child(self),
         )
         settings = cluster_autoscaler_settings(
@@ -186,6 +196,8 @@ class Autoscaling(pulumi.ComponentResource):
             values = pulumi.Output.from_input(args.cluster_autoscaler_role_arn).apply(
                 lambda arn: cluster_autoscaler_values(replace(settings, role_arn=arn))
             )
+        else:
+            self._pod_identity(name, args, policy)
         k8s.helm.v3.Release(
             f"{name}-cluster-autoscaler",
             name="cluster-autoscaler",
@@ -197,6 +209,27 @@ class Autoscaling(pulumi.ComponentResource):
             opts=child(self, provider=args.provider),
         )
         return policy.arn
+
+    def _pod_identity(self, name: str, args: AutoscalingArgs, policy: aws.iam.Policy) -> None:
+        role = aws.iam.Role(
+            f"{name}-cluster-autoscaler-role",
+            assume_role_policy=json.dumps(pod_identity_trust_policy()),
+            description="cluster-autoscaler (EKS Pod Identity)",
+            tags=dict(args.tags),
+            opts=child(self),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-autoscaler-attach", role=role.name, policy_arn=policy.arn, opts=child(self)
+        )
+        aws.eks.PodIdentityAssociation(
+            f"{name}-cluster-autoscaler-pod-identity",
+            cluster_name=args.cluster if args.cluster is not None else args.cluster_name,
+            namespace=args.node_autoscaler_namespace,
+            service_account=CLUSTER_AUTOSCALER_SA,
+            role_arn=role.arn,
+            tags=dict(args.tags),
+            opts=child(self),
+        )
 
     def _karpenter(self, name: str, args: AutoscalingArgs) -> None:
         deps: list[pulumi.Resource] = []

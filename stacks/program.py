@@ -171,6 +171,68 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
 ADDONS: list[Callable[[Platform], None]] = []
 
 
+# ── add-on: autoscaling + monitoring (components/autoscaling.py, monitoring.py; owner: scaling) ─────────────
+def add_monitoring(platform: Platform) -> None:
+    """kube-prometheus-stack, engine/gateway monitors, per-model PrometheusRules and Grafana dashboards.
+    With ``paddock:monitoring.enabled: false`` only a Prometheus for KEDA runs (none without KEDA)."""
+    from components.monitoring import Monitoring, MonitoringArgs
+    from serving.autoscaling.config import autoscaling_settings, model_scaling, monitoring_settings
+
+    cfg = platform.config
+    settings = monitoring_settings(cfg)  # None = no Prometheus at all (monitoring and KEDA both off)
+    if settings is None:
+        return
+    monitoring = Monitoring(
+        "monitoring",
+        MonitoringArgs(
+            models=model_scaling(cfg, platform.plans),
+            settings=settings,
+            autoscaling=autoscaling_settings(cfg),
+            provider=platform.cluster.provider,
+            kube_prometheus_stack_version=str(cfg.versions.kube_prometheus_stack_chart),
+            gateway=cfg.gateway.enabled,
+            namespace=MONITORING_NAMESPACE,
+            dcgm_service_monitor=False,  # GpuPlumbing's dcgm-exporter chart creates it (service_monitor=True)
+        ),
+    )
+    platform.exports["prometheusUrl"] = monitoring.prometheus_url
+
+
+def add_autoscaling(platform: Platform) -> None:
+    """KEDA ScaledObject (or HPA) per model on its engine metrics, and GPU node scaling (cluster-autoscaler
+    with a Pod Identity role, or Karpenter NodePools). Exports ``scalers`` (alias -> object name)."""
+    from components.autoscaling import Autoscaling, AutoscalingArgs
+    from serving.autoscaling.config import autoscaling_settings, model_scaling, monitoring_settings
+
+    cfg = platform.config
+    group = next(iter(platform.node_groups.values()), None)
+    node_role = group.node_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]) if group else None
+    scaling = Autoscaling(
+        "autoscaling",
+        AutoscalingArgs(
+            models=model_scaling(cfg, platform.plans),
+            settings=autoscaling_settings(cfg),
+            provider=platform.cluster.provider,
+            cluster_name=cfg.cluster.existing_cluster_name or cfg.cluster.name,
+            cluster=platform.cluster.cluster_name,
+            region=cfg.region,
+            gateway=cfg.gateway.enabled,
+            prometheus=monitoring_settings(cfg) is not None,
+            keda_chart_version=cfg.versions.keda_chart,
+            cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
+            karpenter_node_role=node_role,
+            karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
+            prometheus_url=f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090",
+            tags=platform.tags,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
+    )
+    platform.exports["scalers"] = scaling.scalers
+
+
+ADDONS.extend([add_monitoring, add_autoscaling])
+
+
 # ── exports ───────────────────────────────────────────────────────────────────────────────────────────────
 
 

@@ -96,6 +96,8 @@ def test_without_a_role_cluster_autoscaler_gets_pod_identity(recorder: Recorder)
         "kube-system",
         "cluster-autoscaler",
     )
+    assert role["tags"] == {"team": "ml"} and assoc["tags"] == {"team": "ml"}
+    assert recorder.named("as-cluster-autoscaler-policy").inputs["tags"] == {"team": "ml"}
     attach = recorder.named("as-cluster-autoscaler-attach").inputs
     assert attach["policyArn"] == "arn:aws:iam::123456789012:policy/as-cluster-autoscaler-policy"
     assert (
