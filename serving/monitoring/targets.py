@@ -37,7 +37,7 @@ class ScrapeTargets:
     gateway_namespace: str = "serving"
     gateway_selector: tuple[tuple[str, str], ...] = (("app.kubernetes.io/name", "paddock-gateway"),)
     gateway_port: str = "http"
-    dcgm_namespace: str = "gpu-plumbing"
+    dcgm_namespace: str = "kube-system"
     dcgm_selector: tuple[tuple[str, str], ...] = (("app.kubernetes.io/name", "dcgm-exporter"),)
     dcgm_port: str = "metrics"
     interval: str = "15s"
