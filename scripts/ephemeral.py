@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -187,7 +188,8 @@ def up_cmd(
             spot=spot,
             keep_warm=keep_warm,
         )
-        plan = build_up_plan(request, template=_load_template(env.template_path), sizer=env.sizer, now=now)
+        template = _load_template(env.template_path)
+        plan = build_up_plan(request, template=template, sizer=env.sizer, now=now, salt=secrets.token_hex(4))
         env.validate(dict(plan.config), plan.stack)
         console.print(plan_table(plan, now=now))
         for note in plan_notes(plan):

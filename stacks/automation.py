@@ -27,6 +27,7 @@ from serving.ephemeral.cloud_ttl import StackRef, TtlScheduleClient, api_base
 from serving.ephemeral.errors import (
     CredentialsError,
     PulumiCliMissingError,
+    PulumiCliTooOldError,
     StackOperationError,
     classify_failure,
 )
@@ -42,6 +43,14 @@ from serving.ephemeral.workspace import (
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+DIY_TAGS_VERSION = (3, 211, 0)
+"""First Pulumi CLI that stores stack tags on self-managed (S3/file/...) backends (pulumi/pulumi#19882)."""
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``v3.211.0-dev.1`` -> ``(3, 211, 0)``; unparseable parts count as 0."""
+    core = version.strip().lstrip("v").split("-")[0].split("+")[0]
+    return tuple(int(p) if p.isdigit() else 0 for p in (core.split(".") + ["0", "0"])[:3])
 
 
 def translate_event(event: EngineEvent) -> ProgressEvent | None:
@@ -172,9 +181,14 @@ class PulumiWorkspace:
         ws = self._workspace()
         who = self._call("whoami", "", ws.who_am_i)
         url = who.url or ""
-        self._backend = BackendInfo(
-            url=url, user=who.user, pulumi_cloud=url.startswith(("https://", "http://"))
-        )
+        cloud = url.startswith(("https://", "http://"))
+        version = ws.pulumi_version
+        if not cloud and version_tuple(version) < DIY_TAGS_VERSION:
+            raise PulumiCliTooOldError(
+                f"Pulumi CLI {version} cannot keep stack tags on the self-managed backend {url} (the reaper "
+                "relies on them): install 3.211 or newer (https://www.pulumi.com/docs/install/)"
+            )
+        self._backend = BackendInfo(url=url, user=who.user, pulumi_cloud=cloud)
         if aws:
             check_aws_credentials()
         return self._backend

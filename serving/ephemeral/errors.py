@@ -29,6 +29,10 @@ class PulumiCliMissingError(EphemeralError):
         )
 
 
+class PulumiCliTooOldError(EphemeralError):
+    """The Pulumi CLI cannot keep stack tags on a self-managed backend (needs 3.211 or newer)."""
+
+
 class CredentialsError(EphemeralError):
     """No usable AWS credentials, or no login to the Pulumi state backend."""
 

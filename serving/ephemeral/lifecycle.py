@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from serving.ephemeral.cost import cost_so_far
-from serving.ephemeral.errors import EphemeralError, NotEphemeralError
+from serving.ephemeral.errors import EphemeralError, NotEphemeralError, StackOperationError
 from serving.ephemeral.metadata import CONFIG_KEY, TAGS_CONFIG_KEY, EphemeralMeta, MetadataError, read_meta
 from serving.ephemeral.planning import UpPlan
 from serving.ephemeral.ttl import TtlSpec, extended_expiry
@@ -49,11 +49,16 @@ def run_up(
     on_progress: ProgressCallback,
     warn: Warn = lambda line: None,
 ) -> UpOutcome:
-    """Create the stack from ``plan`` and deploy it; roll back on any failure (see module doc)."""
+    """Create the stack from ``plan`` and deploy it; roll back on any failure (see module doc).
+
+    A stack that already exists under the planned name is never touched (not ours to roll back)."""
+    if workspace.get_stack(plan.stack) is not None:
+        raise StackOperationError(f"a stack named {plan.stack!r} already exists; run the command again")
     try:
         workspace.create_stack(plan.stack, config=plan.config, tags=plan.meta.stack_tags())
     except EphemeralError as exc:
-        exc.message += _rollback(workspace, plan.stack, on_progress)
+        if workspace.get_stack(plan.stack) is not None:
+            exc.message += _rollback(workspace, plan.stack, on_progress)
         raise
     schedule = None
     if backend.pulumi_cloud:

@@ -98,6 +98,8 @@ class FakeWorkspace:
     def create_stack(self, name: str, *, config: Mapping[str, Any], tags: Mapping[str, str]) -> None:
         if name in self.stacks:
             raise StackOperationError(f"stack {name!r} already exists")
+        if "create-early" in self.fail:  # fails before the backend made anything
+            self._maybe_fail("create-early", name)
         self.stacks[name] = FakeStack(tags={}, config={})
         self._maybe_fail("create", name)
         self.stacks[name].config = dict(config)

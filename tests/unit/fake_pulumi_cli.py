@@ -2,8 +2,9 @@
 
 It answers the CLI commands the Automation API issues with the CLI's JSON shapes, keeping stacks in a JSON
 file named by $FAKE_PULUMI_STATE: {"url": backend, "stacks": {name: {"tags", "resources", "busy"}},
-"fail": {command: stderr text}, "argv": [every call]}. ``up`` and ``destroy`` write engine events to the
-``--event-log`` file (the file protocol of CLI versions <= 3.205, which this one reports).
+"fail": {command: stderr text}, "argv": [every call]}. ``up`` and ``destroy`` send engine events to the
+``--event-log`` target: a gRPC ``pulumirpc.Events/StreamEvents`` stream for ``tcp://`` (CLI > 3.205, the
+default version here) or JSON lines appended to a file (older CLIs; ``"version"`` in the state picks one).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-VERSION = "3.200.0"
+VERSION = "3.215.0"
 RESOURCES = ("aws:ec2/vpc:Vpc::net", "aws:eks/cluster:Cluster::eks", "aws:eks/nodeGroup:NodeGroup::gpu")
 STAMP = "2026-11-23T12:00:00.000000Z"
 
@@ -28,6 +29,21 @@ def _urn(stack: str, resource: str) -> str:
     return f"urn:pulumi:{stack}::paddock::{rtype}::{name}"
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _event_request(event_json: str) -> bytes:
+    """protobuf ``pulumirpc.EventRequest{string event = 1}``."""
+    data = event_json.encode()
+    return b"\x0a" + _varint(len(data)) + data
+
+
 class Cli:
     def __init__(self, path: Path, args: list[str]) -> None:
         self.path = path
@@ -35,6 +51,7 @@ class Cli:
         self.args = [a for a in args if a != "--non-interactive"]
         self.state.setdefault("argv", []).append(self.args)
         self.seq = 0
+        self.events: list[dict[str, Any]] = []
 
     def save(self) -> None:
         self.path.write_text(json.dumps(self.state))
@@ -56,8 +73,26 @@ class Cli:
         if log is None:
             return
         self.seq += 1
-        with open(log, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"sequence": self.seq, "timestamp": 1795000000 + self.seq, **body}) + "\n")
+        self.events.append({"sequence": self.seq, "timestamp": 1795000000 + self.seq, **body})
+        if body.get("cancelEvent") is not None:
+            self.flush(log)
+
+    def flush(self, log: str) -> None:
+        """Deliver the buffered events the way the real CLI does for this target."""
+        events, self.events = self.events, []
+        if not log.startswith("tcp://"):
+            with open(log, "a", encoding="utf-8") as f:
+                f.writelines(json.dumps(e) + "\n" for e in events)
+            return
+        import grpc  # the wire protocol by hand: importing pulumi's stubs costs a second per call
+
+        with grpc.insecure_channel(log.removeprefix("tcp://")) as channel:
+            stream = channel.stream_unary(
+                "/pulumirpc.Events/StreamEvents",
+                request_serializer=_event_request,
+                response_deserializer=bytes,
+            )
+            stream(iter([json.dumps(e) for e in events]))
 
     def step(self, log: str | None, stack: str, op: str, resource: str) -> None:
         meta = {"op": op, "urn": _urn(stack, resource), "type": resource.split("::")[0], "provider": ""}
@@ -68,7 +103,7 @@ class Cli:
         a = self.args
         stacks = self.state["stacks"]
         if a[:1] == ["version"]:
-            print(f"v{VERSION}")
+            print(f"v{self.state.get('version', VERSION)}")
         elif a[:1] == ["whoami"]:
             print(json.dumps({"user": "alice", "url": self.state.get("url", "s3://paddock-state")}))
         elif a[:2] == ["stack", "ls"]:

@@ -177,7 +177,7 @@ def test_quota_failure_during_up_rolls_everything_back() -> None:
         run_up(ws, plan, backend=ws.backend, on_progress=lambda e: None)
     assert plan.stack not in ws.stacks
     assert "Nothing was left behind" in str(err.value)
-    assert [op for op, _ in ws.calls] == ["create", "up", "destroy", "remove"]
+    assert [op for op, _ in ws.calls] == ["get", "create", "up", "destroy", "remove"]
 
 
 def test_failed_rollback_says_what_to_run() -> None:
@@ -286,3 +286,23 @@ def test_region_must_respect_the_template_residency() -> None:
     assert err.value.field == "--region"
     assert "us-east-1 is outside paddock:residency.allowedRegions" in err.value.message
     assert "(eu-central-1, eu-west-1)" in err.value.message
+
+
+def test_an_existing_stack_with_the_planned_name_is_never_touched() -> None:
+    ws = FakeWorkspace()
+    plan, _ = plan_up()
+    ws.add(plan.stack, {"team": "someone-else"})
+    with pytest.raises(StackOperationError, match="already exists; run the command again"):
+        run_up(ws, plan, backend=ws.backend, on_progress=lambda e: None)
+    assert ws.stacks[plan.stack].resources and ws.stacks[plan.stack].tags == {"team": "someone-else"}
+    assert [op for op, _ in ws.calls] == ["get"]
+
+
+def test_create_failing_before_anything_exists_skips_the_rollback() -> None:
+    ws = FakeWorkspace()
+    ws.fail["create-early"] = StackOperationError("backend unreachable")
+    plan, _ = plan_up()
+    with pytest.raises(StackOperationError) as err:
+        run_up(ws, plan, backend=ws.backend, on_progress=lambda e: None)
+    assert str(err.value) == "backend unreachable"
+    assert [op for op, _ in ws.calls] == ["get", "create-early", "get"]

@@ -116,6 +116,8 @@ def test_up_streams_progress_and_destroy_cleans_up(project: tuple[PulumiWorkspac
         ("create", "aws:eks/nodeGroup:NodeGroup::gpu"),
     ]
     assert events[-1].kind == "summary" and events[-1].message == "3 create in 7s"
+    up_call = next(argv for argv in backend.read()["argv"] if argv[:1] == ["up"])
+    assert up_call[up_call.index("--event-log") + 1].startswith("tcp://127.0.0.1:"), "gRPC event stream"
     events.clear()
     assert ws.destroy("eph-alice-abcdef", on_progress=events.append).changes == {"delete": 3}
     assert [e.op for e in events if e.kind == "done"] == ["delete"] * 3
@@ -195,3 +197,47 @@ def test_ephemeral_listing_filters_in_the_backend(project: tuple[PulumiWorkspace
     assert ["stack", "ls", "--json", "--tag-filter", "paddock:ephemeral=true"] in calls
     tag_reads = [c[c.index("--stack") + 1] for c in calls if c[:3] == ["stack", "tag", "ls"]]
     assert tag_reads == ["eph-bob-bbbbbb"], "a non-ephemeral stack's tags are never read"
+
+
+def _set(backend: Backend, **values: Any) -> None:
+    state = backend.read()
+    state.update(values)
+    backend.write(state)
+
+
+def test_old_cli_on_a_self_managed_backend_is_refused(project: tuple[PulumiWorkspace, Backend]) -> None:
+    from serving.ephemeral.errors import PulumiCliTooOldError
+
+    ws, backend = project
+    _set(backend, version="3.200.0")
+    with pytest.raises(
+        PulumiCliTooOldError, match="Pulumi CLI 3.200.0 cannot keep stack tags on the self-managed"
+    ):
+        ws.preflight(region="us-east-1")
+    _set(backend, url="https://app.pulumi.com/alice")
+    assert PulumiWorkspace(work_dir=ws.work_dir).preflight(region=None).pulumi_cloud is True
+
+
+def test_events_from_an_older_cli_come_through_the_log_file(project: tuple[PulumiWorkspace, Backend]) -> None:
+    ws, backend = project
+    _set(backend, version="3.200.0", url="https://app.pulumi.com/alice")
+    ws.create_stack("eph-alice-abcdef", config={}, tags={})
+    events: list[ProgressEvent] = []
+    assert ws.up("eph-alice-abcdef", on_progress=events.append).changes == {"create": 3}
+    assert [e.resource for e in events if e.kind == "done"] == [
+        "aws:ec2/vpc:Vpc::net",
+        "aws:eks/cluster:Cluster::eks",
+        "aws:eks/nodeGroup:NodeGroup::gpu",
+    ]
+    up_call = next(argv for argv in backend.read()["argv"] if argv[:1] == ["up"])
+    assert not up_call[up_call.index("--event-log") + 1].startswith("tcp://")
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [("3.211.0", (3, 211, 0)), ("v3.215.1-dev.0", (3, 215, 1)), ("3.99", (3, 99, 0)), ("x", (0, 0, 0))],
+)
+def test_version_tuple(text: str, parsed: tuple[int, ...]) -> None:
+    from stacks.automation import version_tuple
+
+    assert version_tuple(text) == parsed
