@@ -94,6 +94,19 @@ def gateway_trigger(model: ModelScaling, settings: AutoscalingSettings, url: str
     return _trigger("gateway-in-flight", query, t.running_per_replica, url)
 
 
+#: threshold of the activation-only trigger: high enough that it never asks for a second replica
+ACTIVATION_ONLY_THRESHOLD = 1_000_000
+
+
+def gateway_activation_trigger(model: ModelScaling, url: str) -> dict[str, Any]:
+    """Requests the gateway finished for this alias in the last 2 minutes (any upstream), activation only.
+
+    A request shorter than a scrape interval may never show in the in-flight gauge; the counter does. It also
+    keeps a scaled-to-zero model's replica up while traffic is being spilled to Bedrock during its load."""
+    query = f'sum(increase(paddock_gateway_requests_total{{alias="{model.alias}"}}[2m]))'
+    return _trigger("gateway-requests", query, ACTIVATION_ONLY_THRESHOLD, url)
+
+
 def hpa_behavior(d: ScalingDelays) -> dict[str, Any]:
     """Scale up at most x2 (or +1) per load time; scale down one pod at a time after the window."""
     return {
@@ -141,6 +154,8 @@ def scaled_object(
     triggers = engine_triggers(model, settings, prometheus_url)
     if gateway:
         triggers.append(gateway_trigger(model, settings, prometheus_url))
+    if model.min_replicas == 0:
+        triggers.append(gateway_activation_trigger(model, prometheus_url))
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

@@ -68,7 +68,12 @@ def test_keda_and_cluster_autoscaler(recorder: Recorder) -> None:
     assert thresholds == {"queue": "4", "running": "32", "kv-cache": "0.85", "gateway-in-flight": "32"}
     tgi = recorder.named("as-llama-8b-tgi-scaledobject").inputs["spec"]
     assert tgi["minReplicaCount"] == 0.0
-    assert [t["name"] for t in tgi["triggers"]] == ["queue", "running", "gateway-in-flight"]
+    assert [t["name"] for t in tgi["triggers"]] == [
+        "queue",
+        "running",
+        "gateway-in-flight",
+        "gateway-requests",
+    ]
 
 
 def test_cluster_autoscaler_values_and_policy(recorder: Recorder) -> None:

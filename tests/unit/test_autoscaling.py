@@ -92,6 +92,18 @@ def test_old_vllm_uses_gpu_cache_usage_perc() -> None:
     assert any(q.startswith("sum(vllm:gpu_cache_usage_perc{") for q in queries)
 
 
+def test_scale_to_zero_adds_an_activation_only_request_trigger() -> None:
+    spec = scaled_object(tgi_model(min_replicas=0), SETTINGS, gateway=True)["spec"]
+    last = spec["triggers"][-1]
+    assert last["name"] == "gateway-requests"
+    assert last["metadata"]["query"] == (
+        'sum(increase(paddock_gateway_requests_total{alias="llama-8b-tgi"}[2m])) or vector(0)'
+    )
+    assert (last["metadata"]["threshold"], last["metadata"]["activationThreshold"]) == ("1000000", "0")
+    names = [t["name"] for t in scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["triggers"]]
+    assert "gateway-requests" not in names  # min >= 1: nothing to wake
+
+
 def test_without_gateway_there_is_no_gateway_trigger() -> None:
     spec = scaled_object(make_model(), SETTINGS, gateway=False)["spec"]
     assert [t["name"] for t in spec["triggers"]] == ["queue", "running", "kv-cache"]
