@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from serving.catalog._data import records
+from serving.catalog.layouts import chunked_layout, moe_layout, opt_int, req_int, sliding_layout
 from serving.catalog.vision import vision_params
 from serving.errors import CatalogError, CatalogLookupError, InputError
 
@@ -75,6 +76,10 @@ class ModelSpec:
     """Chunked-local attention window (Llama 4: 8192) on ``chunked_layers``."""
     chunked_layers: tuple[int, ...] = ()
     """Indices of chunked-local attention layers (the others are full/global attention)."""
+    sliding_window: int | None = None
+    """Sliding-window attention width (Mistral 7B v0.1, Gemma 2/3) on ``sliding_layers``."""
+    sliding_layers: tuple[int, ...] = ()
+    """Indices of sliding-window layers."""
     rotary_dim: int = 0
     """Rotary embedding width; vLLM caches cos/sin for max_position_embeddings x rotary_dim."""
     vision_params: int = 0
@@ -87,19 +92,6 @@ class ModelSpec:
     def is_moe(self) -> bool:
         """True when some layers route tokens to experts."""
         return self.num_experts > 0
-
-
-def _req_int(cfg: Mapping[str, Any], key: str, where: str) -> int:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InputError(f"'{key}' must be a positive integer, got {value!r}", field=f"{where}:{key}")
-    return value
-
-
-def _opt_int(cfg: Mapping[str, Any], key: str, where: str, default: int) -> int:
-    if cfg.get(key) is None:
-        return default
-    return _req_int(cfg, key, where)
 
 
 def _dtype(raw: Mapping[str, Any], text: Mapping[str, Any], where: str) -> str:
@@ -141,46 +133,6 @@ def _quantization(raw: Mapping[str, Any], text: Mapping[str, Any], where: str) -
     )
 
 
-def _moe_layout(text: Mapping[str, Any], model_type: str, layers: int, where: str) -> dict[str, Any]:
-    experts = text.get("num_local_experts") or text.get("num_experts") or 0
-    if not experts:
-        return {}
-    experts = _req_int({"e": experts}, "e", where)
-    out: dict[str, Any] = {
-        "num_experts": experts,
-        "experts_per_token": _opt_int(text, "num_experts_per_tok", where, 2),
-    }
-    if model_type.startswith("llama4"):
-        step = _opt_int(text, "interleave_moe_layer_step", where, 1)
-        out["moe_layers"] = tuple(i for i in range(layers) if (i + 1) % step == 0)
-        out["moe_intermediate_size"] = _req_int(text, "intermediate_size", where)
-        out["shared_expert_intermediate_size"] = out["moe_intermediate_size"]
-        return out
-    step = _opt_int(text, "decoder_sparse_step", where, 1)
-    dense_only = set(text.get("mlp_only_layers") or [])
-    out["moe_layers"] = tuple(i for i in range(layers) if (i + 1) % step == 0 and i not in dense_only)
-    out["moe_intermediate_size"] = _opt_int(text, "moe_intermediate_size", where, 0) or _req_int(
-        text, "intermediate_size", where
-    )
-    shared = _opt_int(text, "shared_expert_intermediate_size", where, 0)
-    out["shared_expert_intermediate_size"] = shared
-    out["shared_expert_gate"] = shared > 0 and model_type == "qwen2_moe"
-    return out
-
-
-def _chunked_layout(text: Mapping[str, Any], layers: int, where: str) -> dict[str, Any]:
-    chunk = text.get("attention_chunk_size")
-    if not chunk:
-        return {}
-    pattern = text.get("no_rope_layers")
-    if isinstance(pattern, list) and len(pattern) == layers:
-        chunked = tuple(i for i, rope in enumerate(pattern) if rope)
-    else:
-        interval = _opt_int(text, "no_rope_layer_interval", where, 4)
-        chunked = tuple(i for i in range(layers) if (i + 1) % interval != 0)
-    return {"attention_chunk_size": _req_int(text, "attention_chunk_size", where), "chunked_layers": chunked}
-
-
 def parse_hf_config(
     raw: Mapping[str, Any],
     *,
@@ -195,12 +147,12 @@ def parse_hf_config(
         raise InputError("must be a mapping", field=f"{where}:text_config")
     twhere = f"{where}:text_config" if "text_config" in raw else where
     model_type = str(text.get("model_type") or raw.get("model_type") or "llama")
-    layers = _req_int(text, "num_hidden_layers", twhere)
-    hidden = _req_int(text, "hidden_size", twhere)
-    heads = _req_int(text, "num_attention_heads", twhere)
-    kv_heads = _opt_int(text, "num_key_value_heads", twhere, heads)
+    layers = req_int(text, "num_hidden_layers", twhere)
+    hidden = req_int(text, "hidden_size", twhere)
+    heads = req_int(text, "num_attention_heads", twhere)
+    kv_heads = opt_int(text, "num_key_value_heads", twhere, heads)
     if text.get("head_dim") is not None:
-        head_dim = _req_int(text, "head_dim", twhere)
+        head_dim = req_int(text, "head_dim", twhere)
     elif hidden % heads:
         raise InputError(
             f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}; give head_dim",
@@ -227,13 +179,13 @@ def parse_hf_config(
         model_type=model_type,
         num_layers=layers,
         hidden_size=hidden,
-        intermediate_size=_req_int({"intermediate_size": dense_inter}, "intermediate_size", twhere),
+        intermediate_size=req_int({"intermediate_size": dense_inter}, "intermediate_size", twhere),
         num_heads=heads,
         num_kv_heads=kv_heads,
         head_dim=head_dim,
-        vocab_size=_req_int(text, "vocab_size", twhere),
+        vocab_size=req_int(text, "vocab_size", twhere),
         tie_embeddings=bool(tie),
-        max_position_embeddings=_req_int(text, "max_position_embeddings", twhere),
+        max_position_embeddings=req_int(text, "max_position_embeddings", twhere),
         dtype=_dtype(raw, text, where),
         qkv_bias=model_type in _QKV_BIAS_TYPES or bool(text.get("attention_bias", False)),
         qk_norm=model_type in _QK_NORM_TYPES,
@@ -241,8 +193,9 @@ def parse_hf_config(
         vision_params=vision_params(raw, text_hidden=hidden, where=where),
         checkpoint_quantization=_quantization(raw, text, where),
         source=source,
-        **_moe_layout(text, model_type, layers, twhere),
-        **_chunked_layout(text, layers, twhere),
+        **moe_layout(text, model_type, layers, twhere),
+        **chunked_layout(text, layers, twhere),
+        **sliding_layout(text, model_type, layers, twhere),
     )
 
 

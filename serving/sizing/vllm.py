@@ -19,6 +19,7 @@ Empirical terms (fitted on the v0.19 H100 logs of vllm-calibration-cases.csv; se
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from serving.catalog.models import ModelSpec
 from serving.sizing.memory import GIB, MemoryResult
@@ -73,41 +74,62 @@ def cuda_graph_gib(s: EngineSettings, *, layers: int) -> float:
     return (0.32 + 0.0183 * layers) * min(1.0, capture / 512)
 
 
-def _groups(m: ModelSpec, layers: range, hybrid: bool) -> tuple[int, int, int]:
-    """(layers per KV group, full-attention groups, chunked-attention groups) of one stage."""
-    chunked = sum(1 for layer in layers if layer in m.chunked_layers) if hybrid else 0
-    full = len(layers) - chunked
-    if not chunked or not full:
-        return len(layers), 1, 0
-    size = math.gcd(full, chunked)
-    return size, full // size, chunked // size
+@dataclass(frozen=True)
+class _Groups:
+    """vLLM's KV-cache groups of one stage: equal-size groups of full, chunked-local and sliding layers."""
+
+    size: int
+    full: int
+    chunked: int
+    sliding: int
+
+    @property
+    def count(self) -> int:
+        """Number of groups."""
+        return self.full + self.chunked + self.sliding
+
+
+def _groups(m: ModelSpec, layers: range, hybrid: bool) -> _Groups:
+    """Group layers by attention type (hybrid KV-cache manager); one group of all layers otherwise."""
+    if not hybrid:
+        return _Groups(len(layers), 1, 0, 0)
+    chunked = sum(1 for layer in layers if layer in m.chunked_layers)
+    sliding = sum(1 for layer in layers if layer in m.sliding_layers and layer not in m.chunked_layers)
+    full = len(layers) - chunked - sliding
+    size = math.gcd(math.gcd(full, chunked), sliding)
+    return _Groups(size, full // size, chunked // size, sliding // size)
+
+
+def _blocks_per_request(m: ModelSpec, s: EngineSettings, g: _Groups) -> int:
+    """Blocks one max_model_len request needs across all groups (vLLM ``max_memory_usage_bytes``)."""
+    length, bs, tokens = s.max_model_len, s.block_size, s.max_num_batched_tokens
+    blocks = g.full * blocks_for(length, bs)
+    if g.chunked and m.attention_chunk_size:
+        blocks += g.chunked * blocks_for(min(m.attention_chunk_size + tokens, length), bs)
+    if g.sliding and m.sliding_window:
+        blocks += g.sliding * (blocks_for(min(m.sliding_window - 1 + tokens, length), bs) + 1)
+    return blocks
 
 
 def _stage_blocks(
     m: ModelSpec, s: EngineSettings, *, tp: int, pp: int, index: int, available: float, hybrid: bool
 ) -> int:
     """KV blocks one stage can hold with ``available`` GiB per GPU."""
-    layers = stage_layers(m, pp)[index]
-    size, _, _ = _groups(m, layers, hybrid)
+    size = _groups(m, stage_layers(m, pp)[index], hybrid).size
     layer_token = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes
     return max(0, math.floor(available * GIB / (s.block_size * size * layer_token)))
 
 
 def _capacity(m: ModelSpec, s: EngineSettings, blocks: int, first: range, hybrid: bool) -> tuple[int, float]:
     """(printed "GPU KV cache size" tokens, max concurrency at max_model_len) for ``blocks`` blocks."""
-    _, full_groups, chunk_groups = _groups(m, first, hybrid)
-    length, bs = s.max_model_len, s.block_size
-    per_request = full_groups * blocks_for(length, bs)
-    if chunk_groups and m.attention_chunk_size:
-        window = min(m.attention_chunk_size + s.max_num_batched_tokens, length)
-        per_request += chunk_groups * blocks_for(window, bs)
+    groups = _groups(m, first, hybrid)
     usable = blocks - 1 if s.version.at_least(0, 33) else blocks
-    concurrency = max(0, usable) / per_request
+    concurrency = max(0, usable) / _blocks_per_request(m, s, groups)
     if not s.version.vllm_v1:
-        return blocks * bs, concurrency
+        return blocks * s.block_size, concurrency
     if s.version.at_least(0, 21):
-        return int(concurrency * length), concurrency
-    return blocks // (full_groups + chunk_groups) * bs, concurrency
+        return int(concurrency * s.max_model_len), concurrency
+    return blocks // groups.count * s.block_size, concurrency
 
 
 def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, pp: int) -> MemoryResult:
@@ -115,7 +137,7 @@ def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, p
     requested = total_gib * s.gpu_memory_utilization
     weights = stage_weight_bytes(m, dtype=s.dtype, quantization=s.weight_format, tp=tp, pp=pp)
     stages = stage_layers(m, pp)
-    hybrid = s.version.vllm_v1 and m.attention_chunk_size is not None
+    hybrid = s.version.vllm_v1 and (m.attention_chunk_size is not None or m.sliding_window is not None)
     nt = non_torch_gib(s, tp=tp, pp=pp)
     in_budget = s.version.at_least(0, 20)
     graph = max(cuda_graph_gib(s, layers=len(layers)) for layers in stages)

@@ -160,3 +160,15 @@ def test_prequantized_checkpoints(tmp_path: Path, qc: dict[str, object], expecte
     raw = json.loads((FIXTURES / "llama-2-7b-mha.json").read_text())
     raw["quantization_config"] = qc
     assert get_model(_write(tmp_path, raw)).checkpoint_quantization == expected
+
+
+def test_sliding_window_layouts(tmp_path: Path) -> None:
+    mistral = get_model(str(FIXTURES / "mistral-7b-v0.1.json"))
+    assert mistral.sliding_window == 4096 and mistral.sliding_layers == tuple(range(32))
+    qwen = get_model(str(FIXTURES / "qwen2.5-7b-instruct.json"))
+    assert qwen.sliding_window is None  # use_sliding_window: false
+    raw = json.loads((FIXTURES / "mistral-7b-v0.1.json").read_text())
+    raw.update(model_type="gemma2")
+    assert get_model(_write(tmp_path, raw)).sliding_layers == tuple(range(0, 32, 2))
+    raw.update(model_type="gemma3_text", sliding_window_pattern=4)
+    assert get_model(_write(tmp_path, raw)).sliding_layers == tuple(i for i in range(32) if (i + 1) % 4)

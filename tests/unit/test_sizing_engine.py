@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from serving.errors import InputError
 from serving.sizing import size_on_gpu
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 H100 = {"gpu": "h100-80gb", "gpu_memory_utilization": 0.95, "engine_version": "0.19.0", "max_model_len": 8192}
 
 
@@ -175,3 +178,24 @@ def test_gpu_given_as_instance_type_prices_the_plan() -> None:
     assert plan.instance_type == "g6e.xlarge" and plan.gpu == "l40s" and plan.region == "eu-central-1"
     assert plan.hourly_cost_usd == pytest.approx(1.861 * 1.22, abs=1e-3)
     assert plan.cost_per_million_tokens_usd is not None and plan.cost_per_million_tokens_usd > 0
+
+
+def test_sliding_window_model_caps_blocks_per_request() -> None:
+    path = str(FIXTURES / "mistral-7b-v0.1.json")
+    plan = size_on_gpu(path, gpu="h100-80gb", engine_version="0.19.0", max_model_len=32768)
+    per_request = math.ceil(min(4096 - 1 + 8192, 32768) / 16) + 1
+    assert plan.kv_cache_tokens == plan.kv_cache_blocks * 16
+    assert plan.max_concurrency == pytest.approx(plan.kv_cache_blocks / per_request, abs=1e-4)
+    tgi = size_on_gpu(path, gpu="h100-80gb", engine="tgi", max_model_len=32768)
+    assert tgi.max_concurrency == pytest.approx(tgi.kv_cache_tokens / 32768)
+
+
+def test_mixed_sliding_and_full_layers_form_groups(tmp_path: Path) -> None:
+    raw = json.loads((FIXTURES / "mistral-7b-v0.1.json").read_text())
+    raw["layer_types"] = ["sliding_attention", "full_attention"] * 16
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(raw))
+    plan = size_on_gpu(str(path), gpu="h100-80gb", engine_version="0.19.0", max_model_len=32768)
+    per_request = 2048 + math.ceil((4095 + 8192) / 16) + 1  # one full group + one sliding group of 16 layers
+    assert plan.kv_cache_tokens == plan.kv_cache_blocks // 2 * 16
+    assert plan.max_concurrency == pytest.approx(plan.kv_cache_blocks / per_request, abs=1e-4)
