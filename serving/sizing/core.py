@@ -249,6 +249,12 @@ def size_on_gpu(
     if capacity_type not in ("on-demand", "spot"):
         raise InputError(f"'{capacity_type}' is not on-demand or spot", field="--capacity-type")
     check_parallelism(spec, tp, pp, engine=engine)
+    if instance is not None and tp > instance.gpus:
+        raise InputError(
+            f"{tp} exceeds the {instance.gpus} GPU(s) of {instance.type}: tensor parallelism stays "
+            "inside one node (use --pp to span nodes)",
+            field="--tp",
+        )
     settings = resolve(
         spec,
         gpu=gpu_spec,
@@ -275,6 +281,10 @@ def size_on_gpu(
         capacity_type=capacity_type,
     )
     notes = [_explain(spec, settings, mem, tp, pp)]
+    if gpu is None and instance is None:
+        notes.append(
+            f"--gpu-memory-gib {total:g} without --gpu: bandwidth and FLOPs of {_GENERIC_GPU} are assumed"
+        )
     if quantization == "fp8" and not gpu_spec.fp8:
         notes.append(f"{gpu_spec.id} has no FP8 tensor cores: vLLM runs FP8 weights weight-only (Marlin)")
     return assemble(spec, settings, mem, placement, notes=tuple(notes), utilization=utilization)

@@ -163,6 +163,7 @@ def test_vllm_engine_args() -> None:
         ({"model": "llama-3.1-8b", "gpu": None}, "--gpu", "GPU id"),
         ({"model": "llama-3.1-8b", "capacity_type": "reserved"}, "--capacity-type", "on-demand"),
         ({"model": "llama-3.1-8b", "region": "mars-1"}, "--region", "unknown region"),
+        ({"model": "llama-3.1-8b", "gpu": "g6e.xlarge", "tp": 2}, "--tp", "inside one node"),
     ],
 )
 def test_bad_input_names_the_flag(kwargs: dict[str, object], field: str, text: str) -> None:
@@ -199,3 +200,9 @@ def test_mixed_sliding_and_full_layers_form_groups(tmp_path: Path) -> None:
     per_request = 2048 + math.ceil((4095 + 8192) / 16) + 1  # one full group + one sliding group of 16 layers
     assert plan.kv_cache_tokens == plan.kv_cache_blocks // 2 * 16
     assert plan.max_concurrency == pytest.approx(plan.kv_cache_blocks / per_request, abs=1e-4)
+
+
+def test_pipeline_across_nodes_of_an_instance_type() -> None:
+    plan = size_on_gpu("llama-3.1-405b", gpu="p5.48xlarge", tp=8, pp=2, max_model_len=8192)
+    assert (plan.nodes_per_replica, plan.gpus_per_node, plan.replicas_per_node) == (2, 8, 1)
+    assert plan.fits and plan.hourly_cost_usd == pytest.approx(2 * 55.04)
