@@ -28,10 +28,10 @@ from scripts.ephemeral_output import ProgressPrinter, list_table, plan_notes, pl
 from serving.ephemeral.errors import ConfirmationRequiredError
 from serving.ephemeral.lifecycle import down, extend, list_ephemeral, run_up
 from serving.ephemeral.naming import sanitize_owner
-from serving.ephemeral.planning import Sizer, UpRequest, build_up_plan, engine_sizer
+from serving.ephemeral.planning import Sizer, UpPlan, UpRequest, build_up_plan, engine_sizer
 from serving.ephemeral.reaper import reap
 from serving.ephemeral.ttl import format_timestamp, parse_ttl_spec
-from serving.ephemeral.workspace import Workspace
+from serving.ephemeral.workspace import BackendInfo, Workspace
 from serving.errors import InputError, PaddockError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,18 +159,7 @@ def command(ctx: click.Context) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan and cost, create nothing.")
 @click.pass_context
 def up_cmd(
-    ctx: click.Context,
-    model: str,
-    gpu: str | None,
-    context_len: int,
-    concurrency: int,
-    ttl: str,
-    region: str | None,
-    spot: bool,
-    keep_warm: bool,
-    owner: str | None,
-    yes: bool,
-    dry_run: bool,
+    ctx: click.Context, /, yes: bool, dry_run: bool, owner: str | None, model: str, **flags: Any
 ) -> None:
     """Size --model, show the plan and its cost, confirm, then create and deploy the stack."""
     env = _env(ctx)
@@ -178,18 +167,19 @@ def up_cmd(
     with _errors():
         now = env.clock().replace(microsecond=0)
         request = UpRequest(
-            model=str(Path(model).resolve()) if model.endswith(".json") else model,
+            model=str(Path(model).resolve()) if model.endswith(".json") or Path(model).is_dir() else model,
             owner=owner or _default_owner(),
-            ttl=parse_ttl_spec(ttl),
-            context=context_len,
-            concurrency=concurrency,
-            gpu=gpu,
-            region=region,
-            spot=spot,
-            keep_warm=keep_warm,
+            ttl=parse_ttl_spec(flags.pop("ttl")),
+            context=flags.pop("context_len"),
+            **flags,
         )
-        template = _load_template(env.template_path)
-        plan = build_up_plan(request, template=template, sizer=env.sizer, now=now, salt=secrets.token_hex(4))
+        plan = build_up_plan(
+            request,
+            template=_load_template(env.template_path),
+            sizer=env.sizer,
+            now=now,
+            salt=secrets.token_hex(4),
+        )
         env.validate(dict(plan.config), plan.stack)
         console.print(plan_table(plan, now=now))
         for note in plan_notes(plan):
@@ -202,29 +192,33 @@ def up_cmd(
         if not _confirm(env, f"Create {plan.stack} and start paying for it?", yes=yes):
             console.print("aborted: nothing was created")
             raise SystemExit(1)
-        console.print(f"creating {plan.stack} (backend {backend.url})")
-        printer = ProgressPrinter(console, "up")
-        try:
-            with _activity(console, f"deploying {plan.stack} (EKS + GPU nodes take 15-25 minutes)"):
-                outcome = run_up(
-                    workspace,
-                    plan,
-                    backend=backend,
-                    on_progress=printer,
-                    warn=lambda w: console.print(f"warning: {w}", markup=False),
-                )
-        except KeyboardInterrupt:
-            click.echo(
-                f"interrupted: {plan.stack} may be partly created. It is tagged to expire at "
-                f"{format_timestamp(plan.meta.expires_at)} and `paddock ephemeral reap` destroys it then; "
-                f"run `paddock ephemeral down {plan.stack}` to remove it now.",
-                err=True,
+        _deploy(console, workspace, backend, plan)
+
+
+def _deploy(console: Console, workspace: Workspace, backend: BackendInfo, plan: UpPlan) -> None:
+    """Create and deploy with per-resource progress; Ctrl-C says how the stack goes away."""
+    console.print(f"creating {plan.stack} (backend {backend.url})")
+    try:
+        with _activity(console, f"deploying {plan.stack} (EKS + GPU nodes take 15-25 minutes)"):
+            outcome = run_up(
+                workspace,
+                plan,
+                backend=backend,
+                on_progress=ProgressPrinter(console, "up"),
+                warn=lambda w: console.print(f"warning: {w}", markup=False),
             )
-            raise SystemExit(130) from None
-        console.print(f"ready: {outcome.stack} expires {format_timestamp(plan.meta.expires_at)}")
-        if outcome.ttl_schedule:
-            console.print(outcome.ttl_schedule, markup=False)
-        console.print(f"tear down early with: paddock ephemeral down {outcome.stack}", markup=False)
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: {plan.stack} may be partly created. It is tagged to expire at "
+            f"{format_timestamp(plan.meta.expires_at)} and `paddock ephemeral reap` destroys it then; "
+            f"run `paddock ephemeral down {plan.stack}` to remove it now.",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    console.print(f"ready: {outcome.stack} expires {format_timestamp(plan.meta.expires_at)}")
+    if outcome.ttl_schedule:
+        console.print(outcome.ttl_schedule, markup=False)
+    console.print(f"tear down early with: paddock ephemeral down {outcome.stack}", markup=False)
 
 
 @command.command("list")
