@@ -67,11 +67,15 @@ def _render(env: str, path: Path, plan_dir: Path) -> str | None:
 def load_resources(
     env: str, path: Path, plan_dir: Path, render: bool
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Resource records of the stack's offline plan, rendering it when missing (and allowed)."""
+    """Resource records of the stack's offline plan, rendered when missing or older than the stack file
+    (unless ``render`` is false: then a stale plan is used with a note)."""
     resources = plan_dir / env / "resources.json"
-    note = None
-    if not resources.is_file() and render:
+    stale = resources.is_file() and resources.stat().st_mtime < path.stat().st_mtime
+    note = f"{resources} is older than {path}" if stale else None
+    if render and (stale or not resources.is_file()):
         note = _render(env, path, plan_dir)
+        if note is not None and stale:
+            return [], f"{note}; stale {resources} ignored: config-only audit"
     if not resources.is_file():
         return [], note or f"no {resources}: config-only audit"
     try:

@@ -171,6 +171,43 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
 ADDONS: list[Callable[[Platform], None]] = []
 
 
+# ── add-on: residency (components/bedrock_fallback.py; owner: residency) ──────────────────────────────────
+def add_bedrock_fallback(platform: Platform) -> None:
+    """The gateway's least-privilege Bedrock role (no role at all when every alias is pinned).
+
+    Exports ``bedrockRoleArn`` (None when pinned) for the gateway add-on; the role is bound by Pod Identity to
+    ServiceAccount ``components.bedrock_fallback.GATEWAY_SERVICE_ACCOUNT`` in ``paddock:namespace``.
+    """
+    import pulumi_aws as aws
+
+    from components.bedrock_fallback import BedrockFallback, BedrockFallbackArgs
+    from serving.errors import InputError
+    from serving.residency import facts_from_stack_config
+    from serving.residency.iam import bedrock_targets
+
+    cfg = platform.config
+    try:
+        targets = bedrock_targets(facts_from_stack_config(cfg))
+    except InputError as exc:  # a geo profile with unknown destinations: name the key, no traceback
+        raise pulumi.RunError(str(exc)) from None
+    fallback = BedrockFallback(
+        "bedrock",
+        BedrockFallbackArgs(
+            targets=targets,
+            region=cfg.fallback.region or cfg.region,
+            account_id=aws.get_caller_identity_output().account_id if targets else "",
+            namespace=cfg.namespace,
+            cluster_name=platform.cluster.cluster_name,
+            create_endpoint=False,  # the Network component creates the bedrock-runtime endpoint today
+            tags=platform.tags,
+        ),
+    )
+    platform.exports["bedrockRoleArn"] = fallback.role_arn
+
+
+ADDONS.append(add_bedrock_fallback)
+
+
 # ── add-on: autoscaling + monitoring (components/autoscaling.py, monitoring.py; owner: scaling) ─────────────
 def add_monitoring(platform: Platform) -> None:
     """kube-prometheus-stack, engine/gateway monitors, per-model PrometheusRules and Grafana dashboards.

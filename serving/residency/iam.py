@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.errors import InputError
-from serving.residency.profiles import Scope, foundation_model_arn, profile_arn, resolve_profile
+from serving.residency.model import ResidencyPolicy
+from serving.residency.profiles import (
+    ProfileRoute,
+    Scope,
+    aws_regions,
+    candidate_regions,
+    foundation_model_arn,
+    profile_arn,
+    resolve_profile,
+)
 from serving.residency.stack import StackFacts
 
 ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -21,15 +30,39 @@ PolicyDoc = dict[str, Any]
 
 @dataclass(frozen=True, kw_only=True)
 class BedrockTarget:
-    """One inference profile (or In-Region model) the gateway may call, and where it routes."""
+    """One inference profile (or In-Region model) the gateway may call, and the Regions its role may reach."""
 
     profile_id: str
     model_id: str
     scope: Scope
     source_region: str
     destinations: tuple[str, ...]
-    """Destination Regions (sorted); empty only for a global profile whose list is unknown."""
+    """Regions whose foundation-model ARN is granted (sorted): the profile's destinations (or, when unknown,
+    its geography's Regions) that ``allowedRegions`` permits. Fail closed: never a Region outside the list,
+    except for an accepted global profile (any commercial Region)."""
+    basis: str
+    """Where the destinations came from (``data file``, ``preflight``, ``in-region``, ``geography``)."""
     config_key: str
+
+
+def _granted(route: ProfileRoute, policy: ResidencyPolicy, config_key: str) -> tuple[str, ...]:
+    pid = route.profile_id
+    if route.scope == "global":
+        if not policy.allow_global_profiles:
+            raise InputError(
+                f"{pid} is a global profile; allowGlobalInferenceProfiles is false", field=config_key
+            )
+        return route.destinations or aws_regions()
+    if route.scope == "geo" and not policy.allow_geo_profiles:
+        raise InputError(f"{pid} is a geo profile; allowGeoInferenceProfiles is false", field=config_key)
+    granted = tuple(r for r in candidate_regions(route) if policy.allows(r))
+    if not granted:
+        raise InputError(
+            f"{pid} from {route.source_region} reaches none of allowedRegions "
+            f"({', '.join(policy.allowed_regions)})",
+            field=config_key,
+        )
+    return granted
 
 
 def bedrock_targets(
@@ -37,28 +70,23 @@ def bedrock_targets(
 ) -> tuple[BedrockTarget, ...]:
     """Distinct fallback targets of aliases that are not pinned; ``()`` when none (then: no role at all).
 
-    Raises InputError when a geo profile's destinations are unknown (add it to the data file or run
-    preflight): exact ARNs cannot be written without them.
+    Raises InputError (naming the config key) when a target cannot be granted inside ``paddock:residency``:
+    a global/geo profile that is not allowed, or one that reaches no allowed Region.
     """
     if not facts.policy.allow_fallback:
         return ()
-    keys = sorted({m.fallback for m in facts.models if m.fallback is not None})
     out = []
-    for key in keys:
+    for key in sorted({m.fallback for m in facts.models if m.fallback is not None}):
         config_key = f"paddock:fallback.bedrock.models.{key}.inferenceProfile"
         route = resolve_profile(facts.fallback_profiles[key], facts.bedrock_region, overrides)
-        if route.destinations is None and route.scope != "global":
-            raise InputError(
-                f"destination Regions of {route.profile_id} are unknown ({route.known_from})",
-                field=config_key,
-            )
         out.append(
             BedrockTarget(
                 profile_id=route.profile_id,
                 model_id=route.model_id,
                 scope=route.scope,
                 source_region=route.source_region,
-                destinations=route.destinations or (),
+                destinations=_granted(route, facts.policy, config_key),
+                basis=route.basis if route.destinations is not None else "geography",
                 config_key=config_key,
             )
         )

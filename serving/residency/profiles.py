@@ -109,6 +109,27 @@ def geography_of(profile_id: str) -> Geography | None:
     return next((g for g in _catalog().geographies if profile_id.startswith(g.prefix)), None)
 
 
+@lru_cache(maxsize=4)
+def aws_regions(partition: str = "aws") -> tuple[str, ...]:
+    """Every Region of an AWS partition (``aws`` = commercial, ``aws-us-gov``), sorted, from botocore's
+    bundled endpoints data (``botocore/data/endpoints.json``)."""
+    import botocore.session  # lazy: ~0.3-2 s to import, and only IAM for unknown/global profiles needs it
+
+    data = botocore.session.get_session().get_data("endpoints")
+    return tuple(sorted(r for p in data["partitions"] if p["partition"] == partition for r in p["regions"]))
+
+
+def candidate_regions(route: ProfileRoute) -> tuple[str, ...]:
+    """The profile's destinations if known, else every Region of its geography (a superset), sorted."""
+    if route.destinations is not None:
+        return route.destinations
+    if route.geo is None:
+        return ()
+    geo = route.geo
+    partition = "aws-us-gov" if geo.prefix == "us-gov." else "aws"
+    return tuple(r for r in aws_regions(partition) if geo.may_include(r))
+
+
 def known_profile_ids() -> tuple[str, ...]:
     """Ids of the profiles in the data file, sorted."""
     return tuple(sorted(_catalog().profiles))

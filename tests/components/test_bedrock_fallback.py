@@ -174,6 +174,7 @@ def test_invalid_args_listed_at_once_before_any_child(recorder: Recorder) -> Non
         scope="geo",
         source_region="eu-west-1",
         destinations=(),
+        basis="data file",
         config_key="k",
     )
     with pytest.raises(pulumi.InputPropertiesError) as err:

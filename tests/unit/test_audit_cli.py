@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -263,3 +264,36 @@ def test_failing_renderer_falls_back_to_config_audit(
     )
     assert code == 0
     assert json.loads(out)["stacks"][0]["note"] == "offline render failed: RuntimeError: mock engine exploded"
+
+
+def test_plan_older_than_stack_file_is_rendered_again(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    stack = tmp_path / "Pulumi.clean-eu.yaml"
+    shutil.copy(fixture("clean-eu"), stack)
+    write_plan(
+        dirs["plan"], "clean-eu", [{"type": "aws:ec2/natGateway:NatGateway", "name": "old", "inputs": {}}]
+    )
+    old = Path(dirs["plan"]) / "clean-eu" / "resources.json"
+    os.utime(old, (stack.stat().st_mtime - 60, stack.stat().st_mtime - 60))
+    code, doc = audit_json(capsys, dirs, "--stack", str(stack))
+    assert code == 1 and doc["stacks"][0]["note"] == f"{old} is older than {stack}"
+
+    def render_plan(**_: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(sys.modules, "stacks.offline", types.SimpleNamespace(render_plan=render_plan))
+    code, out, _ = run(
+        capsys,
+        "--stack",
+        str(stack),
+        "--format",
+        "json",
+        "--plan-dir",
+        dirs["plan"],
+        "--preflight-dir",
+        dirs["pre"],
+    )
+    (s,) = json.loads(out)["stacks"]
+    assert code == 0 and s["resourcesChecked"] == 0
+    assert s["note"] == f"offline render failed: RuntimeError: boom; stale {old} ignored: config-only audit"

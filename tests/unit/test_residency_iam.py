@@ -62,14 +62,15 @@ def test_in_region_target_grants_the_one_model_arn() -> None:
     ]
 
 
-def test_global_profile_adds_the_regionless_model_arn() -> None:
-    facts = _facts("eu-global-profile")
-    (target,) = bedrock_targets(facts)
-    assert (target.scope, target.destinations) == ("global", ())
-    statements = invoke_policy((target,), account_id=ACCT)["Statement"]
-    assert statements[1]["Resource"] == [
-        "arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
-    ]
+def test_global_profile_grants_every_commercial_region_plus_the_regionless_arn() -> None:
+    raw = dict(read_stack_yaml(FIXTURES / "Pulumi.eu-global-profile.yaml"))
+    raw["paddock:residency"] = {**raw["paddock:residency"], "allowGlobalInferenceProfiles": True}
+    (target,) = bedrock_targets(facts_from_raw(raw, stack="g"))
+    assert target.scope == "global" and target.destinations == profiles.aws_regions("aws")
+    assert {"us-east-1", "eu-central-1", "ap-southeast-2"} <= set(target.destinations)
+    resources = invoke_policy((target,), account_id=ACCT)["Statement"][1]["Resource"]
+    assert resources[-1] == "arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert len(resources) == len(target.destinations) + 1
 
 
 def test_no_targets_when_all_pinned_and_invoke_policy_refuses_empty() -> None:
@@ -79,13 +80,28 @@ def test_no_targets_when_all_pinned_and_invoke_policy_refuses_empty() -> None:
         invoke_policy((), account_id=ACCT)
 
 
-def test_unknown_geo_profile_cannot_get_exact_arns() -> None:
-    with pytest.raises(InputError) as err:
-        bedrock_targets(_facts("unknown-eu-profile"))
+def test_grants_fail_closed_to_allowed_regions() -> None:
+    (narrow,) = bedrock_targets(_facts("eu-narrow-allowed"))
+    assert (narrow.destinations, narrow.basis) == (("eu-central-1", "eu-west-1"), "data file, unverified")
+    (unknown,) = bedrock_targets(_facts("unknown-eu-profile"))
+    assert (unknown.destinations, unknown.basis) == (tuple(EU6), "geography")
+    live = {"eu.anthropic.claude-opus-4-6-v1": ("eu-west-1", "eu-central-1", "eu-west-2")}
+    (pinned_live,) = bedrock_targets(_facts("unknown-eu-profile"), live)
+    assert (pinned_live.destinations, pinned_live.basis) == (("eu-central-1", "eu-west-1"), "preflight")
+
+
+@pytest.mark.parametrize(
+    ("stack", "needle"),
+    [
+        ("eu-us-profile", "reaches none of allowedRegions"),
+        ("eu-global-profile", "allowGlobalInferenceProfiles is false"),
+        ("geo-not-allowed", "allowGeoInferenceProfiles is false"),
+    ],
+)
+def test_targets_outside_residency_cannot_be_granted(stack: str, needle: str) -> None:
+    with pytest.raises(InputError, match=needle) as err:
+        bedrock_targets(_facts(stack))
     assert err.value.field == "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
-    live = {"eu.anthropic.claude-opus-4-6-v1": ("eu-west-1", "eu-central-1")}
-    (target,) = bedrock_targets(_facts("unknown-eu-profile"), live)
-    assert target.destinations == ("eu-central-1", "eu-west-1")
 
 
 def test_endpoint_policy_names_the_role_as_only_principal() -> None:
