@@ -53,7 +53,7 @@ def test_broken_debs_are_named(deb: bytes, message: str) -> None:
 
 
 def test_without_apt_get_the_error_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(promtool.shutil, "which", lambda _: None)
+    monkeypatch.setattr("scripts.promtool.shutil.which", lambda _: None)
     with pytest.raises(RuntimeError, match="apt-get is not available"):
         promtool._apt_download(tmp_path)
 
