@@ -182,3 +182,14 @@ def test_validate_settings() -> None:
     ]
     assert validate_settings(SETTINGS) == []
     raise_if([], "x")  # nothing to raise
+
+
+def test_hpa_passes_the_kubernetes_schema() -> None:
+    import kubernetes_validate
+
+    for model in (make_model(), tgi_model()):
+        assert kubernetes_validate.validate(hpa(model, SETTINGS), "1.33.0", strict=True) == "1.33"
+    broken = hpa(make_model(), SETTINGS)
+    broken["spec"]["minReplicas"] = "one"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, "1.33.0", strict=True)
