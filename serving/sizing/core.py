@@ -19,6 +19,7 @@ from serving.errors import InputError
 from serving.sizing.engine_args import engine_args
 from serving.sizing.estimates import (
     decode_tokens_per_second,
+    effective_batch,
     load_time,
     root_volume_gib,
     shm_size_gib,
@@ -153,7 +154,8 @@ def assemble(
 ) -> ServingPlan:
     """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement."""
     ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
-    aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, s.max_num_seqs)
+    batch = effective_batch(s, mem)
+    aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, batch)
     steps = load_time(
         engine=s.engine,
         checkpoint_gib=ckpt_gib,

@@ -59,12 +59,34 @@ def _peak_flops(gpu: GpuSpec, s: EngineSettings) -> float:
     return gpu.bf16_tflops * 1e12
 
 
+def kv_read_bytes(m: ModelSpec, s: EngineSettings, tp: int, pp: int) -> float:
+    """KV bytes one half-full sequence makes the busiest stage read per decode step (local-attention layers
+    read at most their chunk / window)."""
+    avg = s.max_model_len / 2
+    per_layer = 2 * max(1, m.num_kv_heads // tp) * m.head_dim * s.kv_bytes
+    layers = max(stage_layers(m, pp), key=len)
+    total = 0.0
+    for layer in layers:
+        if layer in m.chunked_layers and m.attention_chunk_size:
+            total += per_layer * min(avg, m.attention_chunk_size)
+        elif layer in m.sliding_layers and m.sliding_window and s.engine == "vllm":
+            total += per_layer * min(avg, m.sliding_window)
+        else:
+            total += per_layer * avg
+    return total
+
+
+def effective_batch(s: EngineSettings, mem: MemoryResult) -> int:
+    """Sequences decoding at once: max_num_seqs, capped by what the KV cache holds at half length."""
+    return max(1, min(s.max_num_seqs, math.floor(2 * mem.max_concurrency)))
+
+
 def step_seconds(
     m: ModelSpec, s: EngineSettings, mem: MemoryResult, gpu: GpuSpec, tp: int, pp: int, batch: float
 ) -> float:
     """Seconds of one decode step of one PP stage running ``batch`` sequences."""
     bandwidth = gpu.memory_bandwidth_gbps * 1e9 * BANDWIDTH_EFFICIENCY
-    kv = batch * s.max_model_len / 2 * mem.kv_bytes_per_token
+    kv = batch * kv_read_bytes(m, s, tp, pp)
     t_mem = (_read_bytes(m, s, mem, tp, pp, batch) + kv) / bandwidth
     flops = 2 * active_params_per_token(m) / (tp * pp) * batch
     t_compute = flops / (_peak_flops(gpu, s) * COMPUTE_EFFICIENCY)
@@ -76,7 +98,7 @@ def step_seconds(
 def decode_tokens_per_second(
     m: ModelSpec, s: EngineSettings, mem: MemoryResult, gpu: GpuSpec, tp: int, pp: int, batch: int
 ) -> tuple[float, float]:
-    """(aggregate tokens/s at ``batch`` running sequences, single-sequence tokens/s) for one replica.
+    """(aggregate tokens/s with ``batch`` running sequences, single-sequence tokens/s) for one replica.
 
     With PP, ``batch`` is split into PP micro-batches that keep every stage busy."""
     micro = max(batch / pp, 1.0)

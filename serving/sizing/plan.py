@@ -75,7 +75,8 @@ class ServingPlan:
     load_time_seconds: float
     """Estimated time from pod start to ready (image pull + weight download + load + warmup), seconds."""
     decode_tokens_per_second: float
-    """Estimated aggregate decode throughput per replica at max_num_seqs (tokens/s, roofline)."""
+    """Estimated aggregate decode throughput per replica at max_num_seqs (tokens/s, roofline), capped by the
+    sequences the KV cache holds at half of max_model_len."""
     hourly_cost_usd: float | None
     """On-demand $/hour for all nodes of one replica in the chosen region; None when unknown."""
     cost_per_million_tokens_usd: float | None

@@ -206,3 +206,25 @@ def test_pipeline_across_nodes_of_an_instance_type() -> None:
     plan = size_on_gpu("llama-3.1-405b", gpu="p5.48xlarge", tp=8, pp=2, max_model_len=8192)
     assert (plan.nodes_per_replica, plan.gpus_per_node, plan.replicas_per_node) == (2, 8, 1)
     assert plan.fits and plan.hourly_cost_usd == pytest.approx(2 * 55.04)
+
+
+def test_decode_roofline_matches_the_h100_measurement() -> None:
+    plan = size_on_gpu("llama-3.1-8b", gpu="h100-80gb", max_model_len=2048, max_num_seqs=1)
+    weights_read = (8_030_261_248 - 128256 * 4096) * 2  # every weight but the embedding lookup
+    assert weights_read / 2**30 == pytest.approx(13.98, abs=0.005)  # "weights read / step" in the measurement
+    step = (weights_read + 1024 * 131072) / (0.76 * 3350e9)
+    assert plan.single_stream_tokens_per_second == pytest.approx(1 / step, rel=0.002)  # ~170 tok/s measured
+    assert plan.decode_tokens_per_second == plan.single_stream_tokens_per_second
+
+
+def test_decode_batch_is_capped_by_kv_and_local_layers_read_less() -> None:
+    from serving.catalog import get_model
+    from serving.sizing.estimates import kv_read_bytes
+    from serving.sizing.settings import resolve
+
+    scout = get_model("llama-4-scout")
+    s = resolve(scout, gpu=None, total_gib=79.19, max_model_len=131072)
+    per_layer = 2 * 2 * 128 * 2  # TP4: 2 KV heads per rank, bf16
+    assert kv_read_bytes(scout, s, 4, 1) == per_layer * (12 * 65536 + 36 * 8192)
+    plan = size_on_gpu("llama-4-scout", gpu="h100-80gb", tp=4, max_model_len=131072)
+    assert plan.max_num_seqs == 1024 and plan.max_concurrency < 10  # batch used: floor(2 x concurrency)
