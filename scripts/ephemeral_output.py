@@ -37,7 +37,9 @@ def plan_table(plan: UpPlan, *, now: datetime) -> Table:
         (
             "$/hour",
             f"{format_usd(cost.hourly_usd)} while a replica runs (GPU {format_usd(cost.gpu_hourly_usd)}"
-            f" + EKS control plane {format_usd(cost.control_plane_hourly_usd)})",
+            f" + EKS control plane {format_usd(cost.control_plane_hourly_usd)}"
+            + (f" + NAT gateway {format_usd(cost.nat_hourly_usd)}" if cost.nat_hourly_usd else "")
+            + ")",
         ),
         (
             f"total for {format_duration(cost.ttl)}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from serving.ephemeral.cost import EKS_CONTROL_PLANE_USD_PER_HOUR, CostEstimate
+from serving.ephemeral.cost import EKS_CONTROL_PLANE_USD_PER_HOUR, NAT_GATEWAY_USD_PER_HOUR, CostEstimate
 from serving.ephemeral.metadata import CONFIG_KEY, TAGS_CONFIG_KEY, EphemeralMeta
 from serving.ephemeral.naming import sanitize_owner, stack_name
 from serving.ephemeral.ttl import TtlSpec, expiry_for
@@ -173,6 +173,14 @@ def _config(
     return config
 
 
+def creates_nat(template: Mapping[str, Any]) -> bool:
+    """True when the template creates its own network with a NAT gateway."""
+    network = template.get("paddock:network")
+    if not isinstance(network, Mapping) or "existingVpcId" in network:
+        return False
+    return bool(network.get("create", True)) and bool(network.get("natGateway", False))
+
+
 def creates_cluster(template: Mapping[str, Any]) -> bool:
     """True when the template creates its own EKS cluster (then the control plane is billed)."""
     cluster = template.get("paddock:cluster")
@@ -201,7 +209,10 @@ def build_up_plan(
     if not plan.fits:
         raise SizingError(f"no instance fits {request.model} at {request.context} tokens", field="--model")
     control = EKS_CONTROL_PLANE_USD_PER_HOUR if creates_cluster(template) else 0.0
-    cost = CostEstimate(gpu_hourly_usd=plan.hourly_cost_usd, control_plane_hourly_usd=control, ttl=ttl)
+    nat = NAT_GATEWAY_USD_PER_HOUR if creates_nat(template) else 0.0
+    cost = CostEstimate(
+        gpu_hourly_usd=plan.hourly_cost_usd, control_plane_hourly_usd=control, nat_hourly_usd=nat, ttl=ttl
+    )
     created = now
     name = stack_name(owner, model=request.model, created_at=created, salt=salt)
     meta = EphemeralMeta(

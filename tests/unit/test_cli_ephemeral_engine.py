@@ -11,6 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from scripts.ephemeral import Env, command, project_dir
+from serving.ephemeral.cost import EKS_CONTROL_PLANE_USD_PER_HOUR, NAT_GATEWAY_USD_PER_HOUR
 from serving.ephemeral.planning import SizingRequest, engine_sizer
 from serving.stack_config import parse_stack_config
 from tests.unit.ephemeral_fakes import NOW, FakeWorkspace
@@ -54,7 +55,8 @@ def test_up_sizes_with_the_engine_and_the_config_passes_the_schema() -> None:
     assert parsed.tags["paddock:expires-at"] == "2026-11-23T16:00:00Z"
     assert parsed.tags["paddock:owner"] == "alice" and parsed.tags["paddock:stack"] == stack
     assert expected.hourly_cost_usd is not None
-    hourly = expected.hourly_cost_usd + 0.10
+    hourly = expected.hourly_cost_usd + EKS_CONTROL_PLANE_USD_PER_HOUR + NAT_GATEWAY_USD_PER_HOUR
+    assert "+ EKS control plane $0.10 + NAT gateway $0.045)" in result.output
     assert f"${hourly:,.2f} while a replica runs" in result.output
     assert f"at most ${round(hourly * 4, 2):,.2f}" in result.output
 

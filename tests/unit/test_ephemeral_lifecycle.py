@@ -306,3 +306,22 @@ def test_create_failing_before_anything_exists_skips_the_rollback() -> None:
         run_up(ws, plan, backend=ws.backend, on_progress=lambda e: None)
     assert str(err.value) == "backend unreachable"
     assert [op for op, _ in ws.calls] == ["get", "create-early", "get"]
+
+
+@pytest.mark.parametrize(
+    ("network", "nat"),
+    [
+        ({"create": True, "natGateway": True}, 0.045),
+        ({"create": True, "natGateway": False}, 0.0),
+        ({"existingVpcId": "vpc-1", "privateSubnetIds": ["s"]}, 0.0),
+        (None, 0.0),
+    ],
+)
+def test_nat_gateway_is_a_fixed_cost(network: dict[str, Any] | None, nat: float) -> None:
+    template = {**TEMPLATE, **({"paddock:network": network} if network else {})}
+    request = UpRequest(model="m", owner="a", ttl=parse_ttl_spec("10h"))
+    cost = build_up_plan(request, template=template, sizer=RecordingSizer(make_plan()), now=NOW).cost
+    assert cost.nat_hourly_usd == nat
+    assert cost.fixed_hourly_usd == pytest.approx(0.10 + nat)
+    assert cost.floor_for_ttl_usd == pytest.approx(round((0.10 + nat) * 10, 2))
+    assert cost.total_for_ttl_usd == pytest.approx(round((1.90 + 0.10 + nat) * 10, 2))

@@ -185,6 +185,12 @@ def test_cost_so_far() -> None:
     assert cost_so_far(None, created_at=NOW, now=NOW) is None
     assert cost_so_far(2.0, created_at=None, now=NOW) is None
     assert format_usd(1234.5) == "$1,234.50" and format_usd(None) == "?"
+    assert (format_usd(0.045), format_usd(0.1), format_usd(0.0), format_usd(1.2345)) == (
+        "$0.045",
+        "$0.10",
+        "$0.00",
+        "$1.23",
+    )
 
 
 @pytest.mark.parametrize(
