@@ -184,12 +184,31 @@ def audit_stack(
 ) -> StackAudit:
     """Audit one stack: resource-record findings first (they name real resources), then config findings."""
     by_resource = [f for r in resources for f in check_resource(r, facts.policy)]
+    findings = _dedupe(by_resource + check_stack(facts, overrides))
+    places = _config_places(facts, overrides) + _resource_places(facts, resources)
+    if facts.gateway_enabled:
+        content = [f.resource for f in findings if f.rule == "gateway-logs-content"]
+        what = (
+            f"gateway logs content ({', '.join(content)})"
+            if content
+            else "gateway logs: routing metadata only"
+        )
+        places.append(
+            Place(
+                kind="logs",
+                what=what,
+                region=facts.region,
+                resource="gateway",
+                config_key="paddock:gateway",
+                allowed=not content,
+            )
+        )
     return StackAudit(
         stack=facts.stack,
         region=facts.region,
         allowed_regions=facts.policy.allowed_regions,
-        places=tuple(_config_places(facts, overrides) + _resource_places(facts, resources)),
-        findings=_dedupe(by_resource + check_stack(facts, overrides)),
+        places=tuple(places),
+        findings=findings,
         fallback_aliases=tuple(m.alias for m in facts.models if m.fallback is not None),
         pinned_aliases=tuple(m.alias for m in facts.models if m.fallback is None),
         resources_checked=len(resources),

@@ -156,3 +156,19 @@ def test_facts_from_parsed_stack_config_match_raw_reader(name: str) -> None:
 
     path = FIXTURES / f"Pulumi.{name}.yaml"
     assert facts_from_stack_config(load_stack_file(path)) == facts_from_raw(read_stack_yaml(path), stack=name)
+
+
+def test_gateway_content_logging_shows_in_the_inventory() -> None:
+    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.clean-eu.yaml"), stack="clean-eu")
+    (quiet,) = [p for p in audit_stack(facts).places if p.resource == "gateway"]
+    assert (quiet.what, quiet.allowed) == ("gateway logs: routing metadata only", True)
+    env = [{"name": "PADDOCK_LOG_PROMPTS", "value": "true"}]
+    deployment = {
+        "type": "kubernetes:apps/v1:Deployment",
+        "name": "gateway-deploy",
+        "inputs": {"spec": {"template": {"spec": {"containers": [{"name": "gw", "env": env}]}}}},
+    }
+    audit = audit_stack(facts, [deployment])
+    (loud,) = [p for p in audit.places if p.resource == "gateway"]
+    assert (loud.what, loud.allowed) == ("gateway logs content (gateway-deploy)", False)
+    assert [(f.rule, f.resource) for f in audit.findings] == [("gateway-logs-content", "gateway-deploy")]
