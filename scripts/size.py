@@ -113,7 +113,11 @@ def render(plan: ServingPlan, console: Console) -> None:
             + ", ".join(f"{k} {v:.0f}s" for k, v in plan.load_time_breakdown)
             + ")",
         ),
-        ("disk / shm", f"root volume {plan.root_volume_gib} GiB, /dev/shm {plan.shm_size_gib:g} GiB"),
+        (
+            "disk / shm",
+            f"root volume {plan.root_volume_gib} GiB, /dev/shm {plan.shm_size_gib:g} GiB"
+            + (" (weights cached on local NVMe)" if plan.weights_on_local_nvme else ""),
+        ),
         (
             "cost",
             f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
