@@ -214,6 +214,7 @@ def add_monitoring(platform: Platform) -> None:
     With ``paddock:monitoring.enabled: false`` only a Prometheus for KEDA runs (none without KEDA)."""
     from components.monitoring import Monitoring, MonitoringArgs
     from serving.autoscaling.config import autoscaling_settings, model_scaling, monitoring_settings
+    from serving.monitoring.targets import ScrapeTargets
 
     cfg = platform.config
     settings = monitoring_settings(cfg)  # None = no Prometheus at all (monitoring and KEDA both off)
@@ -229,6 +230,7 @@ def add_monitoring(platform: Platform) -> None:
             kube_prometheus_stack_version=str(cfg.versions.kube_prometheus_stack_chart),
             gateway=cfg.gateway.enabled,
             namespace=MONITORING_NAMESPACE,
+            targets=ScrapeTargets(serving_namespace=cfg.namespace, gateway_namespace=cfg.namespace),
             dcgm_service_monitor=False,  # GpuPlumbing's dcgm-exporter chart creates it (service_monitor=True)
         ),
     )
