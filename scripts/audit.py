@@ -23,6 +23,7 @@ from rich.table import Table
 
 from serving.errors import InputError, PaddockError
 from serving.residency import StackAudit, audit_stack, facts_from_raw, render_markdown
+from serving.residency.report import grouped_places
 from serving.residency.stack import read_stack_yaml
 
 PLAN_DIR = Path("build/plan")
@@ -118,9 +119,9 @@ def print_table(console: Console, audits: Sequence[StackAudit], notes: Mapping[s
         if notes.get(a.stack):
             console.print(f"[yellow]note:[/] {notes[a.stack]}")
         places = Table("data", "where", "region", "allowed", "config key", title="Where data can reach")
-        for p in a.places:
+        for p, regions in grouped_places(a.places):
             ok = "[green]yes[/]" if p.allowed else "[red]no[/]"
-            places.add_row(p.kind, escape(p.what), p.region or "-", ok, escape(p.config_key))
+            places.add_row(p.kind, escape(p.what), regions, ok, escape(p.config_key))
         console.print(places)
         console.print(
             f"fallback aliases: {', '.join(a.fallback_aliases) or 'none'}; "

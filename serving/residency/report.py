@@ -215,6 +215,16 @@ def audit_stack(
     )
 
 
+def grouped_places(places: Sequence[Place]) -> list[tuple[Place, str]]:
+    """Places with the same kind, description, key and verdict merged into one row: (first place, Regions
+    joined by ", "; "-" when unknown), in first-seen order. One Bedrock profile → one row."""
+    rows: dict[tuple[str, str, str, bool], tuple[Place, list[str]]] = {}
+    for p in places:
+        key = (p.kind, p.what, p.config_key, p.allowed)
+        rows.setdefault(key, (p, []))[1].append(p.region or "-")
+    return [(first, ", ".join(dict.fromkeys(regions))) for first, regions in rows.values()]
+
+
 def _cell(text: str | None) -> str:
     return (text or "—").replace("|", "\\|")
 
@@ -236,9 +246,9 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {p.kind} | {_cell(p.what)} | {_cell(p.region)} | {'yes' if p.allowed else '**no**'} "
+            f"| {p.kind} | {_cell(p.what)} | {_cell(regions)} | {'yes' if p.allowed else '**no**'} "
             f"| `{p.config_key}` |"
-            for p in a.places
+            for p, regions in grouped_places(a.places)
         ]
         if a.findings:
             lines += [

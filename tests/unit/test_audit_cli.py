@@ -297,3 +297,23 @@ def test_plan_older_than_stack_file_is_rendered_again(
     (s,) = json.loads(out)["stacks"]
     assert code == 0 and s["resourcesChecked"] == 0
     assert s["note"] == f"offline render failed: RuntimeError: boom; stale {old} ignored: config-only audit"
+
+
+def test_markdown_groups_one_profile_into_allowed_and_refused_rows(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "--stack",
+        fixture("eu-narrow-allowed"),
+        "--format",
+        "md",
+        "--plan-dir",
+        dirs["plan"],
+        "--no-render",
+    )
+    rows = [line for line in out.splitlines() if line.startswith(f"| prompts | Bedrock {SONNET}")]
+    assert code == 1 and [row.split(" | ")[2:4] for row in rows] == [
+        ["eu-central-1, eu-west-1", "yes"],
+        ["eu-north-1, eu-south-1, eu-south-2, eu-west-3", "**no**"],
+    ]
