@@ -126,6 +126,18 @@ def hpa_behavior(d: ScalingDelays) -> dict[str, Any]:
     }
 
 
+def scale_target(model: ModelScaling) -> dict[str, str]:
+    """What the autoscaler resizes: the chart's Deployment, or its LeaderWorkerSet (one group of
+    ``nodes_per_replica`` pods per replica) when a replica spans several nodes."""
+    if model.plan.nodes_per_replica > 1:
+        return {
+            "apiVersion": "leaderworkerset.x-k8s.io/v1",
+            "kind": "LeaderWorkerSet",
+            "name": model.workload,
+        }
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.workload}
+
+
 def _metadata(model: ModelScaling) -> dict[str, Any]:
     return {
         "name": model.workload,
@@ -161,7 +173,7 @@ def scaled_object(
         "kind": "ScaledObject",
         "metadata": _metadata(model),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.workload},
+            "scaleTargetRef": scale_target(model),
             "pollingInterval": settings.polling_interval_seconds,
             "cooldownPeriod": d.cooldown,
             "minReplicaCount": model.min_replicas,
@@ -209,7 +221,7 @@ def hpa(model: ModelScaling, settings: AutoscalingSettings) -> dict[str, Any]:
         "kind": "HorizontalPodAutoscaler",
         "metadata": _metadata(model),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.workload},
+            "scaleTargetRef": scale_target(model),
             "minReplicas": model.min_replicas,
             "maxReplicas": model.max_replicas,
             "metrics": metrics,

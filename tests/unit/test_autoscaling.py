@@ -193,3 +193,13 @@ def test_hpa_passes_the_kubernetes_schema() -> None:
     broken["spec"]["minReplicas"] = "one"
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, "1.33.0", strict=True)
+
+
+def test_multi_node_replicas_scale_the_leader_worker_set() -> None:
+    model = make_model(plan_overrides={"nodes_per_replica": 2})
+    ref = {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": "llama-70b"}
+    assert scaled_object(model, SETTINGS, gateway=True)["spec"]["scaleTargetRef"] == ref
+    assert hpa(model, SETTINGS)["spec"]["scaleTargetRef"] == ref
+    assert (
+        scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+    )
