@@ -66,3 +66,22 @@ def test_narrow_allowed_list_grants_only_allowed_regions(rendered: dict[str, lis
     assert [
         f for r in records for f in check_resource(r, facts.policy) if f.rule.startswith("bedrock-iam")
     ] == []
+
+
+def test_policy_pack_validators_on_the_rendered_stack(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    from pulumi_policy import ResourceValidationArgs
+
+    from stacks.policy_pack.policies import validate_residency, validate_residency_advisory
+
+    config = {"stackFile": str(FIXTURES / "Pulumi.clean-eu.yaml")}
+    mandatory: list[str] = []
+    advisory: list[str] = []
+    for r in rendered["clean-eu"]:
+        args = ResourceValidationArgs(
+            r["type"], r["inputs"], f"urn:{r['name']}", r["name"], None, None, config
+        )
+        validate_residency(args, lambda message, urn=None: mandatory.append(message))
+        validate_residency_advisory(args, lambda message, urn=None: advisory.append(message))
+    assert mandatory == []
+    # today the Network component owns the bedrock-runtime endpoint and gives it no policy (advisory only)
+    assert all(m.startswith("endpoint-policy [eu-central-1]: bedrock-runtime endpoint") for m in advisory)
