@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from serving.catalog import get_model
+from serving.errors import InputError
 from serving.sizing import size_on_gpu
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,18 @@ MODELS = {
     "meta-llama/Meta-Llama-3.1-8B-Instruct": ("llama-3.1-8b", "none"),
     "Meta-Llama-3.1-405B-Instruct-FP8 (local path /models/...)": ("llama-3.1-405b-fp8", "none"),
 }
-GPUS = {"H100": "h100-80gb", "A100 40GB": "a100-40gb", "A10G": "a10g", "24GB-class": "a10g", "L40S": "l40s"}
+GPUS = {
+    "H100": "h100-80gb",
+    "H200": "h200",
+    "A100 40GB": "a100-40gb",
+    "A100 80GB": "a100-80gb",
+    "A100": "a100-80gb",
+    "A10G": "a10g",
+    "A10": "a10g",
+    "24GB-class": "a10g",
+    "L40S": "l40s",
+    "L4": "l4",
+}
 #: engine version when the row leaves it blank (see the row's notes)
 DEFAULT_VERSION = {"V31": "0.7.0", "P01": "0.5.3"}
 
@@ -59,6 +71,40 @@ def _num(text: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def _model(name: str) -> tuple[str, str] | None:
+    """(model reference, quantization) for a CSV model name: the table above, a catalog/HF id, or a fixture
+    config named after the repository (``Qwen/Qwen3-14B`` -> tests/fixtures/configs/qwen3-14b.json)."""
+    if name in MODELS:
+        return MODELS[name]
+    try:
+        return get_model(name).id, "none"
+    except InputError:
+        pass
+    base = name.split(" ")[0].split("/")[-1].lower()
+    for candidate in (base, base.removesuffix("-instruct"), f"{base}-instruct"):
+        if (FIXTURES / f"{candidate}.json").exists():
+            return str(FIXTURES / f"{candidate}.json"), "none"
+    return None
+
+
+def _quantization(text: str, default: str) -> str:
+    text = text.lower()
+    if not text or text == "none":
+        return default
+    for key, quant in (
+        ("fp8", "fp8"),
+        ("compressed-tensors", "fp8"),
+        ("int8", "int8"),
+        ("w8a8", "int8"),
+        ("awq", "int4"),
+        ("gptq", "int4"),
+        ("int4", "int4"),
+    ):
+        if key in text:
+            return quant
+    return default
+
+
 def _gpu(text: str) -> str:
     for key, gpu in GPUS.items():
         if text.startswith(key):
@@ -68,9 +114,10 @@ def _gpu(text: str) -> str:
 
 def evaluate(row: dict[str, str]) -> Row | None:
     """Predict one CSV row; None when the model is not describable here."""
-    if row["model"] not in MODELS:
+    resolved = _model(row["model"])
+    if resolved is None:
         return None
-    model_ref, quant = MODELS[row["model"]]
+    model_ref, quant = resolved
     model = get_model(model_ref)
     engine = "tgi" if row["engine"] == "TGI" else "vllm"
     version = re.sub(r"^TGI\s*", "", row["engine_version"]).split(" ")[0] or DEFAULT_VERSION.get(
@@ -91,11 +138,7 @@ def evaluate(row: dict[str, str]) -> Row | None:
         engine=engine,
         engine_version=version,
         dtype=row["dtype"] if row["dtype"] in ("bfloat16", "float16", "float32") else None,
-        quantization=quant
-        if row["quantization"] in ("", "none")
-        else "fp8"
-        if "fp8" in row["quantization"] or row["quantization"] == "compressed-tensors"
-        else quant,
+        quantization=_quantization(row["quantization"], quant),
         kv_cache_dtype="fp8" if row["kv_cache_dtype"] == "fp8" else "auto",
         max_model_len=min(max_len, model.max_position_embeddings),
         gpu_memory_utilization=util,

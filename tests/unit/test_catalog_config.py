@@ -172,3 +172,29 @@ def test_sliding_window_layouts(tmp_path: Path) -> None:
     assert get_model(_write(tmp_path, raw)).sliding_layers == tuple(range(0, 32, 2))
     raw.update(model_type="gemma3_text", sliding_window_pattern=4)
     assert get_model(_write(tmp_path, raw)).sliding_layers == tuple(i for i in range(32) if (i + 1) % 4)
+
+
+def test_qwen3_moe_routed_experts_exact_params() -> None:
+    m = get_model(str(FIXTURES / "qwen3-30b-a3b.json"))
+    assert (m.num_experts, m.experts_per_token, m.moe_intermediate_size, m.num_kv_heads) == (128, 8, 768, 4)
+    per_layer = (
+        2048 * 4096 + 2 * 2048 * 512 + 4096 * 2048 + 2 * 128 + 2 * 2048 + 128 * 3 * 2048 * 768 + 2048 * 128
+    )
+    assert language_model_params(m) == 48 * per_layer + 2 * 151936 * 2048 + 2048
+
+
+@pytest.mark.parametrize(
+    ("name", "billions"),
+    [
+        ("qwen3-0.6b", 0.596),
+        ("qwen3-4b", 4.022),
+        ("qwen3-14b", 14.768),
+        ("qwen3-32b", 32.762),
+        ("qwen2.5-72b-instruct", 72.706),
+        ("mistral-7b-instruct-v0.3", 7.248),
+    ],
+)
+def test_fixture_configs_match_published_sizes(name: str, billions: float) -> None:
+    assert language_model_params(get_model(str(FIXTURES / f"{name}.json"))) / 1e9 == pytest.approx(
+        billions, abs=5e-4
+    )
