@@ -228,3 +228,11 @@ def test_decode_batch_is_capped_by_kv_and_local_layers_read_less() -> None:
     assert kv_read_bytes(scout, s, 4, 1) == per_layer * (12 * 65536 + 36 * 8192)
     plan = size_on_gpu("llama-4-scout", gpu="h100-80gb", tp=4, max_model_len=131072)
     assert plan.max_num_seqs == 1024 and plan.max_concurrency < 10  # batch used: floor(2 x concurrency)
+
+
+def test_activation_shrinks_at_017_like_the_qwen3_14b_sweep() -> None:
+    path = str(FIXTURES / "qwen3-14b.json")
+    old = size_on_gpu(path, gpu="h100-80gb", engine_version="0.16.0", max_model_len=8192)
+    new = size_on_gpu(path, gpu="h100-80gb", engine_version="0.17.0", max_model_len=8192)
+    assert old.activation_gib_per_gpu == pytest.approx(5.64, rel=0.03)  # llm-d version sweep
+    assert new.activation_gib_per_gpu == pytest.approx(2.23, rel=0.03)
