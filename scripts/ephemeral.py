@@ -305,7 +305,7 @@ def down_cmd(ctx: click.Context, stack: str, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Destroy without asking (for schedules).")
 @click.pass_context
 def reap_cmd(ctx: click.Context, dry_run: bool, yes: bool) -> None:
-    """Destroy every expired ephemeral stack (never any other stack). Exit 1 if one failed."""
+    """Destroy every expired ephemeral stack (never any other stack). Exit 1 if one failed or is stuck."""
     env = _env(ctx)
     console = env.console()
     with _errors():
@@ -328,6 +328,10 @@ def reap_cmd(ctx: click.Context, dry_run: bool, yes: bool) -> None:
         console.print(reap_table(report))
         reaped = sum(1 for o in report.outcomes if o.status == "reaped")
         kept = sum(1 for d in report.decisions if d.action == "keep")
-        console.print(f"reaped {reaped}, failed {len(report.failed)}, kept {kept}")
-        if report.failed:
+        for decision in report.stuck:
+            click.echo(f"stuck: {decision.stack}: {decision.reason}")
+        for outcome in report.failed:
+            click.echo(f"failed: {outcome.stack}: {outcome.status}: {outcome.detail}")
+        console.print(f"reaped {reaped}, failed {len(report.failed)}, kept {kept}, stuck {len(report.stuck)}")
+        if report.failed or report.stuck:
             raise SystemExit(1)

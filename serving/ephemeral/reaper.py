@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from serving.ephemeral.errors import EphemeralError
@@ -23,6 +23,8 @@ from serving.ephemeral.ttl import format_duration, format_timestamp
 from serving.ephemeral.workspace import ProgressCallback, StackRecord, Workspace
 
 Action = Literal["destroy", "keep"]
+STUCK_AFTER = timedelta(hours=2)
+"""An expired stack still "updating" this long after expiry is reported stuck (the reaper never cancels)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class ReapDecision:
     action: Action
     reason: str
     meta: EphemeralMeta | None = None
+    stuck: bool = False
+    """Expired for over STUCK_AFTER while an update still runs: likely a crashed ``up`` holding the lock."""
 
 
 Status = Literal["reaped", "already-gone", "kept-on-recheck", "destroy-failed", "remove-failed"]
@@ -54,6 +58,11 @@ class ReapReport:
     decisions: tuple[ReapDecision, ...]
     outcomes: tuple[ReapOutcome, ...] = field(default=())
     dry_run: bool = False
+
+    @property
+    def stuck(self) -> tuple[ReapDecision, ...]:
+        """Expired stacks an update has held for over STUCK_AFTER (they need a person)."""
+        return tuple(d for d in self.decisions if d.stuck)
 
     @property
     def failed(self) -> tuple[ReapOutcome, ...]:
@@ -79,7 +88,16 @@ def decide(record: StackRecord, *, now: datetime) -> ReapDecision:
             record.name, "keep", f"expires {format_timestamp(meta.expires_at)} (in {left})", meta
         )
     if record.update_in_progress:
-        return ReapDecision(record.name, "keep", "expired, but an update is running; next run", meta)
+        if now - meta.expires_at < STUCK_AFTER:
+            return ReapDecision(record.name, "keep", "expired, but an update is running; next run", meta)
+        return ReapDecision(
+            record.name,
+            "keep",
+            f"expired {format_duration(now - meta.expires_at)} ago and an update still holds the stack: if "
+            f"nothing is deploying it, run `pulumi cancel --stack {record.name}`; the next run destroys it",
+            meta,
+            stuck=True,
+        )
     late = format_duration(now - meta.expires_at)
     return ReapDecision(
         record.name, "destroy", f"expired {format_timestamp(meta.expires_at)} ({late} ago)", meta

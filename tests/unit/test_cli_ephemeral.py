@@ -286,10 +286,10 @@ def test_reap_dry_run_then_reap_then_idempotent(tmp_path: Path) -> None:
     done = run(make_env(tmp_path, ws), "reap", "--yes")
     assert done.exit_code == 0, done.output
     assert "reaping eph-alice-aaaaaa: expired 2026-11-23T11:30:00Z (30m ago)" in done.output
-    assert "reaped 1, failed 0, kept 1" in done.output
+    assert "reaped 1, failed 0, kept 1, stuck 0" in done.output
     assert sorted(ws.stacks) == ["eph-bob-bbbbbb", "prod-eu"]
     again = run(make_env(tmp_path, ws), "reap", "--yes")
-    assert again.exit_code == 0 and "reaped 0, failed 0, kept 1" in again.output
+    assert again.exit_code == 0 and "reaped 0, failed 0, kept 1, stuck 0" in again.output
 
 
 def test_reap_failure_exits_1(tmp_path: Path) -> None:
@@ -299,7 +299,11 @@ def test_reap_failure_exits_1(tmp_path: Path) -> None:
     ws.fail["destroy"] = StackOperationError("DependencyViolation: network interface in use")
     result = run(make_env(tmp_path, ws), "reap", "--yes")
     assert result.exit_code == 1
-    assert "destroy-failed" in result.output and "reaped 0, failed 1, kept 1" in result.output
+    assert "reaped 0, failed 1, kept 1, stuck 0" in result.output
+    assert (
+        "failed: eph-alice-aaaaaa: destroy-failed: DependencyViolation: network interface in use"
+        in result.output
+    )
 
 
 def test_reap_without_pulumi_cli(tmp_path: Path) -> None:
@@ -364,3 +368,12 @@ def test_ctrl_c_during_up_says_how_the_stack_goes_away(tmp_path: Path) -> None:
     assert "expire at 2026-11-23T16:00:00Z" in result.stderr
     assert f"run `paddock ephemeral down {stack}`" in result.stderr
     assert ws.stacks[stack].tags[TAG_EXPIRES] == "2026-11-23T16:00:00Z"
+
+
+def test_reap_exits_1_when_a_stack_is_stuck(tmp_path: Path) -> None:
+    ws = FakeWorkspace()
+    ws.add("eph-bob-bbbbbb", _tags("bob", -timedelta(hours=5)), update_in_progress=True)
+    result = run(make_env(tmp_path, ws), "reap", "--yes")
+    assert result.exit_code == 1
+    assert "reaped 0, failed 0, kept 1, stuck 1" in result.output
+    assert "pulumi cancel --stack eph-bob-bbbbbb" in result.output

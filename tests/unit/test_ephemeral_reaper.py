@@ -194,3 +194,22 @@ def test_reaper_destroys_exactly_the_expired_ephemeral_stacks(
     ws.calls.clear()
     assert reap(ws, now=NOW).outcomes == ()
     assert [op for op, _ in ws.calls] == ["list"]
+
+
+def test_long_running_update_on_an_expired_stack_is_reported_stuck() -> None:
+    busy_recent = StackRecord(
+        "eph-alice-aaaaaa", tags=eph_tags(-timedelta(minutes=90)), update_in_progress=True
+    )
+    busy_long = StackRecord("eph-bob-bbbbbb", tags=eph_tags(-timedelta(hours=3)), update_in_progress=True)
+    recent, long = decide(busy_recent, now=NOW), decide(busy_long, now=NOW)
+    assert (recent.action, recent.stuck) == ("keep", False)
+    assert (long.action, long.stuck) == ("keep", True)
+    assert long.reason == (
+        "expired 3h ago and an update still holds the stack: if nothing is deploying it, "
+        "run `pulumi cancel --stack eph-bob-bbbbbb`; the next run destroys it"
+    )
+    ws = FakeWorkspace()
+    ws.add("eph-bob-bbbbbb", eph_tags(-timedelta(hours=3)), update_in_progress=True)
+    report = reap(ws, now=NOW)
+    assert [d.stack for d in report.stuck] == ["eph-bob-bbbbbb"] and report.outcomes == ()
+    assert ws.stacks["eph-bob-bbbbbb"].resources
