@@ -144,7 +144,8 @@ def test_stack_removed_by_someone_else_meanwhile() -> None:
 # --- properties -------------------------------------------------------------------------------------------
 
 names = st.one_of(
-    st.from_regex(r"eph-[a-z][a-z0-9]{0,8}-[0-9a-f]{6}", fullmatch=True),
+    st.from_regex(r"eph-[a-z][a-z0-9-]{0,8}[a-z0-9]-[0-9a-f]{6}", fullmatch=True),
+    st.from_regex(r"eph-[a-z]{1,5}-[0-9a-fA-F]{5,7}", fullmatch=True),
     st.sampled_from(["prod-eu", "dev", "staging", "eph-x", "ephemeral"]),
 )
 minutes = st.integers(min_value=-5000, max_value=5000)
