@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from serving.residency.model import Finding, ResidencyPolicy
-from serving.residency.profiles import geography_of, region_of_arn, resolve_profile
+from serving.residency.profiles import region_of_arn, resolve_profile
 from serving.residency.rules import _f, check_profile
 
 Record = Mapping[str, Any]
@@ -361,8 +361,3 @@ def check_resource(record: Record, policy: ResidencyPolicy) -> list[Finding]:
             )
         )
     return out
-
-
-def is_bedrock_profile(model: str) -> bool:
-    """True when ``model`` names a cross-Region profile (has a geography prefix) rather than a bare model."""
-    return geography_of(model) is not None
