@@ -15,8 +15,9 @@ from serving.gateway.logs import configure
 
 def build(config_path: str, log_level: str = "info") -> Starlette:
     """Load and validate ``config_path`` and build the ASGI app (raises RoutesConfigError, exit 2)."""
+    settings = load_routes(config_path)
     configure(log_level.upper())
-    return create_app(load_routes(config_path))
+    return create_app(settings)
 
 
 @click.command(name="gateway", help="Run the OpenAI-compatible fallback gateway locally.")

@@ -37,8 +37,8 @@ from serving.gateway.errors import (
 from serving.gateway.fallback import AliasState, Routed, route_request
 from serving.gateway.logs import log_request
 from serving.gateway.metrics import GatewayMetrics
+from serving.gateway.primary import PrimarySession, PrimaryUpstream
 from serving.gateway.request import ChatRequest, parse_chat_request
-from serving.gateway.upstream import PrimaryUpstream
 
 UPSTREAM_HEADER = "x-paddock-upstream"
 REASON_HEADER = "x-paddock-fallback-reason"
@@ -62,6 +62,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
         self.http = httpx.AsyncClient(transport=transport, limits=limits)
+        self.primary = PrimarySession()
         self.bedrock_http: httpx.AsyncClient | None = None
         bedrock: BedrockClient | None = None
         if any(not r.pinned for r in settings.aliases.values()):
@@ -74,13 +75,14 @@ class Gateway:
                 fallback = BedrockUpstream(name, route.fallback, route.timeouts, bedrock)
             self.aliases[name] = AliasState(
                 route=route,
-                primary=PrimaryUpstream(route, self.http),
+                primary=PrimaryUpstream(route, self.primary),
                 fallback=fallback,
                 breaker=CircuitBreaker(route.breaker, clock),
             )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        await self.primary.start()
         for state in self.aliases.values():
             if state.route.primary.max_queue_depth is not None:
                 self._tasks.append(asyncio.create_task(probe.poll_forever(state, self.http)))
@@ -92,6 +94,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.http.aclose()
+        await self.primary.close()
         if self.bedrock_http is not None:
             await self.bedrock_http.aclose()
 

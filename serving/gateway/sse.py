@@ -28,11 +28,16 @@ def error_event(
     return encode({"error": {"message": message, "type": error_type, "param": None, "code": code}})
 
 
-async def split_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yield the ``data`` payload of each complete event (comments and ``event:``/``id:`` lines dropped)."""
+async def split_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """Yield, per upstream read, the ``data`` payloads of the events it completed (never an empty list).
+
+    Batching per read keeps "forward as they arrive" while sending one write downstream for what one read
+    brought in. Comments and ``event:``/``id:`` lines are dropped.
+    """
     buf = b""
     async for chunk in chunks:
         buf += chunk.replace(b"\r\n", b"\n") if b"\r" in chunk else chunk
+        batch: list[bytes] = []
         while True:
             end = buf.find(b"\n\n")
             if end < 0:
@@ -40,7 +45,9 @@ async def split_events(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
             raw, buf = buf[:end], buf[end + 2 :]
             data = [line[5:].lstrip(b" ") for line in raw.split(b"\n") if line.startswith(b"data:")]
             if data:
-                yield b"\n".join(data)
+                batch.append(b"\n".join(data))
+        if batch:
+            yield batch
         if len(buf) > MAX_EVENT_BYTES:
             raise UpstreamProtocolError("upstream SSE event exceeds 1 MiB", reason="malformed_stream")
     if buf.strip():

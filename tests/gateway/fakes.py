@@ -455,3 +455,31 @@ class ServedApp:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self._thread.join(10)
+
+
+def main() -> None:
+    """``python -m tests.gateway.fakes --delay S --stall S``: serve a fake engine and a fake Bedrock until
+    killed; prints ``{"engine": url, "bedrock": url}`` as one JSON line (used by the bench scripts)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--stall", type=float, default=5.0)
+    args = parser.parse_args()
+    engine = FakeEngine(delay=args.delay, stall=args.stall, record=False).start()
+    bedrock = FakeBedrock().start()
+    print(json.dumps({"engine": engine.url, "bedrock": bedrock.url}), flush=True)
+    for line in sys.stdin:  # one line per command: "hits" prints Bedrock's recorded bodies' nonces
+        if line.strip() == "hits":
+            nonces = [
+                m.group(1)
+                for h in bedrock.hits
+                for m in [re.search(r"nonce:([0-9a-f]+)", h.body.decode())]
+                if m
+            ]
+            print(json.dumps(nonces), flush=True)
+
+
+if __name__ == "__main__":
+    main()

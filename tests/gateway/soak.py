@@ -12,21 +12,26 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from tests.gateway.fakes import FakeBedrock, FakeEngine
+from tests.gateway.fakes import FakeBedrock
 
 PRE_FAULTS = ["s429", "s500", "s503", "reset", "stall_before", "malformed_first"]
 MID_FAULTS = ["stall_after", "malformed", "truncate", "reset_after", "error_mid"]
 WEIGHTS = {"ok": 40, "drip": 5, **{f: 3 for f in PRE_FAULTS}, **{f: 3 for f in MID_FAULTS}}
 ALIASES = {"flex": 40, "pinned": 40, "dead": 10, "dead-pinned": 10}
 TOKENS = 8
+NONCE = re.compile(r"nonce:([0-9a-f]+)")
+#: the last error message seen per upstream (diagnostics for reports)
+LAST_ERRORS: dict[str, str] = {}
 
 
 @dataclass
@@ -73,6 +78,7 @@ def _check_stream(events: list[bytes], fault: str, upstream: str) -> tuple[str, 
     if errors:
         if len(errors) != 1 or parsed[-1] is not errors[0] or "[DONE]" in parsed:
             return "bad", f"{len(errors)} error events / not last / with [DONE]"
+        LAST_ERRORS[upstream] = str(errors[0]["error"].get("message"))
         return "error", None
     if not parsed or parsed[-1] != "[DONE]" or parsed.count("[DONE]") != 1:
         return "bad", "stream ended without exactly one [DONE]"
@@ -122,10 +128,16 @@ async def _one(client: httpx.AsyncClient, alias: str, fault: str, report: SoakRe
         report.unexpected[f"{alias}/{fault}: got {outcome}/{upstream}, expected {want[0]}/{want[1]}"] += 1
 
 
+def nonces_of(bedrock: FakeBedrock) -> list[str]:
+    """The nonce of every request the in-process fake Bedrock received (one entry per hit)."""
+    return [m.group(1) for h in bedrock.hits for m in [NONCE.search(h.body.decode())] if m]
+
+
 async def run_soak(
-    base_url: str, bedrock: FakeBedrock, *, streams: int, seconds: float, seed: int = 7
+    base_url: str, bedrock_nonces: Callable[[], list[str]], *, streams: int, seconds: float, seed: int = 7
 ) -> SoakReport:
-    """Drive ``streams`` concurrent clients for ``seconds`` against the gateway at ``base_url``."""
+    """Drive ``streams`` concurrent clients for ``seconds`` against the gateway at ``base_url``;
+    ``bedrock_nonces`` returns the nonces the fake Bedrock saw (checked for pinned leaks and duplicates)."""
     report = SoakReport()
     rng = random.Random(seed)
     faults, fw = list(WEIGHTS), list(WEIGHTS.values())
@@ -141,11 +153,10 @@ async def run_soak(
 
         await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(streams))), timeout=seconds + 60)
     report.elapsed = time.monotonic() - start
-    seen = "\n".join(h.body.decode() for h in bedrock.hits)
-    leaked = [n for n in report.pinned_nonces if n in seen]
+    counts = Counter(bedrock_nonces())
+    leaked = [n for n in report.pinned_nonces if n in counts]
     if leaked:
         report.violations.append(f"{len(leaked)} pinned requests reached bedrock")
-    counts = Counter(n for h in bedrock.hits for n in [json.dumps(h.json()).split("nonce:")[-1][:32]])
     dups = [n for n, k in counts.items() if k > 1]
     if dups:
         report.violations.append(f"{len(dups)} requests sent to bedrock more than once")
@@ -153,17 +164,18 @@ async def run_soak(
 
 
 def soak_routes(
-    engine: FakeEngine, bedrock: FakeBedrock, dead_url: str, *, ttft: float, idle: float
+    engine_url: str, bedrock_url: str, dead_url: str, *, ttft: float, idle: float
 ) -> dict[str, Any]:
+    """routes.yaml of the soak: flex/pinned on the fake engine, dead/dead-pinned on a refused port."""
     timeouts = {"connectSeconds": 1, "firstTokenSeconds": ttft, "idleSeconds": idle, "totalSeconds": 30}
     fb = {
         "bedrock": {
             "model": "eu.anthropic.claude-sonnet-4-5-20250929-v1:0",
             "region": "eu-central-1",
-            "endpoint": bedrock.url,
+            "endpoint": bedrock_url,
         }
     }
-    primary = {"url": f"{engine.url}/v1", "model": "m"}
+    primary = {"url": f"{engine_url}/v1", "model": "m"}
     lenient = {"failureThreshold": 1_000_000}
     dead = {"url": dead_url, "model": "m"}
     return {

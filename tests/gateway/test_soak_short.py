@@ -8,15 +8,23 @@ from serving.gateway import create_app
 from serving.gateway.config import parse_routes
 from tests.gateway.conftest import static_signer
 from tests.gateway.fakes import FakeBedrock, FakeEngine, ServedApp, closed_port_url
-from tests.gateway.soak import run_soak, soak_routes
+from tests.gateway.soak import nonces_of, run_soak, soak_routes
 
 
 def test_short_soak_every_request_ends_cleanly(bedrock: FakeBedrock) -> None:
     engine = FakeEngine(delay=0.005, stall=2.5).start()
     try:
-        doc = soak_routes(engine, bedrock, closed_port_url(), ttft=1.5, idle=1.5)
+        doc = soak_routes(engine.url, bedrock.url, closed_port_url(), ttft=1.5, idle=1.5)
         with ServedApp(create_app(parse_routes(doc), signer=static_signer())) as app:
-            report = asyncio.run(run_soak(app.url, bedrock, streams=150, seconds=3))
+            loop = (
+                asyncio.new_event_loop()
+            )  # not asyncio.run: keep the main thread's loop state for later tests
+            try:
+                report = loop.run_until_complete(
+                    run_soak(app.url, lambda: nonces_of(bedrock), streams=150, seconds=3)
+                )
+            finally:
+                loop.close()
     finally:
         assert engine.server is not None
         engine.server.stop()
