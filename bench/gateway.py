@@ -151,12 +151,14 @@ def share_under(metrics: str, le: float) -> float:
 
 def report(results: dict[str, Result], args: argparse.Namespace, pre_upstream: str) -> None:
     print(
-        f"gateway bench: {args.concurrency} concurrent streams x {args.seconds:.0f} s, {args.tokens} tokens every "
+        f"gateway bench: {args.concurrency} concurrent streams x {args.seconds:.0f} s, "
+        f"{args.tokens} tokens every "
         f"{args.delay * 1e3:.1f} ms; fake upstream, gateway and load generator in separate processes "
         f"on {os.cpu_count()} CPUs"
     )
     print(
-        f"{'path':<9} {'req/s':>8} {'ttft p50':>9} {'ttft p99':>9} {'e2e p50':>9} {'e2e p99':>9} {'errors':>6} "
+        f"{'path':<9} {'req/s':>8} {'ttft p50':>9} {'ttft p99':>9} {'e2e p50':>9} {'e2e p99':>9} "
+        f"{'errors':>6} "
         f"{'RSS MiB':>8} {'CPU/req ms':>10}"
     )
     for name, r in results.items():
@@ -178,7 +180,8 @@ def report(results: dict[str, Result], args: argparse.Namespace, pre_upstream: s
                 f"{(s.pct('total', 0.99) - d.pct('total', 0.99)) * 1e3:+.2f} ms"
             )
     print(
-        f"paddock pre-upstream time (own histogram): {share_under(pre_upstream, 0.001):.1f} % of requests <= 1 ms, "
+        f"paddock pre-upstream time (own histogram): {share_under(pre_upstream, 0.001):.1f} % of requests "
+        f"<= 1 ms, "
         f"{share_under(pre_upstream, 0.005):.1f} % <= 5 ms"
     )
     if "litellm" in results:
