@@ -20,6 +20,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from stacks import ensure_event_loop
+
 ACCOUNT_ID = "123456789012"
 _ID_PREFIX = {
     "aws:ec2/vpc:Vpc": "vpc-",
@@ -138,6 +140,7 @@ def run_program(
     """Run ``program`` as the body of stack ``stack`` under mocks; return the resources it registered, in
     registration order. ``config`` is Pulumi config (``{"aws:region": "...", "paddock:models": "<json>"}``).
     Callable several times in one process (each call starts a fresh root stack)."""
+    ensure_event_loop()
     pulumi_settings.ROOT.set(None)
     mocks = RecordingMocks(region)
     monitor = RecordingMonitor(mocks)
