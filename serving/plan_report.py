@@ -68,8 +68,10 @@ def write_plan(
     plans: Mapping[str, Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
     root: Path,
+    manifests: bool = True,
 ) -> list[Path]:
-    """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted."""
+    """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted.
+    ``manifests=False`` skips ``helm template`` (no helm binary available)."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -82,7 +84,7 @@ def write_plan(
         values = inputs.get("values") or {}
         _dump(out_dir / "values" / f"{name}.yaml", values)
         chart = local_chart(release, root)
-        if chart is not None:
+        if chart is not None and manifests:
             text = helm.template(
                 chart, values, release=name, namespace=str(inputs.get("namespace", "default"))
             )

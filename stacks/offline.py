@@ -79,10 +79,15 @@ def render_stack(stack: str, *, stack_file: Path | None = None, planner: Planner
 
 
 def render_plan(
-    *, stack: str, out_dir: Path, stack_file: Path | None = None, planner: Planner = plan_models
+    *,
+    stack: str,
+    out_dir: Path,
+    stack_file: Path | None = None,
+    planner: Planner = plan_models,
+    manifests: bool = True,
 ) -> PlanResult:
     """:func:`render_stack` and write ``out_dir`` (resources.json, plans.json, stack_config.json, values/,
-    manifests/, iam/, summary.md)."""
+    manifests/ (unless ``manifests=False``), iam/, summary.md)."""
     result = render_stack(stack, stack_file=stack_file, planner=planner)
     write_plan(
         out_dir,
@@ -91,5 +96,6 @@ def render_plan(
         plans={alias: plan.to_dict() for alias, plan in result.plans.items()},
         resources=result.resources,
         root=ROOT,
+        manifests=manifests,
     )
     return result

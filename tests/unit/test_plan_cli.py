@@ -79,3 +79,21 @@ def test_tree_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert "prod-eu (eu-central-1)" in out and "gpu-llama-70b-ng" in out and "p5.48xlarge" in out
     assert "llama-70b: meta-llama/Llama-3.3-70B-Instruct on p5.48xlarge" in out
     assert f"wrote {tmp_path / 'p'}/ in " in out
+
+
+def test_without_helm_everything_but_manifests_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scripts.tools
+
+    def offline_fetch() -> Path:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setenv("PADDOCK_HELM", str(tmp_path / "no-helm"))
+    monkeypatch.setattr(scripts.tools, "ensure_tools", offline_fetch)
+    out_dir = tmp_path / "plan"
+    args = ("-s", "ephemeral", "--stacks-dir", str(STACKS), "--out", str(out_dir), "--json")
+    code, out, err = _run(capsys, *args)
+    assert code == 0 and json.loads(out)["stack"] == "ephemeral"
+    assert "no helm (Name or service not known); manifests/ not rendered" in err
+    assert (out_dir / "values" / "llama-8b.yaml").is_file() and not (out_dir / "manifests").exists()
