@@ -20,6 +20,17 @@ from serving.catalog import (
 from serving.catalog._data import DATA_FILES, check_provenance, load_file
 from serving.errors import CatalogError, CatalogLookupError
 
+SIZES = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")
+
+#: (type, region) pairs with no On-Demand offer in the AWS price list (see the prices.yaml header): their rows
+#: are the only estimates left
+NOT_OFFERED_ON_DEMAND = (
+    {(f"{family}.{size}", "eu-west-1") for family in ("g6", "g6e") for size in SIZES}
+    | {("p4de.24xlarge", "eu-west-1")}
+    | {(t, r) for t in ("p5.48xlarge", "p5en.48xlarge") for r in ("eu-central-1", "eu-west-1")}
+    | {("p5e.48xlarge", region) for region in REGIONS}
+)
+
 LISTS = {
     "models.yaml": "models",
     "gpus.yaml": "gpus",
@@ -48,9 +59,15 @@ def test_provenance_check_rejects_missing_source_and_bad_date() -> None:
 
 
 def test_price_estimates_say_so_in_their_source() -> None:
-    for record in load_file("prices.yaml")["on_demand"]:
+    records = load_file("prices.yaml")["on_demand"]
+    assert {(r["type"], r["region"]) for r in records if r["estimate"]} == NOT_OFFERED_ON_DEMAND
+    for record in records:
+        where = (record["type"], record["region"])
         if record["estimate"]:
-            assert "ESTIMATE" in record["source"] or "not re-verified" in record["source"], record["type"]
+            assert record["source"].startswith("ESTIMATE: "), where
+            assert "NOT OFFERED" in record["source"] or "NO On-Demand list price" in record["source"], where
+        else:
+            assert "skypilot-catalog" in record["source"], where
 
 
 def test_gpu_ids_are_the_design_contract_with_driver_reported_memory() -> None:
@@ -66,16 +83,7 @@ def test_gpu_ids_are_the_design_contract_with_driver_reported_memory() -> None:
 def test_instances_cover_every_family_size_and_region() -> None:
     types = {i.type for i in list_instances()}
     for family in ("g5", "g6", "g6e"):
-        for size in (
-            "xlarge",
-            "2xlarge",
-            "4xlarge",
-            "8xlarge",
-            "12xlarge",
-            "16xlarge",
-            "24xlarge",
-            "48xlarge",
-        ):
+        for size in SIZES:
             assert f"{family}.{size}" in types
     assert {"p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge"} <= types
     for itype in types:
@@ -100,6 +108,9 @@ def test_instance_specs() -> None:
 
 def test_prices_and_spot_unknown() -> None:
     assert instance_price("g5.xlarge", "us-east-1") == 1.006
+    assert instance_price("g5.xlarge", "eu-west-1") == 1.123
+    assert instance_price("p5.48xlarge", "us-east-1") == 55.04
+    assert instance_price("p4d.24xlarge", "eu-west-1") == 23.71569  # cheaper than Frankfurt (27.43298)
     assert instance_price("g5.xlarge", "eu-central-1") > instance_price("g5.xlarge", "us-east-1")  # type: ignore[operator]
     assert instance_price("g5.xlarge", "us-east-1", spot=True) is None
 
