@@ -178,3 +178,19 @@ def test_invalid_config_in_the_pulumi_path_is_a_run_error() -> None:
         )
     assert "paddock:models[0].gpu: 'x' is not a GPU id or instance type" in str(err.value)
     assert "paddock:network.azCount" in str(err.value)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_pulumi_config_path_parses_like_the_stack_file(stack: str) -> None:
+    from serving.stack_config import load_stack_file
+    from stacks import config as stack_config
+
+    path = offline.STACKS_DIR / f"Pulumi.{stack}.yaml"
+    seen = []
+    run_program(
+        lambda: seen.append(stack_config.load()),
+        stack=stack,
+        region="us-east-1",
+        config=to_pulumi_config(offline.read_stack_file(path)),
+    )
+    assert seen == [load_stack_file(path)]
