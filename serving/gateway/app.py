@@ -37,7 +37,7 @@ from serving.gateway.errors import (
 from serving.gateway.fallback import AliasState, Routed, route_request
 from serving.gateway.logs import log_request
 from serving.gateway.metrics import GatewayMetrics
-from serving.gateway.primary import PrimarySession, PrimaryUpstream
+from serving.gateway.primary import PrimaryUpstream, UpstreamSession
 from serving.gateway.request import ChatRequest, parse_chat_request
 
 UPSTREAM_HEADER = "x-paddock-upstream"
@@ -52,7 +52,6 @@ class Gateway:
         settings: GatewaySettings,
         *,
         transport: httpx.AsyncBaseTransport | None,
-        bedrock_transport: httpx.AsyncBaseTransport | None,
         signer: BedrockSigner | None,
         environ: Mapping[str, str] | None,
         clock: Callable[[], float],
@@ -62,12 +61,12 @@ class Gateway:
         self.metrics = GatewayMetrics()
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
         self.http = httpx.AsyncClient(transport=transport, limits=limits)
-        self.primary = PrimarySession()
-        self.bedrock_http: httpx.AsyncClient | None = None
-        bedrock: BedrockClient | None = None
+        self.upstreams = UpstreamSession()
+        #: None when every alias is pinned: such a gateway holds no Bedrock client at all
+        self.bedrock: BedrockClient | None = None
         if any(not r.pinned for r in settings.aliases.values()):
-            self.bedrock_http = httpx.AsyncClient(transport=bedrock_transport, limits=limits)
-            bedrock = BedrockClient(self.bedrock_http, signer)
+            self.bedrock = BedrockClient(self.upstreams, signer)
+        bedrock = self.bedrock
         self.aliases: dict[str, AliasState] = {}
         for name, route in settings.aliases.items():
             fallback = None
@@ -75,14 +74,14 @@ class Gateway:
                 fallback = BedrockUpstream(name, route.fallback, route.timeouts, bedrock)
             self.aliases[name] = AliasState(
                 route=route,
-                primary=PrimaryUpstream(route, self.primary),
+                primary=PrimaryUpstream(route, self.upstreams),
                 fallback=fallback,
                 breaker=CircuitBreaker(route.breaker, clock),
             )
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        await self.primary.start()
+        await self.upstreams.start()
         for state in self.aliases.values():
             if state.route.primary.max_queue_depth is not None:
                 self._tasks.append(asyncio.create_task(probe.poll_forever(state, self.http)))
@@ -94,9 +93,7 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.http.aclose()
-        await self.primary.close()
-        if self.bedrock_http is not None:
-            await self.bedrock_http.aclose()
+        await self.upstreams.close()
 
 
 def error_response(exc: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -305,17 +302,18 @@ def create_app(
     settings: GatewaySettings,
     *,
     transport: httpx.AsyncBaseTransport | None = None,
-    bedrock_transport: httpx.AsyncBaseTransport | None = None,
     signer: BedrockSigner | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
-    """Build the gateway. ``transport``/``bedrock_transport`` replace the network (tests); ``environ`` is
-    where ``apiKeys.env`` is read (default ``os.environ``); ``clock`` drives the circuit breakers."""
+    """Build the gateway (the primary's aiohttp session opens in the lifespan).
+
+    ``transport`` replaces the network of the engine-metrics probe (an httpx transport); ``signer`` the
+    SigV4 signer (default: botocore's credential chain);
+    ``environ`` is where ``apiKeys.env`` is read (default ``os.environ``); ``clock`` drives the breakers."""
     gateway = Gateway(
         settings,
         transport=transport,
-        bedrock_transport=bedrock_transport,
         signer=signer,
         environ=environ,
         clock=clock,

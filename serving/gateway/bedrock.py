@@ -2,8 +2,9 @@
 
 botocore builds the request from its own bedrock-runtime model (validation included), SigV4 signs it with the
 default credential chain (IRSA, Pod Identity, env, profile) for the configured region, and its event-stream
-decoder reads ``application/vnd.amazon.eventstream`` frames. httpx carries the bytes (async, transport
-injectable), so a stream costs no thread. ``endpoint`` overrides the URL (tests, VPC endpoint DNS).
+decoder reads ``application/vnd.amazon.eventstream`` frames. aiohttp carries the bytes (async, the session
+shared with the primary), so a stream costs no thread. ``endpoint`` overrides the URL (tests, VPC endpoint
+DNS).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import botocore.session
-import httpx
+import yarl
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, RefreshableCredentials
@@ -33,9 +35,10 @@ from serving.gateway.errors import (
     UpstreamStatusError,
     UpstreamTimeout,
 )
+from serving.gateway.primary import UpstreamSession, classify, closer
 from serving.gateway.request import ChatRequest
 from serving.gateway.translate import StreamTranslator, from_converse, to_converse
-from serving.gateway.upstream import Opened, connect_error
+from serving.gateway.upstream import Opened
 
 #: Bedrock exception type -> HTTP status the client sees.
 EXCEPTION_STATUS = {
@@ -77,9 +80,9 @@ class BedrockSigner:
 
 
 class BedrockClient:
-    """One client per gateway: botocore models + serializer, an httpx client and a signer."""
+    """One client per gateway: botocore models + serializer, the shared aiohttp session and a signer."""
 
-    def __init__(self, http: httpx.AsyncClient, signer: BedrockSigner | None = None) -> None:
+    def __init__(self, http: UpstreamSession, signer: BedrockSigner | None = None) -> None:
         session = botocore.session.get_session()
         model = session.get_service_model("bedrock-runtime")
         self.ops = {name: model.operation_model(name) for name in ("Converse", "ConverseStream")}
@@ -89,7 +92,7 @@ class BedrockClient:
 
     async def send(
         self, op: str, params: dict[str, Any], target: BedrockTarget, timeouts: Timeouts
-    ) -> httpx.Response:
+    ) -> aiohttp.ClientResponse:
         """Serialize, sign and send; returns the streaming response (status not checked)."""
         try:
             spec = self.serializer.serialize_to_request(params, self.ops[op])
@@ -101,25 +104,24 @@ class BedrockClient:
         )
         await self.signer.sign(aws, target.region)
         headers = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in aws.headers.items()}
-        timeout = httpx.Timeout(
-            timeouts.total_seconds, connect=timeouts.connect_seconds, read=timeouts.idle_seconds
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=timeouts.connect_seconds, sock_read=timeouts.idle_seconds
         )
-        request = self.http.build_request(
-            "POST", str(aws.url), content=spec["body"], headers=headers, timeout=timeout
-        )
-        return await self.http.send(request, stream=True)
+        # encoded=True: send the path exactly as signed (``%3A`` in model ids stays encoded)
+        url = yarl.URL(str(aws.url), encoded=True)
+        return await self.http.get().post(url, data=spec["body"], headers=headers, timeout=timeout)
 
 
-async def _bedrock_status_error(resp: httpx.Response) -> UpstreamStatusError:
-    raw = await resp.aread()
-    await resp.aclose()
+async def _bedrock_status_error(resp: aiohttp.ClientResponse) -> UpstreamStatusError:
+    raw = await resp.content.read(65_536)
+    resp.close()
     kind = resp.headers.get("x-amzn-errortype", "").split(":")[0]
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
         body = {}
-    kind = kind or str(body.get("__type", "")).split("#")[-1] or f"HTTP{resp.status_code}"
-    return _mapped(kind, str(body.get("message") or body.get("Message") or ""), resp.status_code)
+    kind = kind or str(body.get("__type", "")).split("#")[-1] or f"HTTP{resp.status}"
+    return _mapped(kind, str(body.get("message") or body.get("Message") or ""), resp.status)
 
 
 def _mapped(kind: str, message: str, status: int) -> UpstreamStatusError:
@@ -155,39 +157,39 @@ class BedrockUpstream:
             and not req.body.get("tools")
         )
         start = time.monotonic()
-        resp: httpx.Response | None = None
+        resp: aiohttp.ClientResponse | None = None
         budget = self.timeouts.first_token_seconds if req.stream else self.timeouts.total_seconds
         try:
             async with asyncio.timeout(budget):
                 resp = await self.client.send(
                     "ConverseStream" if req.stream else "Converse", params, self.target, self.timeouts
                 )
-                if resp.status_code != 200:
+                if resp.status != 200:
                     raise await _bedrock_status_error(resp)
                 if not req.stream:
-                    raw = await resp.aread()
-                    await resp.aclose()
+                    raw = await resp.read()
+                    resp.release()
                     out = from_converse(_json(raw), self.alias, json_mode)
                     return Opened(
                         body=json.dumps(out, separators=(",", ":")).encode(),
                         ttft_seconds=time.monotonic() - start,
                     )
                 tr = StreamTranslator(self.alias, include_usage=req.include_usage, json_mode=json_mode)
-                frames = _frames(resp.aiter_bytes())
+                frames = _frames(resp.content.iter_any())
                 first = await self._first(frames, tr)
         except TimeoutError:
-            await _close(resp)
+            _close(resp)
             raise UpstreamTimeout(
                 "bedrock: no first token before the deadline", reason="bedrock_timeout"
             ) from None
-        except httpx.HTTPError as exc:
-            await _close(resp)
-            err = connect_error(exc, "bedrock")
+        except aiohttp.ClientError as exc:
+            _close(resp)
+            err = classify(exc)
             raise UpstreamConnectError(err.message, reason=f"bedrock_{err.reason}") from None
         except UpstreamError:
-            await _close(resp)
+            _close(resp)
             raise
-        opened = Opened(first=first, ttft_seconds=time.monotonic() - start, aclose=resp.aclose)
+        opened = Opened(first=first, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
         opened.rest = self._rest(frames, tr, resp, opened)
         return opened
 
@@ -202,7 +204,7 @@ class BedrockUpstream:
         self,
         frames: AsyncIterator[EventStreamMessage],
         tr: StreamTranslator,
-        resp: httpx.Response,
+        resp: aiohttp.ClientResponse,
         opened: Opened,
     ) -> AsyncIterator[bytes]:
         stopped = False
@@ -231,11 +233,14 @@ class BedrockUpstream:
         except UpstreamError as exc:
             opened.stats["error"] = exc.reason
             yield sse.error_event(exc.message)
-        except httpx.HTTPError:
+        except aiohttp.ClientError:
             opened.stats["error"] = "bedrock_connection_reset"
             yield sse.error_event("bedrock connection lost mid-stream")
         finally:
-            await resp.aclose()
+            if "error" in opened.stats:
+                resp.close()
+            else:
+                resp.release()  # the body was read to its end: the connection goes back to the pool
 
 
 def _headers(msg: EventStreamMessage) -> dict[str, Any]:
@@ -277,6 +282,6 @@ def _json(raw: bytes) -> dict[str, Any]:
     return obj
 
 
-async def _close(resp: httpx.Response | None) -> None:
+def _close(resp: aiohttp.ClientResponse | None) -> None:
     if resp is not None:
-        await resp.aclose()
+        resp.close()

@@ -31,8 +31,9 @@ from serving.gateway.upstream import Opened, check_json, drain, encode_batch, fi
 MAX_ERROR_BODY = 65_536
 
 
-class PrimarySession:
-    """The shared aiohttp session, opened in the app's lifespan (it needs a running loop)."""
+class UpstreamSession:
+    """The aiohttp session shared by the primaries and Bedrock, opened in the app's lifespan (it needs a
+    running loop)."""
 
     def __init__(self) -> None:
         self.session: aiohttp.ClientSession | None = None
@@ -47,22 +48,22 @@ class PrimarySession:
 
     def get(self) -> aiohttp.ClientSession:
         if self.session is None:
-            raise RuntimeError("the gateway's lifespan has not started (PrimarySession.start)")
+            raise RuntimeError("the gateway's lifespan has not started (UpstreamSession.start)")
         return self.session
 
 
-def classify(exc: BaseException) -> UpstreamError:
+def classify(exc: BaseException, what: str = "primary") -> UpstreamError:
     """An aiohttp error raised before any byte reached the client, as the fallback reason it stands for."""
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, socket.gaierror):
-            return UpstreamConnectError("primary: DNS lookup failed", reason="dns_error")
+            return UpstreamConnectError(f"{what}: DNS lookup failed", reason="dns_error")
         cause = getattr(cause, "os_error", None) or cause.__cause__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamTimeout("primary: connect timeout", reason="connect_timeout")
+        return UpstreamTimeout(f"{what}: connect timeout", reason="connect_timeout")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return UpstreamConnectError("primary: connection refused", reason="connect_refused")
-    return UpstreamConnectError("primary: connection reset before the first byte", reason="connection_reset")
+        return UpstreamConnectError(f"{what}: connection refused", reason="connect_refused")
+    return UpstreamConnectError(f"{what}: connection reset before the first byte", reason="connection_reset")
 
 
 async def _status_error(resp: aiohttp.ClientResponse) -> UpstreamStatusError:
@@ -96,7 +97,7 @@ class PrimaryUpstream:
     def __init__(
         self,
         route: AliasRoute,
-        session: PrimarySession,
+        session: UpstreamSession,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -162,7 +163,7 @@ class PrimaryUpstream:
         except UpstreamError:
             _close(resp)
             raise
-        opened = Opened(first=data, ttft_seconds=time.monotonic() - start, aclose=_closer(resp))
+        opened = Opened(first=data, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
         opened.rest = self._rest(events, resp, opened, done=done, pending=pending)
         return opened
 
@@ -214,7 +215,7 @@ def _close(resp: aiohttp.ClientResponse | None) -> None:
         resp.close()
 
 
-def _closer(resp: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
+def closer(resp: aiohttp.ClientResponse) -> Callable[[], Awaitable[None]]:
     async def close() -> None:
         if not resp.closed:
             resp.close()

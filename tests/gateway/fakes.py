@@ -342,6 +342,11 @@ class FakeBedrock:
                 headers={"x-amzn-ErrorType": "AccessDeniedException:http://internal.amazon.com/"},
             )
             return True
+        if fault == "bedrock_corrupt":
+            await w.start(200, "application/vnd.amazon.eventstream")
+            await w.chunk(b"\x00\x00\x00\x20garbage-that-is-not-a-frame-at-all!!")
+            await w.end()
+            return True
         if req.path.endswith("/converse"):
             await w.send(200, json.dumps(self.converse(body, fault)).encode())
             return True

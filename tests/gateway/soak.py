@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 
 from tests.gateway.fakes import FakeBedrock
 
@@ -88,7 +88,7 @@ def _check_stream(events: list[bytes], fault: str, upstream: str) -> tuple[str, 
     return "complete", None
 
 
-async def _one(client: httpx.AsyncClient, alias: str, fault: str, report: SoakReport) -> None:
+async def _one(client: aiohttp.ClientSession, alias: str, fault: str, report: SoakReport) -> None:
     nonce = uuid.uuid4().hex
     if alias.endswith("pinned"):
         report.pinned_nonces.add(nonce)
@@ -100,25 +100,25 @@ async def _one(client: httpx.AsyncClient, alias: str, fault: str, report: SoakRe
     }
     report.sent += 1
     try:
-        async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
+        async with client.post("/v1/chat/completions", json=body) as resp:
             upstream = resp.headers.get("x-paddock-upstream", "missing")
             report.by_upstream[upstream] += 1
             if alias.endswith("pinned") and upstream == "bedrock":
                 report.violations.append(f"pinned {alias} answered by bedrock")
-            if resp.status_code != 200:
-                err = json.loads(await resp.aread()).get("error")
+            if resp.status != 200:
+                err = json.loads(await resp.read()).get("error")
                 outcome = "error" if isinstance(err, dict) and "message" in err else "bad"
                 problem = None if outcome == "error" else "HTTP error without an OpenAI error body"
             else:
                 buf, events = b"", []
-                async for chunk in resp.aiter_bytes():
+                async for chunk in resp.content.iter_any():
                     buf += chunk
                     *done, buf = buf.split(b"\n\n")
                     events += done
                 outcome, problem = (
                     ("bad", "trailing partial event") if buf else _check_stream(events, fault, upstream)
                 )
-    except (httpx.HTTPError, ValueError) as exc:
+    except (aiohttp.ClientError, ValueError) as exc:
         outcome, problem, upstream = "bad", f"client saw {type(exc).__name__}", "none"
     report.outcomes[outcome] += 1
     if problem:
@@ -143,9 +143,10 @@ async def run_soak(
     faults, fw = list(WEIGHTS), list(WEIGHTS.values())
     aliases, aw = list(ALIASES), list(ALIASES.values())
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=streams + 10, max_keepalive_connections=streams + 10)
+    timeout = aiohttp.ClientTimeout(total=30.0)
     start = time.monotonic()
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=httpx.Timeout(30.0)) as client:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(base_url=base_url, connector=connector, timeout=timeout) as client:
 
         async def worker() -> None:
             while time.monotonic() < deadline:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import botocore.auth
@@ -16,16 +18,28 @@ from botocore.awsrequest import AWSRequest
 from serving.gateway.bedrock import BedrockClient, BedrockSigner, BedrockUpstream
 from serving.gateway.config import BedrockTarget, Timeouts
 from serving.gateway.errors import UpstreamError, UpstreamStatusError
+from serving.gateway.primary import UpstreamSession
 from serving.gateway.request import parse_chat_request
 from tests.gateway.conftest import BEDROCK_MODEL, static_signer
 from tests.gateway.fakes import FakeBedrock, FakeRequest
 from tests.gateway.helpers import sse_events
 
+
+@contextlib.asynccontextmanager
+async def session() -> AsyncIterator[UpstreamSession]:
+    s = UpstreamSession()
+    await s.start()
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
 TIMEOUTS = Timeouts(connect_seconds=1, first_token_seconds=2, idle_seconds=2, total_seconds=5)
 
 
 def upstream(
-    bedrock: FakeBedrock, http: httpx.AsyncClient, signer: BedrockSigner | None = None
+    bedrock: FakeBedrock, http: UpstreamSession, signer: BedrockSigner | None = None
 ) -> BedrockUpstream:
     target = BedrockTarget(model=BEDROCK_MODEL, region="eu-central-1", endpoint=bedrock.url)
     return BedrockUpstream("flex", target, TIMEOUTS, BedrockClient(http, signer or static_signer()))
@@ -49,7 +63,7 @@ def events_of(raw: bytes) -> list[Any]:
 
 
 async def test_converse_non_stream(bedrock: FakeBedrock) -> None:
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         opened = await upstream(bedrock, http).open(req("hi", max_tokens=10, stop=["x"]))
     assert opened.body is not None
     out = json.loads(opened.body)
@@ -79,7 +93,7 @@ def _resign(hit: FakeRequest, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 async def test_request_on_the_wire_is_validly_sigv4_signed(
     bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         await upstream(bedrock, http).open(req("hi"))
     hit = bedrock.hits[-1]
     assert hit.path == "/model/eu.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"
@@ -92,7 +106,7 @@ async def test_request_on_the_wire_is_validly_sigv4_signed(
 
 
 async def test_converse_stream_decoded_by_botocore(bedrock: FakeBedrock) -> None:
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         opened = await upstream(bedrock, http).open(
             req("hi", stream=True, stream_options={"include_usage": True})
         )
@@ -105,7 +119,7 @@ async def test_converse_stream_decoded_by_botocore(bedrock: FakeBedrock) -> None
 
 
 async def test_json_mode_stream_turns_tool_input_into_content(bedrock: FakeBedrock) -> None:
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         r = req("fault:bedrock_tool", stream=True, response_format={"type": "json_object"})
         events = events_of(await drain(await upstream(bedrock, http).open(r)))
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if isinstance(e, dict))
@@ -124,25 +138,16 @@ async def test_json_mode_stream_turns_tool_input_into_content(bedrock: FakeBedro
 async def test_errors_before_the_first_event_raise(
     bedrock: FakeBedrock, fault: str, status: int, code: str
 ) -> None:
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         with pytest.raises(UpstreamStatusError) as info:
             await upstream(bedrock, http).open(req(f"fault:{fault}", stream=True))
     assert (info.value.status, info.value.code) == (status, code)
 
 
-async def test_corrupt_frame_is_a_protocol_error() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200,
-            content=b"\x00\x00\x00\x20garbage-that-is-not-a-frame-at-all!!",
-            headers={"content-type": "application/vnd.amazon.eventstream"},
-        )
-
-    target = BedrockTarget(model=BEDROCK_MODEL, region="eu-central-1", endpoint="http://fake")
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        up = BedrockUpstream("flex", target, TIMEOUTS, BedrockClient(http, static_signer()))
+async def test_corrupt_frame_is_a_protocol_error(bedrock: FakeBedrock) -> None:
+    async with session() as http:
         with pytest.raises(UpstreamError) as info:
-            await up.open(req("x", stream=True))
+            await upstream(bedrock, http).open(req("fault:bedrock_corrupt", stream=True))
     assert info.value.reason == "bedrock_malformed"
 
 
@@ -160,7 +165,7 @@ async def test_no_credentials_is_a_clear_error(bedrock: FakeBedrock, monkeypatch
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         with pytest.raises(UpstreamError) as info:
             await upstream(bedrock, http, BedrockSigner(botocore.session.Session())).open(req("x"))
     assert info.value.reason == "bedrock_credentials"
@@ -172,6 +177,6 @@ async def test_default_chain_reads_env_credentials(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAENVEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
-    async with httpx.AsyncClient() as http:
+    async with session() as http:
         await upstream(bedrock, http, BedrockSigner(botocore.session.Session())).open(req("x"))
     assert "Credential=AKIAENVEXAMPLE/" in bedrock.hits[-1].headers["authorization"]

@@ -42,4 +42,4 @@ def test_help_and_build(tmp_path: Path) -> None:
     cfg.write_text("aliases:\n  a:\n    primary: {url: http://x:8000/v1, model: m}\n    fallback: none\n")
     app = build(str(cfg), "warning")
     assert sorted(app.state.gateway.aliases) == ["a"]
-    assert app.state.gateway.bedrock_http is None  # an all-pinned gateway builds no Bedrock client at all
+    assert app.state.gateway.bedrock is None  # an all-pinned gateway builds no Bedrock client at all
