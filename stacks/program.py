@@ -29,7 +29,7 @@ from components import (
 from serving.catalog import get_instance
 from serving.release_values import NodeShape
 from serving.sizing.plan import ServingPlan
-from serving.stack_config import StackConfig
+from serving.stack_config import ModelConfig, StackConfig
 from stacks import config as stack_config
 from stacks.planning import plan_models
 
@@ -61,11 +61,9 @@ def node_shape(plan: ServingPlan) -> NodeShape | None:
     return NodeShape(vcpus=spec.vcpu, memory_gib=spec.memory_gib, gpus=spec.gpus)
 
 
-def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
-    """Network -> Cluster -> per model (GpuNodeGroup, ModelServer) -> GpuPlumbing."""
-    tags = cfg.aws_tags()
+def _network(cfg: StackConfig, tags: dict[str, str]) -> Network:
     net = cfg.network
-    network = Network(
+    return Network(
         "net",
         NetworkArgs(
             region=cfg.region,
@@ -80,8 +78,11 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
             private_subnet_ids=net.private_subnet_ids,
         ),
     )
+
+
+def _cluster(cfg: StackConfig, network: Network, tags: dict[str, str]) -> Cluster:
     cl = cfg.cluster
-    cluster = Cluster(
+    return Cluster(
         "eks",
         ClusterArgs(
             region=cfg.region,
@@ -98,57 +99,76 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
             existing_cluster_name=cl.existing_cluster_name,
         ),
     )
-    clients = (MONITORING_NAMESPACE,) if cfg.monitoring.enabled else ()
-    node_groups: dict[str, GpuNodeGroup] = {}
-    servers: dict[str, ModelServer] = {}
-    for model in cfg.models:
-        plan = plans[model.alias]
-        node_groups[model.alias] = GpuNodeGroup(
-            f"gpu-{model.alias}",
-            GpuNodeGroupArgs(
-                alias=model.alias,
-                plan=plan,
-                cluster_name=cluster.cluster_name,
-                subnet_ids=network.private_subnet_ids,
-                region=cfg.region,
-                ami_type=cfg.versions.gpu_ami_type,
-                capacity_type=model.capacity_type,
-                replicas_min=model.replicas_min,
-                replicas_max=model.replicas_max,
-                weights_bucket=model.weights_bucket,
-                weights_prefix=model.weights_prefix,
-                tags=tags,
-            ),
-        )
-        servers[model.alias] = ModelServer(
-            f"model-{model.alias}",
-            ModelServerArgs(
-                model=model,
-                plan=plan,
-                image=cfg.versions.engine_image(model.engine),
-                aws_cli_image=cfg.versions.aws_cli_image,
-                cluster_name=cluster.cluster_name,
-                provider=cluster.provider,
-                namespace=cluster.serving_namespace,
-                region=cfg.region,
-                tags=tags,
-                allowed_client_namespaces=clients,
-                node=node_shape(plan),
-            ),
-        )
-    plumbing = GpuPlumbing(
+
+
+def _node_group(
+    cfg: StackConfig,
+    model: ModelConfig,
+    plan: ServingPlan,
+    network: Network,
+    cluster: Cluster,
+    tags: dict[str, str],
+) -> GpuNodeGroup:
+    return GpuNodeGroup(
+        f"gpu-{model.alias}",
+        GpuNodeGroupArgs(
+            alias=model.alias,
+            plan=plan,
+            cluster_name=cluster.cluster_name,
+            subnet_ids=network.private_subnet_ids,
+            region=cfg.region,
+            ami_type=cfg.versions.gpu_ami_type,
+            capacity_type=model.capacity_type,
+            replicas_min=model.replicas_min,
+            replicas_max=model.replicas_max,
+            weights_bucket=model.weights_bucket,
+            weights_prefix=model.weights_prefix,
+            tags=tags,
+        ),
+    )
+
+
+def _model_server(
+    cfg: StackConfig, model: ModelConfig, plan: ServingPlan, cluster: Cluster, tags: dict[str, str]
+) -> ModelServer:
+    return ModelServer(
+        f"model-{model.alias}",
+        ModelServerArgs(
+            model=model,
+            plan=plan,
+            image=cfg.versions.engine_image(model.engine),
+            aws_cli_image=cfg.versions.aws_cli_image,
+            cluster_name=cluster.cluster_name,
+            provider=cluster.provider,
+            namespace=cluster.serving_namespace,
+            region=cfg.region,
+            tags=tags,
+            allowed_client_namespaces=(MONITORING_NAMESPACE,) if cfg.monitoring.enabled else (),
+            node=node_shape(plan),
+        ),
+    )
+
+
+def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
+    bottlerocket = cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")  # ships the device plugin itself
+    return GpuPlumbing(
         "gpu",
         GpuPlumbingArgs(
             provider=cluster.provider,
-            device_plugin_version=(
-                None
-                if cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")
-                else cfg.versions.nvidia_device_plugin_chart
-            ),
+            device_plugin_version=None if bottlerocket else cfg.versions.nvidia_device_plugin_chart,
             dcgm_exporter_version=cfg.versions.dcgm_exporter_chart,
             service_monitor=cfg.monitoring.enabled,
         ),
     )
+
+
+def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
+    """Network -> Cluster -> per model (GpuNodeGroup, ModelServer) -> GpuPlumbing."""
+    tags = cfg.aws_tags()
+    network = _network(cfg, tags)
+    cluster = _cluster(cfg, network, tags)
+    node_groups = {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
+    servers = {m.alias: _model_server(cfg, m, plans[m.alias], cluster, tags) for m in cfg.models}
     return Platform(
         config=cfg,
         plans=plans,
@@ -157,7 +177,7 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
         cluster=cluster,
         node_groups=node_groups,
         model_servers=servers,
-        gpu_plumbing=plumbing,
+        gpu_plumbing=_gpu_plumbing(cfg, cluster),
     )
 
 
