@@ -114,7 +114,7 @@ def _send(c: httpx.Client, r: dict[str, Any], nonce: str) -> httpx.Response:
     return c.post("/v1/chat/completions", content=json.dumps(payload), headers=r["headers"])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sequence=st.lists(request_st, min_size=1, max_size=6))
 def test_pinned_aliases_never_reach_bedrock(
     gw: httpx.Client, bedrock: FakeBedrock, sequence: list[dict[str, Any]]
