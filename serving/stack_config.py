@@ -180,8 +180,20 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
         monitoring=monitoring,
         ephemeral=parse_ephemeral(paddock.get("ephemeral"), problems),
     )
+    _cross_checks(config, problems)
     problems.raise_if_any()
     return config
+
+
+def _cross_checks(cfg: StackConfig, problems: Problems) -> None:
+    """Problems that span sections."""
+    if cfg.network.create and not cfg.network.nat_gateway:
+        for i, m in enumerate(cfg.models):
+            if m.weights_source == "hf":
+                problems.add(
+                    f"paddock:models[{i}].weights",
+                    "'hf' needs internet egress: set paddock:network.natGateway: true or use s3:// weights",
+                )
 
 
 def stack_name_of(path: Path) -> str:

@@ -312,6 +312,18 @@ def test_each_error_names_its_key(path: str, value: Any, key: str, message: str)
     assert any(k == key and message in m for k, m in problems), problems
 
 
+def test_hf_weights_need_a_nat_in_a_created_vpc() -> None:
+    raw = _with("paddock:models.0.weights", "hf")
+    assert _problems(raw) == [
+        (
+            "paddock:models[0].weights",
+            "'hf' needs internet egress: set paddock:network.natGateway: true or use s3:// weights",
+        )
+    ]
+    raw["paddock:network"] = {"natGateway": True}
+    assert parse_stack_config(raw, stack="t").models[0].weights_source == "hf"
+
+
 def test_duplicate_alias() -> None:
     raw = copy.deepcopy(BASE)
     raw["paddock:models"].append(dict(raw["paddock:models"][0]))
