@@ -20,6 +20,7 @@ from rich.tree import Tree
 
 from serving import helm
 from serving.errors import InputError, RenderError
+from serving.plan_report import warnings
 
 STACKS_DIR = Path("stacks")
 PLAN_DIR = Path("build/plan")
@@ -132,4 +133,6 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
             f"PP {plan.pipeline_parallel_size}), "
             f"max-model-len {plan.max_model_len}, load ≈ {plan.load_time_seconds:.0f} s"
         )
+    for line in warnings(result.config.to_dict(), {a: p.to_dict() for a, p in result.plans.items()}):
+        console.print(f"[yellow]warning:[/] {line}", highlight=False)
     console.print(f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s)")

@@ -117,6 +117,19 @@ def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]
     return rows
 
 
+def warnings(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Things a reviewer should see: a replica ceiling below what the requested concurrency needs."""
+    found: list[str] = []
+    for i, model in enumerate(config.get("models", [])):
+        needed = int(plans.get(model["alias"], {}).get("replicas", 1))
+        if model["replicas_max"] < needed:
+            found.append(
+                f"paddock:models[{i}].replicas.max: {model['replicas_max']} < {needed} replicas the sizing "
+                f"engine needs for concurrency {model['concurrency']} ({model['alias']})"
+            )
+    return found
+
+
 def summary(
     stack: str,
     config: Mapping[str, Any],
@@ -136,6 +149,11 @@ def summary(
         "",
         *_model_rows(config, plans),
         "",
+        *(
+            ["## Warnings", "", *(f"- {w}" for w in warnings(config, plans)), ""]
+            if warnings(config, plans)
+            else []
+        ),
         "## Helm releases",
         "",
     ]
