@@ -102,6 +102,11 @@ def command(as_json: bool, utilization: float, input_output_ratio: float, **opts
     """Self-hosted $/1M tokens vs Bedrock Claude tiers, and the break-even volume."""
     try:
         plan = plan_for_deployment(**opts)
+        if not plan.offered_on_demand:
+            raise SizingError(
+                f"{plan.instance_type} is not sold On-Demand in {plan.region}: no list price to compare "
+                "(pick another --region or --gpu)"
+            )
         report = compare(plan, utilization=utilization, input_output_ratio=input_output_ratio)
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -17,6 +17,7 @@ from rich.table import Table
 from serving.catalog import get_model
 from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
+from serving.sizing.offers import PIN_NOTE_PREFIX
 from serving.sizing.settings import DTYPES, ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
 
 CONTRACT_FIELDS = (
@@ -88,9 +89,24 @@ def _money(value: float | None, unit: str) -> str:
     return "unknown" if value is None else f"${value:,.2f}{unit}"
 
 
+def _cost(plan: ServingPlan) -> str:
+    if not plan.offered_on_demand:
+        return (
+            f"[bold yellow]no list price[/bold yellow]: {plan.instance_type} is not sold On-Demand in "
+            f"{plan.region} (see the NOT SOLD ON-DEMAND note)"
+        )
+    return (
+        f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
+        f"total, {_money(plan.cost_per_million_tokens_usd, '')} per 1M output tokens at "
+        f"{plan.assumed_utilization:.0%} utilisation"
+    )
+
+
 def render(plan: ServingPlan, console: Console) -> None:
     """Print the plan as a rich table, the explanation and the rejected options."""
     where = f"{plan.instance_type} ({plan.region}, {plan.capacity_type})" if plan.instance_type else plan.gpu
+    if not plan.offered_on_demand:
+        where += " - NOT SOLD ON-DEMAND"
     table = Table(title=f"{plan.model_id} on {where}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("")
@@ -118,21 +134,17 @@ def render(plan: ServingPlan, console: Console) -> None:
             f"root volume {plan.root_volume_gib} GiB, /dev/shm {plan.shm_size_gib:g} GiB"
             + (" (weights cached on local NVMe)" if plan.weights_on_local_nvme else ""),
         ),
-        (
-            "cost",
-            f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
-            f"total, {_money(plan.cost_per_million_tokens_usd, '')} per 1M output tokens at "
-            f"{plan.assumed_utilization:.0%} utilisation",
-        ),
+        ("cost", _cost(plan)),
         ("engine flags", " ".join(plan.engine_args)),
     ]
     for key, value in rows:
         table.add_row(key, value)
     console.print(table)
     for note in plan.notes:
-        console.print(f"- {note}", highlight=False)
+        style = "bold yellow" if note.startswith(PIN_NOTE_PREFIX) else None
+        console.print(f"- {note}", highlight=False, style=style, markup=False)
     if plan.rejected:
-        _rejections(plan.rejected, console, title="Cheaper options rejected")
+        _rejections(plan.rejected, console, title="Options rejected")
 
 
 def _rejections(rejected: Any, console: Console, *, title: str) -> None:

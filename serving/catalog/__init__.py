@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from serving.catalog.hardware import (
     REGIONS,
+    Availability,
     BedrockPrice,
     GpuSpec,
     InstanceSpec,
+    availability,
     bedrock_prices,
     check_region,
     get_gpu,
     get_instance,
     instance_price,
+    is_offered,
     list_gpus,
     list_instances,
 )
@@ -24,16 +27,19 @@ from serving.catalog.models import ModelSpec, get_model, list_models, load_confi
 
 __all__ = [
     "REGIONS",
+    "Availability",
     "BedrockPrice",
     "GpuSpec",
     "InstanceSpec",
     "ModelSpec",
+    "availability",
     "bedrock_prices",
     "check_region",
     "get_gpu",
     "get_instance",
     "get_model",
     "instance_price",
+    "is_offered",
     "list_gpus",
     "list_instances",
     "list_models",

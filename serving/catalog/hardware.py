@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from serving.catalog._data import load_file, number, optional_number, records
 from serving.errors import CatalogError, CatalogLookupError
@@ -75,6 +77,42 @@ class BedrockPrice:
         return self.input_usd_per_mtok * factor, self.output_usd_per_mtok * factor
 
 
+Purchase = Literal["on-demand", "capacity-blocks"]
+"""How AWS sells an instance type in a region: On-Demand, or only through EC2 Capacity Blocks."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Availability:
+    """Whether AWS sells one instance type On-Demand in one region (the ``offered`` field of prices.yaml)."""
+
+    instance_type: str
+    region: str
+    offered: bool
+    """True when AWS sells the type On-Demand in the region, per the price list of ``as_of``."""
+    purchase: Purchase | None
+    """"on-demand" when offered; "capacity-blocks" when AWS sells the type only through EC2 Capacity Blocks
+    (no On-Demand list price anywhere); None when not offered and nothing else is recorded for the region."""
+    as_of: str
+    """Date (``YYYY-MM-DD``) of the AWS price list that says so."""
+
+    def describe(self) -> str:
+        """A phrase for notes/rejections: "not sold On-Demand in eu-central-1 (price list 2026-11-23)"."""
+        if self.offered:
+            return f"sold On-Demand in {self.region} (price list {self.as_of})"
+        if self.purchase == "capacity-blocks":
+            return (
+                "no On-Demand list price in any region (sold through EC2 Capacity Blocks only; "
+                f"price list {self.as_of})"
+            )
+        return f"not sold On-Demand in {self.region} (price list {self.as_of})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PriceRow:
+    usd_per_hour: float
+    availability: Availability
+
+
 def _unknown(kind: str, value: str, known: list[str], field: str) -> CatalogLookupError:
     near = difflib.get_close_matches(value, known, n=3, cutoff=0.4)
     hint = f"; did you mean {', '.join(near)}?" if near else f"; known: {', '.join(sorted(known))}"
@@ -125,8 +163,8 @@ def _instances() -> dict[str, InstanceSpec]:
 
 
 @functools.cache
-def _prices() -> dict[tuple[str, str, bool], float]:
-    out: dict[tuple[str, str, bool], float] = {}
+def _prices() -> dict[tuple[str, str, bool], _PriceRow]:
+    out: dict[tuple[str, str, bool], _PriceRow] = {}
     known = _instances()
     for key, spot in (("on_demand", False), ("spot", True)):
         for rec in records("prices.yaml", key):
@@ -136,8 +174,32 @@ def _prices() -> dict[tuple[str, str, bool], float]:
                 raise CatalogError(f"{where}: unknown instance type")
             if region not in REGIONS:
                 raise CatalogError(f"{where}: region not in {REGIONS}")
-            out[(itype, region, spot)] = number(rec, "usd_per_hour", where=where)
+            out[(itype, region, spot)] = _PriceRow(
+                usd_per_hour=number(rec, "usd_per_hour", where=where),
+                availability=_availability(rec, itype, region, spot=spot, where=where),
+            )
     return out
+
+
+def _availability(rec: Mapping[str, Any], itype: str, region: str, *, spot: bool, where: str) -> Availability:
+    """The typed ``offered`` / ``purchase`` fields of one price row (``offered`` required On-Demand)."""
+    offered = rec.get("offered", True) if spot else rec.get("offered")
+    if not isinstance(offered, bool):
+        raise CatalogError(f"{where}: 'offered' must be true or false, got {offered!r}")
+    purchase = rec.get("purchase")
+    if purchase is not None and (offered or purchase != "capacity-blocks"):
+        raise CatalogError(f"{where}: 'purchase' may only be capacity-blocks, on a row with offered: false")
+    if not offered and rec.get("estimate") is not True:
+        raise CatalogError(
+            f"{where}: a row with offered: false holds a hypothetical price: set estimate: true"
+        )
+    return Availability(
+        instance_type=itype,
+        region=region,
+        offered=offered,
+        purchase="on-demand" if offered else purchase,
+        as_of=str(rec["date"]),
+    )
 
 
 def get_gpu(gpu_id: str, *, field: str = "--gpu") -> GpuSpec:
@@ -174,12 +236,36 @@ def check_region(region: str, *, field: str = "--region") -> str:
     return region
 
 
-def instance_price(instance_type: str, region: str, *, spot: bool = False) -> float | None:
-    """USD per instance-hour (Linux) in ``region``; None when the catalog has no price for it
-    (every spot price today). Raises CatalogLookupError for an unknown type or region."""
+def availability(instance_type: str, region: str) -> Availability | None:
+    """Whether AWS sells ``instance_type`` On-Demand in ``region`` (None when the catalog has no row for the
+    pair). Raises CatalogLookupError for an unknown type or region."""
     get_instance(instance_type, field="instance_type")
     check_region(region)
-    return _prices().get((instance_type, region, spot))
+    row = _prices().get((instance_type, region, False))
+    return row.availability if row else None
+
+
+def is_offered(instance_type: str, region: str) -> bool:
+    """True when AWS sells ``instance_type`` On-Demand in ``region`` (False for an ``offered: false`` row and
+    for a pair without a row). Raises CatalogLookupError for an unknown type or region."""
+    found = availability(instance_type, region)
+    return found is not None and found.offered
+
+
+def instance_price(
+    instance_type: str, region: str, *, spot: bool = False, hypothetical: bool = False
+) -> float | None:
+    """USD per instance-hour (Linux) in ``region``; None when the catalog has no price for it (every spot
+    price today) and, unless ``hypothetical``, when AWS does not sell the type On-Demand there
+    (``is_offered`` False). ``hypothetical=True`` returns the made-up figure of such a row (derived from
+    verified regional ratios): fit only to rank unsold candidates against each other, never to quote a cost.
+    Raises CatalogLookupError for an unknown type or region."""
+    get_instance(instance_type, field="instance_type")
+    check_region(region)
+    row = _prices().get((instance_type, region, spot))
+    if row is None or not (row.availability.offered or hypothetical):
+        return None
+    return row.usd_per_hour
 
 
 @functools.cache

@@ -26,6 +26,7 @@ from serving.sizing.estimates import (
     weights_on_nvme,
 )
 from serving.sizing.memory import GIB, MemoryResult
+from serving.sizing.offers import pin_note, unsold
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
 from serving.sizing.tgi import tgi_memory
@@ -78,7 +79,8 @@ def memory_for(model: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int
 
 
 def node_price(p: Placement) -> float | None:
-    """$/hour of one node in the placement's region (spot falls back to on-demand when unknown)."""
+    """$/hour of one node in the placement's region (spot falls back to on-demand when unknown); None when the
+    catalog has no price or AWS does not sell the type On-Demand there."""
     if p.instance is None or p.region is None:
         return None
     spot = instance_price(p.instance.type, p.region, spot=True) if p.capacity_type == "spot" else None
@@ -164,6 +166,9 @@ def assemble(
         enforce_eager=s.enforce_eager,
     )
     extra = list(notes) + list(mem.notes)
+    not_sold = unsold(p.instance, p.region)
+    if not_sold is not None:
+        extra.insert(0, pin_note(not_sold))
     if p.capacity_type == "spot" and p.instance is not None:
         extra.append("no verified spot price in the catalog: costs shown are on-demand (an upper bound)")
     return ServingPlan(
@@ -188,6 +193,7 @@ def assemble(
         replicas_per_node=p.replicas_per_node,
         checkpoint_gib=round(ckpt_gib, 3),
         weights_on_local_nvme=weights_on_nvme(checkpoint_gib=ckpt_gib, instance=p.instance),
+        offered_on_demand=not_sold is None,
         **_settings_fields(s),
         **_memory_fields(mem, p),
         **_cost_fields(p, aggregate, utilization),

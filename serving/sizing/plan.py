@@ -18,8 +18,9 @@ KvCacheDtype = Literal["auto", "fp8"]
 
 @dataclass(frozen=True, kw_only=True)
 class Rejection:
-    """A cheaper option that was considered and why it fails, e.g.
-    ``Rejection(option="g6e.xlarge", reason="1×L40S 44.4 GiB < 140.4 GiB weights")``."""
+    """An option that was considered and why it was not chosen: cheaper than the choice but failing, e.g.
+    ``Rejection(option="g6e.xlarge", reason="1×L40S 44.4 GiB < 140.4 GiB weights")``, or not sold On-Demand in
+    the region (``reason`` then starts "not sold On-Demand in ..." or "no On-Demand list price ...")."""
 
     option: str
     reason: str
@@ -78,7 +79,8 @@ class ServingPlan:
     """Estimated aggregate decode throughput per replica at max_num_seqs (tokens/s, roofline), capped by the
     sequences the KV cache holds at half of max_model_len."""
     hourly_cost_usd: float | None
-    """On-demand $/hour for all nodes of one replica in the chosen region; None when unknown."""
+    """On-demand $/hour for all nodes of one replica in the chosen region; None when unknown or when the type
+    is not sold On-Demand there (``offered_on_demand`` False)."""
     cost_per_million_tokens_usd: float | None
     """$ per 1M output tokens at the decode estimate and the assumed utilisation; None when unknown."""
     engine_args: tuple[str, ...]
@@ -122,6 +124,10 @@ class ServingPlan:
     weights_on_local_nvme: bool = False
     """True when the instance's local NVMe holds the weight cache (root_volume_gib then excludes weights);
     the node group should mount the instance store for the model cache."""
+    offered_on_demand: bool = True
+    """False when AWS does not sell ``instance_type`` On-Demand in ``region`` (an explicit pin sized for
+    capacity held through an ODCR or a Capacity Block): the cost fields are then None and the first note
+    starts "NOT SOLD ON-DEMAND"."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``paddock size --json`` builds on it)."""

@@ -5,19 +5,32 @@ heads; pipeline parallelism across nodes (EFA instances, TP = the node's GPUs) o
 that type holds the model. Replicas = ceil(concurrency x (1 + headroom) / KV concurrency per replica);
 replicas pack onto a node when they use fewer GPUs than it has. Cost = nodes x node price. Every instance
 whose node price is below the chosen total is reported with the reason it lost.
+
+Types AWS does not sell On-Demand in the region (``serving.catalog.is_offered``) are skipped and listed in
+``rejected`` when searching the whole catalog. When the caller pins candidates (``instance_types``) they are
+still sized, but any feasible On-Demand option wins over them; their hypothetical catalog price only ranks
+them against each other, and a plan on one carries no cost (see ``serving.sizing.offers``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from serving.catalog.hardware import InstanceSpec, check_region, get_gpu, get_instance, list_instances
+from serving.catalog.hardware import (
+    InstanceSpec,
+    check_region,
+    get_gpu,
+    get_instance,
+    instance_price,
+    list_instances,
+)
 from serving.catalog.models import ModelSpec, get_model
 from serving.errors import InputError, SizingError
 from serving.sizing.core import DEFAULT_UTILIZATION, Placement, assemble, memory_for, node_price
 from serving.sizing.memory import MemoryResult
+from serving.sizing.offers import rejection_reason, unsold
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
 
@@ -59,7 +72,13 @@ class Option:
     settings: EngineSettings
     memory: MemoryResult
     cost: float
+    """nodes x node price, USD/hour (hypothetical catalog figure when not ``offered``: ranking only)."""
     nodes: int
+
+    @property
+    def offered(self) -> bool:
+        """AWS sells the placement's instance type On-Demand in its region."""
+        return unsold(self.placement.instance, self.placement.region) is None
 
 
 def _short(instance: InstanceSpec) -> str:
@@ -170,54 +189,103 @@ def _options(req: Request, inst: InstanceSpec, price: float) -> tuple[list[Optio
     return options, reason
 
 
-def _search(req: Request, instances: Sequence[InstanceSpec], utilization: float) -> ServingPlan:
+@dataclass
+class _Tally:
+    """The best option so far and every loser: priced (filtered to cheaper ones later) and unsold."""
+
+    region: str
     best: Option | None = None
-    losers: list[tuple[float, str, str]] = []
+    losers: list[tuple[float, str, str]] = field(default_factory=list)
+    unsold: list[Rejection] = field(default_factory=list)
+
+    def offer(self, opt: Option) -> None:
+        """Keep ``opt`` if it ranks before the best so far; the other one loses."""
+        if self.best is None:
+            self.best = opt
+        elif _rank(opt) < _rank(self.best):
+            self.lose(self.best)
+            self.best = opt
+        else:
+            self.lose(opt)
+
+    def lose(self, opt: Option) -> None:
+        not_sold = unsold(opt.placement.instance, self.region)
+        if not_sold is not None:
+            self.unsold.append(Rejection(option=_type(opt), reason=rejection_reason(not_sold)))
+        else:
+            self.losers.append((_node(opt), _type(opt), _pricier(opt)))
+
+
+def _price(req: Request, inst: InstanceSpec, *, hypothetical: bool) -> float | None:
+    if hypothetical:
+        return instance_price(inst.type, req.region, hypothetical=True)
+    probe = Placement(
+        gpu=inst.gpu,
+        total_gib=0,
+        instance=inst,
+        tp=1,
+        pp=1,
+        region=req.region,
+        capacity_type=req.capacity_type,
+    )
+    return node_price(probe)
+
+
+def _search(
+    req: Request, instances: Sequence[InstanceSpec], utilization: float, *, pinned: bool
+) -> ServingPlan:
+    tally = _Tally(region=req.region)
     for inst in instances:
-        probe = Placement(
-            gpu=inst.gpu,
-            total_gib=0,
-            instance=inst,
-            tp=1,
-            pp=1,
-            region=req.region,
-            capacity_type=req.capacity_type,
-        )
-        price = node_price(probe)
+        not_sold = unsold(inst, req.region)
+        if not_sold is not None and not pinned:
+            tally.unsold.append(Rejection(option=inst.type, reason=rejection_reason(not_sold)))
+            continue
+        price = _price(req, inst, hypothetical=not_sold is not None)
         if price is None:
-            losers.append((math.inf, inst.type, f"no price for {inst.type} in {req.region}"))
+            tally.losers.append((math.inf, inst.type, f"no price for {inst.type} in {req.region}"))
             continue
         options, reason = _options(req, inst, price)
-        if not options:
-            losers.append((price, inst.type, reason))
-            continue
-        mine = min(options, key=_rank)
-        if best is None or _rank(mine) < _rank(best):
-            if best is not None:
-                losers.append((_node(best), _type(best), _pricier(best)))
-            best = mine
+        if options:
+            tally.offer(min(options, key=_rank))
+        elif not_sold is not None:
+            tally.unsold.append(Rejection(option=inst.type, reason=f"{reason} ({not_sold.describe()})"))
         else:
-            losers.append((price, inst.type, _pricier(mine)))
+            tally.losers.append((price, inst.type, reason))
+    return _finish(req, tally, utilization)
+
+
+def _finish(req: Request, tally: _Tally, utilization: float) -> ServingPlan:
+    """The plan of the best option, or NoFitError listing every rejection."""
+    best = tally.best
     if best is None:
-        rejected = tuple(Rejection(option=t, reason=r) for _, t, r in sorted(losers))
+        rejected = tuple(Rejection(option=t, reason=r) for _, t, r in sorted(tally.losers))
         raise NoFitError(
             f"no instance in {req.region} serves {req.concurrency} x {req.context} tokens of {req.model.id}",
-            rejected=rejected,
+            rejected=rejected + tuple(tally.unsold),
         )
     chosen = _type(best)
-    rejected = _cheaper(losers, best.cost, chosen)
+    cheaper = _cheaper(tally.losers, best.cost if best.offered else math.inf, chosen)
     p = best.placement
+    cost = f"${best.cost:.2f}/h" if best.offered else "no On-Demand list price"
+    unsold_text = f", {len(tally.unsold)} not sold On-Demand in {req.region}" if tally.unsold else ""
     notes = (
-        f"chosen: {p.replicas} replica(s) of TP{p.tp} PP{p.pp} on {best.nodes} x {chosen} "
-        f"(${best.cost:.2f}/h); {len(rejected)} cheaper option(s) rejected",
+        f"chosen: {p.replicas} replica(s) of TP{p.tp} PP{p.pp} on {best.nodes} x {chosen} ({cost}); "
+        f"{len(cheaper)} {'cheaper' if best.offered else 'On-Demand'} option(s) rejected{unsold_text}",
     )
     return assemble(
-        req.model, best.settings, best.memory, p, rejected=rejected, notes=notes, utilization=utilization
+        req.model,
+        best.settings,
+        best.memory,
+        p,
+        rejected=cheaper + tuple(tally.unsold),
+        notes=notes,
+        utilization=utilization,
     )
 
 
-def _rank(opt: Option) -> tuple[float, int, int]:
-    return opt.cost, opt.nodes, opt.placement.tp * opt.placement.pp
+def _rank(opt: Option) -> tuple[bool, float, int, int]:
+    """On-Demand options first, then cost, nodes and GPUs."""
+    return not opt.offered, opt.cost, opt.nodes, opt.placement.tp * opt.placement.pp
 
 
 def _type(opt: Option) -> str:
@@ -263,8 +331,10 @@ def recommend(
     utilization: float = DEFAULT_UTILIZATION,
 ) -> ServingPlan:
     """The cheapest instance type, parallelism and replica count for ``concurrency`` sequences of ``context``
-    tokens with ``headroom`` spare KV capacity. Raises NoFitError (a SizingError) with every rejection when
-    nothing fits, InputError for bad input."""
+    tokens with ``headroom`` spare KV capacity. ``instance_types`` pins the candidates: then types not sold
+    On-Demand in ``region`` are sized too (ranked after every On-Demand option; the plan then has no cost and
+    a NOT SOLD ON-DEMAND note); without it they are skipped and listed in ``rejected``.
+    Raises NoFitError (a SizingError) with every rejection when nothing fits, InputError for bad input."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
     if context < 1:
         raise InputError(f"must be >= 1, got {context}", field="--context")
@@ -306,7 +376,7 @@ def recommend(
     instances = (
         [get_instance(t, field="--gpu") for t in instance_types] if instance_types else list_instances()
     )
-    return _search(req, instances, utilization)
+    return _search(req, instances, utilization, pinned=bool(instance_types))
 
 
 def plan_for_deployment(
@@ -325,6 +395,8 @@ def plan_for_deployment(
     """The plan the platform stack deploys for one ``paddock:models`` entry.
 
     ``gpu``: "auto" (whole catalog), an instance type (only that type) or a GPU id (instances with that GPU).
+    An instance type or GPU id is a pin: types not sold On-Demand in ``region`` are still sized when no
+    On-Demand candidate fits (see ``recommend``).
     Raises InputError / CatalogLookupError for bad values (fields named like the CLI flags), NoFitError
     when nothing fits."""
     candidates: list[str] | None = None

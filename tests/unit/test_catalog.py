@@ -8,16 +8,19 @@ import pytest
 
 from serving.catalog import (
     REGIONS,
+    availability,
     bedrock_prices,
     get_gpu,
     get_instance,
     get_model,
     instance_price,
+    is_offered,
     list_gpus,
     list_instances,
     list_models,
 )
 from serving.catalog._data import DATA_FILES, check_provenance, load_file
+from serving.catalog.hardware import _availability
 from serving.errors import CatalogError, CatalogLookupError
 
 SIZES = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")
@@ -63,6 +66,8 @@ def test_price_estimates_say_so_in_their_source() -> None:
     assert {(r["type"], r["region"]) for r in records if r["estimate"]} == NOT_OFFERED_ON_DEMAND
     for record in records:
         where = (record["type"], record["region"])
+        assert record["offered"] is (where not in NOT_OFFERED_ON_DEMAND), where
+        assert record.get("purchase") == ("capacity-blocks" if where[0] == "p5e.48xlarge" else None), where
         if record["estimate"]:
             assert record["source"].startswith("ESTIMATE: "), where
             assert "NOT OFFERED" in record["source"] or "NO On-Demand list price" in record["source"], where
@@ -88,8 +93,11 @@ def test_instances_cover_every_family_size_and_region() -> None:
     assert {"p4d.24xlarge", "p4de.24xlarge", "p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge"} <= types
     for itype in types:
         for region in REGIONS:
-            price = instance_price(itype, region)
-            assert price is not None and price > 0, (itype, region)
+            hypothetical = instance_price(itype, region, hypothetical=True)
+            assert hypothetical is not None and hypothetical > 0, (itype, region)
+            offered = (itype, region) not in NOT_OFFERED_ON_DEMAND
+            assert is_offered(itype, region) is offered, (itype, region)
+            assert instance_price(itype, region) == (hypothetical if offered else None), (itype, region)
 
 
 def test_instance_specs() -> None:
@@ -115,6 +123,44 @@ def test_prices_and_spot_unknown() -> None:
     assert instance_price("g5.xlarge", "us-east-1", spot=True) is None
 
 
+def test_not_offered_pairs_are_typed_and_their_price_is_opt_in() -> None:
+    p5 = availability("p5.48xlarge", "eu-central-1")
+    assert p5 is not None and (p5.offered, p5.purchase, p5.as_of) == (False, None, "2026-11-23")
+    assert p5.describe() == "not sold On-Demand in eu-central-1 (price list 2026-11-23)"
+    assert instance_price("p5.48xlarge", "eu-central-1") is None
+    assert instance_price("p5.48xlarge", "eu-central-1", hypothetical=True) == 68.7647
+    p5e = availability("p5e.48xlarge", "us-west-2")
+    assert p5e is not None and (p5e.offered, p5e.purchase) == (False, "capacity-blocks")
+    assert p5e.describe() == (
+        "no On-Demand list price in any region (sold through EC2 Capacity Blocks only; price list 2026-11-23)"
+    )
+    us = availability("p5.48xlarge", "us-east-1")
+    assert us is not None and (us.offered, us.purchase) == (True, "on-demand")
+    assert us.describe() == "sold On-Demand in us-east-1 (price list 2026-11-23)"
+    # the verified price of an offered pair needs no opt-in and is the same with it
+    assert instance_price("p5.48xlarge", "us-east-1", hypothetical=True) == 55.04
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ({"estimate": False}, "'offered' must be true or false, got None"),
+        ({"estimate": False, "offered": "no"}, "'offered' must be true or false, got 'no'"),
+        ({"estimate": False, "offered": False}, "set estimate: true"),
+        ({"estimate": False, "offered": True, "purchase": "capacity-blocks"}, "'purchase' may only be"),
+        ({"estimate": True, "offered": False, "purchase": "reserved"}, "'purchase' may only be"),
+    ],
+)
+def test_bad_availability_fields_are_catalog_errors(record: dict[str, object], message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        _availability({**record, "date": "2026-11-23"}, "p5.48xlarge", "eu-central-1", spot=False, where="x")
+
+
+def test_spot_rows_default_to_offered() -> None:
+    spot = _availability({"date": "2026-11-23"}, "g5.xlarge", "us-east-1", spot=True, where="x")
+    assert spot.offered and spot.purchase == "on-demand"
+
+
 def test_unknown_ids_raise_lookup_errors_naming_the_field() -> None:
     with pytest.raises(CatalogLookupError) as exc:
         get_gpu("h100")
@@ -125,6 +171,12 @@ def test_unknown_ids_raise_lookup_errors_naming_the_field() -> None:
     with pytest.raises(CatalogLookupError) as exc:
         instance_price("g5.xlarge", "mars-1")
     assert exc.value.field == "--region"
+    with pytest.raises(CatalogLookupError) as exc:
+        is_offered("g5.xlarge", "mars-1")
+    assert exc.value.field == "--region"
+    with pytest.raises(CatalogLookupError) as exc:
+        availability("p5.48xl", "us-east-1")
+    assert exc.value.field == "instance_type"
     with pytest.raises(CatalogLookupError) as exc:
         get_model("llama-3.1-9b")
     assert exc.value.field == "--model" and "llama-3.1-8b" in exc.value.message

@@ -73,7 +73,7 @@ def test_nothing_fits_in_recommendation_mode_exits_1_with_json() -> None:
 def test_human_output_explains_and_lists_rejections() -> None:
     code, out, _ = _run("--model", "llama-3.1-70b", "--context", "8192", "--concurrency", "8")
     assert code == 0
-    assert "Cheaper options rejected" in out and "GiB weights" in out and "engine flags" in out
+    assert "Options rejected" in out and "GiB weights" in out and "engine flags" in out
     code, out, _ = _run("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "8192")
     assert code == 0 and "blocks x 16" in out
 
@@ -186,3 +186,39 @@ def test_bad_config_json_names_the_key(tmp_path: Path) -> None:
     )
     code, _, err = _run("--model", str(path), "--gpu", "h100-80gb")
     assert code == 2 and "config.json:num_hidden_layers" in err
+
+
+def test_pinned_instance_not_sold_on_demand_shows_the_note_and_no_list_price() -> None:
+    args = ("--model", "llama-3.3-70b", "--quantization", "fp8", "--gpu", "p5.48xlarge", "--tp", "2")
+    args += ("--max-model-len", "8192", "--region", "eu-central-1")
+    code, out, _ = _run(*args, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["offered_on_demand"] is False and data["hourly_cost_usd"] is None
+    assert data["notes"][0].startswith("NOT SOLD ON-DEMAND: p5.48xlarge: not sold On-Demand in eu-central-1")
+    code, out, _ = _run(*args)
+    flat = " ".join(out.replace("│", " ").split())  # table cells wrap at 80 columns
+    assert code == 0 and "p5.48xlarge (eu-central-1, on-demand) - NOT SOLD ON-DEMAND" in flat
+    assert (
+        "cost no list price: p5.48xlarge is not sold On-Demand in eu-central-1 "
+        "(see the NOT SOLD ON-DEMAND note)" in flat
+    )
+    assert "- NOT SOLD ON-DEMAND: p5.48xlarge" in out
+
+
+def test_recommendation_lists_unsold_types_with_the_reason() -> None:
+    code, out, _ = _run(
+        "--model",
+        "llama-3.1-8b",
+        "--context",
+        "8192",
+        "--concurrency",
+        "16",
+        "--region",
+        "eu-central-1",
+        "--json",
+    )
+    reasons = {r["option"]: r["reason"] for r in json.loads(out)["rejected"]}
+    assert code == 0 and reasons["p5.48xlarge"] == (
+        "not sold On-Demand in eu-central-1 (price list 2026-11-23); "
+        "use a Capacity Block/ODCR or another region"
+    )

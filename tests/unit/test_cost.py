@@ -81,6 +81,11 @@ def test_cost_cli_json_and_table() -> None:
         (["--region", "xx-1"], 2, "--region"),
         (["--context", "0"], 2, "--context"),
         (["--gpu", "g5.xlarge", "--context", "131072", "--concurrency", "500"], 1, "no instance"),
+        (
+            ["--gpu", "p5.48xlarge", "--region", "eu-central-1"],
+            1,
+            "p5.48xlarge is not sold On-Demand in eu-central-1: no list price to compare",
+        ),
     ],
 )
 def test_cost_cli_errors(args: list[str], code: int, text: str) -> None:

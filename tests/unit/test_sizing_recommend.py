@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from serving.catalog import get_instance, instance_price
+from serving.catalog import get_instance, instance_price, is_offered, list_instances
 from serving.errors import CatalogLookupError, InputError
 from serving.sizing import NoFitError, plan_for_deployment, recommend, size_on_gpu
 
@@ -52,10 +52,16 @@ def test_rejected_options_are_cheaper_and_explained() -> None:
     plan = recommend("llama-3.1-70b", context=32768, concurrency=64)
     assert plan.rejected and plan.total_hourly_cost_usd is not None
     for rejection in plan.rejected:
+        assert rejection.option != plan.instance_type
+        if rejection.option == "p5e.48xlarge":  # no On-Demand offer: rejected whatever its price
+            continue
         price = instance_price(rejection.option, "us-east-1")
         assert price is not None and price < plan.total_hourly_cost_usd
-        assert rejection.option != plan.instance_type
     reasons = {r.option: r.reason for r in plan.rejected}
+    assert reasons["p5e.48xlarge"] == (
+        "no On-Demand list price in any region (sold through EC2 Capacity Blocks only; "
+        "price list 2026-11-23); pin it only with a Capacity Block, or use another instance type"
+    )
     assert reasons["g6e.xlarge"] == "1×L40S 40.8 GiB usable < 131.4 GiB weights (TP1 PP1)"
     assert "replica(s)" in reasons["g6e.48xlarge"]
 
@@ -154,3 +160,117 @@ def test_weight_cache_on_local_nvme_or_root_volume() -> None:
     bare = size_on_gpu("llama-3.3-70b", gpu="h100-80gb", tp=4, max_model_len=8192)
     assert not bare.weights_on_local_nvme
     assert bare.root_volume_gib == math.ceil((30 + 20 + 1.1 * bare.checkpoint_gib) / 10) * 10 == 200
+
+
+P5_EU_REASON = (
+    "not sold On-Demand in eu-central-1 (price list 2026-11-23); use a Capacity Block/ODCR or another region"
+)
+
+
+def test_auto_skips_pairs_not_sold_on_demand_and_says_why() -> None:
+    plan = recommend("llama-3.3-70b", context=8192, concurrency=16, quantization="fp8", region="eu-central-1")
+    assert plan.offered_on_demand and is_offered(plan.instance_type or "", "eu-central-1")
+    assert (plan.instance_type or "").startswith("g6e.") and plan.hourly_cost_usd is not None
+    reasons = {r.option: r.reason for r in plan.rejected}
+    assert reasons["p5.48xlarge"] == P5_EU_REASON
+    assert reasons["p5en.48xlarge"] == P5_EU_REASON.replace("p5.", "p5en.")
+    assert reasons["p5e.48xlarge"].startswith("no On-Demand list price in any region")
+    assert plan.notes[0].endswith(", 3 not sold On-Demand in eu-central-1")
+    assert not any(note.startswith("NOT SOLD ON-DEMAND") for note in plan.notes)
+
+
+def test_auto_in_eu_west_1_lists_every_unsold_type() -> None:
+    plan = recommend("llama-3.1-8b", context=8192, concurrency=16, region="eu-west-1")
+    unsold = {i.type for i in list_instances() if not is_offered(i.type, "eu-west-1")}
+    assert len(unsold) == 20 and plan.instance_type not in unsold
+    listed = {r.option for r in plan.rejected if r.reason.startswith(("not sold", "no On-Demand"))}
+    assert listed == unsold
+
+
+def test_nothing_fits_also_lists_unsold_types() -> None:
+    with pytest.raises(NoFitError) as exc:
+        recommend("llama-3.1-405b", context=131072, concurrency=50_000, region="eu-central-1")
+    reasons = {r.option: r.reason for r in exc.value.rejected}
+    assert len(reasons) == 29 and reasons["p5.48xlarge"] == P5_EU_REASON
+
+
+def test_pinned_instance_not_sold_on_demand_is_sized_with_a_note_and_no_cost() -> None:
+    kwargs: dict[str, object] = {"context": 32768, "concurrency": 64, "quantization": "fp8"}
+    us = plan_for_deployment(model="llama-3.3-70b", gpu="p5.48xlarge", **kwargs)  # type: ignore[arg-type]
+    eu = plan_for_deployment(
+        model="llama-3.3-70b",
+        gpu="p5.48xlarge",
+        region="eu-central-1",
+        **kwargs,  # type: ignore[arg-type]
+    )
+    assert eu.instance_type == "p5.48xlarge" and eu.fits and not eu.offered_on_demand and us.offered_on_demand
+    same = ("tensor_parallel_size", "replicas", "kv_cache_tokens", "max_num_seqs", "engine_args")
+    assert [getattr(eu, k) for k in same] == [getattr(us, k) for k in same]
+    assert (eu.hourly_cost_usd, eu.total_hourly_cost_usd, eu.cost_per_million_tokens_usd) == (
+        None,
+        None,
+        None,
+    )
+    assert eu.notes[0].startswith(
+        "NOT SOLD ON-DEMAND: p5.48xlarge: not sold On-Demand in eu-central-1 (price list 2026-11-23). "
+        "Sized because it was pinned"
+    )
+    assert "On-Demand Capacity Reservation or an EC2 Capacity Block" in eu.notes[0]
+    assert "x p5.48xlarge (no On-Demand list price); 0 On-Demand option(s) rejected" in eu.notes[1]
+
+
+def test_gpu_pin_falls_back_to_unsold_instances_only_when_no_offered_one_fits() -> None:
+    prod_eu = plan_for_deployment(
+        model="llama-3.3-70b",
+        engine_version="0.11.0",
+        context=32768,
+        concurrency=64,
+        gpu="h100-80gb",
+        quantization="fp8",
+        kv_cache_dtype="fp8",
+        region="eu-central-1",
+    )
+    assert prod_eu.instance_type == "p5.48xlarge" and not prod_eu.offered_on_demand
+    assert prod_eu.notes[0].startswith("NOT SOLD ON-DEMAND: p5.48xlarge")
+    h200 = plan_for_deployment(model="llama-3.1-405b", context=8192, concurrency=8, gpu="h200")
+    assert h200.instance_type == "p5en.48xlarge" and h200.offered_on_demand  # p5e ties on size, unsold
+    assert {r.option: r.reason for r in h200.rejected}["p5e.48xlarge"].startswith("no On-Demand list price")
+
+
+def test_offered_option_beats_a_cheaper_hypothetical_price() -> None:
+    assert instance_price("g6.xlarge", "eu-west-1", hypothetical=True) == 0.8984  # below g5.xlarge 1.123
+    plan = recommend(
+        "llama-3.1-8b",
+        context=8192,
+        concurrency=4,
+        region="eu-west-1",
+        instance_types=["g6.xlarge", "g5.xlarge"],
+    )
+    assert plan.instance_type == "g5.xlarge" and plan.offered_on_demand
+    assert {r.option: r.reason for r in plan.rejected}["g6.xlarge"] == (
+        "not sold On-Demand in eu-west-1 (price list 2026-11-23); use a Capacity Block/ODCR or another region"
+    )
+
+
+def test_pinned_unsold_instance_that_does_not_fit_says_both() -> None:
+    with pytest.raises(NoFitError) as exc:
+        recommend(
+            "llama-3.1-405b", context=8192, concurrency=8, region="eu-west-1", instance_types=["g6e.xlarge"]
+        )
+    (only,) = exc.value.rejected
+    assert only.option == "g6e.xlarge"
+    assert only.reason.endswith("weights (TP1 PP1) (not sold On-Demand in eu-west-1 (price list 2026-11-23))")
+
+
+def test_size_on_pinned_unsold_instance_notes_capacity_blocks_for_p5e() -> None:
+    plan = size_on_gpu("llama-3.1-8b", gpu="p5e.48xlarge", max_model_len=8192, region="us-west-2")
+    assert (
+        plan.instance_type == "p5e.48xlarge" and not plan.offered_on_demand and plan.hourly_cost_usd is None
+    )
+    assert plan.notes[0] == (
+        "NOT SOLD ON-DEMAND: p5e.48xlarge: no On-Demand list price in any region (sold through EC2 Capacity "
+        "Blocks only; price list 2026-11-23). Sized because it was pinned: run it only on capacity you hold "
+        "(an EC2 Capacity Block); the catalog has no list price for it, so the plan's costs are unknown"
+    )
+    bare = size_on_gpu("llama-3.1-8b", gpu="h200", max_model_len=8192, region="eu-west-1")
+    assert bare.offered_on_demand and not any(n.startswith("NOT SOLD") for n in bare.notes)
