@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from serving.autoscaling.pods import engine_pod_annotations
 from serving.sizing.plan import ServingPlan
 from serving.stack_config_models import ModelConfig
 from serving.values import render_values
@@ -121,8 +122,12 @@ def model_server_values(
     service_account: str,
     allowed_client_namespaces: Sequence[str] = (),
     node: NodeShape | None = None,
+    autoscaled: bool = True,
 ) -> dict[str, Any]:
-    """Values of our model-server chart for one model (helm_values/model_server.yaml.j2)."""
+    """Values of our model-server chart for one model (helm_values/model_server.yaml.j2).
+
+    ``autoscaled``: KEDA or an HPA owns the replica count (the platform stack always deploys one per model),
+    so the chart leaves ``spec.replicas`` unset and ``replicas.min`` only seeds the first install."""
     repository, tag = split_image(image)
     budget = startup_budget(plan.load_time_seconds)
     cpu, memory = engine_resources(plan, node)
@@ -133,6 +138,8 @@ def model_server_values(
         "image_tag": tag,
         "served_model_name": served_model_name(plan),
         "replicas": model.replicas_min,
+        "autoscaled": autoscaled,
+        "pod_annotations": engine_pod_annotations(),
         "port": ENGINE_PORT,
         "engine_args": list(plan.engine_args),
         "gpus": plan.gpus_per_node,

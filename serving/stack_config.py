@@ -187,6 +187,14 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
 
 def _cross_checks(cfg: StackConfig, problems: Problems) -> None:
     """Problems that span sections."""
+    for i, m in enumerate(cfg.models):
+        tagged = cfg.versions.image_engine_version(m.engine)
+        if m.engine_version and tagged and m.engine_version != tagged:
+            problems.add(
+                f"paddock:models[{i}].engineVersion",
+                f"{m.engine_version} disagrees with the pinned {m.engine} image tag ({tagged}); "
+                "sizing must model the engine that runs: drop engineVersion or change the image",
+            )
     if cfg.network.create and not cfg.network.nat_gateway:
         for i, m in enumerate(cfg.models):
             if m.weights_source == "hf":

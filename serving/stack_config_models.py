@@ -5,6 +5,7 @@ Import them from :mod:`serving.stack_config`. Field docstrings name the config k
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -82,6 +83,13 @@ class Versions:
     kube_prometheus_stack_chart: str | None = None
     cluster_autoscaler_chart: str | None = None
     karpenter_chart: str | None = None
+
+    def image_engine_version(self, engine: Engine) -> str | None:
+        """The engine version named by the pinned image's tag (``vllm/vllm-openai:v0.11.0`` -> ``0.11.0``),
+        or None when the image is unpinned or its tag is not a version (a digest, ``latest``)."""
+        image = self.vllm_image if engine == "vllm" else self.tgi_image
+        found = re.search(r":v?(\d+\.\d+(?:\.\d+)?)(?:[-+@].*)?$", image or "")
+        return found.group(1) if found else None
 
     def engine_image(self, engine: Engine) -> str:
         """The pinned image of ``engine`` (the parser guarantees it is set for every engine in use)."""

@@ -37,7 +37,7 @@ def plan_models(cfg: StackConfig) -> dict[str, ServingPlan]:
             plans[m.alias] = plan_for_deployment(
                 model=m.model,
                 engine=m.engine,
-                engine_version=m.engine_version,
+                engine_version=m.engine_version or cfg.versions.image_engine_version(m.engine),
                 context=m.context,
                 concurrency=m.concurrency,
                 gpu=m.gpu,

@@ -73,7 +73,7 @@ def _network(cfg: StackConfig, tags: dict[str, str]) -> Network:
             az_count=net.az_count,
             nat_gateway=net.nat_gateway,
             vpc_endpoints=net.vpc_endpoints,
-            bedrock_endpoint=cfg.residency.allow_fallback and any(not m.pinned for m in cfg.models),
+            bedrock_endpoint=False,  # BedrockFallback creates it, with an endpoint policy naming its role
             existing_vpc_id=net.existing_vpc_id,
             private_subnet_ids=net.private_subnet_ids,
         ),
@@ -205,7 +205,7 @@ def add_bedrock_fallback(platform: Platform) -> None:
     from serving.residency import facts_from_stack_config
     from serving.residency.iam import bedrock_targets
 
-    cfg = platform.config
+    cfg, net = platform.config, platform.network
     try:
         targets = bedrock_targets(facts_from_stack_config(cfg))
     except InputError as exc:  # a geo profile with unknown destinations: name the key, no traceback
@@ -218,7 +218,12 @@ def add_bedrock_fallback(platform: Platform) -> None:
             account_id=aws.get_caller_identity_output().account_id if targets else "",
             namespace=cfg.namespace,
             cluster_name=platform.cluster.cluster_name,
-            create_endpoint=False,  # the Network component creates the bedrock-runtime endpoint today
+            create_endpoint=net.endpoint_security_group_id is not None,  # an adopted VPC brings its own
+            vpc_id=net.vpc_id,
+            subnet_ids=net.private_subnet_ids,
+            security_group_ids=(
+                [net.endpoint_security_group_id] if net.endpoint_security_group_id is not None else None
+            ),
             tags=platform.tags,
         ),
     )
@@ -226,6 +231,39 @@ def add_bedrock_fallback(platform: Platform) -> None:
 
 
 ADDONS.append(add_bedrock_fallback)
+
+
+# ── add-on: gateway (components/gateway.py; owner: gateway) ────────────────────────────────────────────────
+def add_gateway(platform: Platform) -> None:
+    """The OpenAI-compatible gateway in front of every model, with routes rendered from config + plans.
+
+    Its ServiceAccount is the one BedrockFallback binds by Pod Identity, so no IRSA annotation is set
+    (``role_arn=None``): an IRSA annotation would make the SDK try a trust the role does not have.
+    Exports ``gatewayUrl``.
+    """
+    from components.gateway import Gateway, GatewayArgs
+    from serving.gateway.routes_from_stack import routes_from_stack
+
+    cfg = platform.config
+    if not cfg.gateway.enabled or cfg.versions.gateway_image is None:
+        return  # the config parser requires versions.gatewayImage whenever the gateway is enabled
+    gateway = Gateway(
+        "gateway",
+        GatewayArgs(
+            namespace=cfg.namespace,
+            image=cfg.versions.gateway_image,
+            routes=routes_from_stack(cfg, platform.plans),
+            provider=platform.cluster.provider,
+            role_arn=None,
+            replicas=cfg.gateway.replicas,
+            api_keys_secret=cfg.gateway.api_keys_secret or None,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
+    )
+    platform.exports["gatewayUrl"] = gateway.service_url
+
+
+ADDONS.append(add_gateway)
 
 
 # ── add-on: autoscaling + monitoring (components/autoscaling.py, monitoring.py; owner: scaling) ─────────────

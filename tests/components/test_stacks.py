@@ -67,10 +67,11 @@ def test_prod_eu_serves_70b_on_h100_with_the_sizing_flags(
     values = res["model-llama-70b-release"]["inputs"]["values"]
     assert values["engineArgs"] == list(plan.engine_args)
     assert "--quantization" in values["engineArgs"] and values["gpus"] == plan.gpus_per_node
-    assert (
-        res["net-vpce-bedrock-runtime"]["inputs"]["serviceName"]
-        == "com.amazonaws.eu-central-1.bedrock-runtime"
-    )
+    endpoint = res["bedrock-bedrock-runtime"]["inputs"]  # BedrockFallback's, with a policy naming its role
+    assert endpoint["serviceName"] == "com.amazonaws.eu-central-1.bedrock-runtime"
+    principals = {p for st in json.loads(endpoint["policy"])["Statement"] for p in st["Principal"]["AWS"]}
+    assert principals == {"arn:aws:iam::123456789012:role/bedrock-role"}
+    assert "net-vpce-bedrock-runtime" not in res
     assert "net-nat" not in res
     assert res["eks-eks"]["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
     assert sorted(result.plans) == ["llama-70b", "llama-8b-eu-only"]
@@ -127,6 +128,7 @@ def test_plan_files(plans: dict[str, tuple[offline.PlanResult, Path]]) -> None:
     assert sorted(p.name for p in (out / "manifests").iterdir()) == [
         "llama-70b.yaml",
         "llama-8b-eu-only.yaml",
+        "paddock-gateway.yaml",
     ]
     assert (out / "values" / "dcgm-exporter.yaml").is_file()
     summary = (out / "summary.md").read_text()

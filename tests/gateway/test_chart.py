@@ -116,3 +116,21 @@ def test_untagged_image_and_invalid_routes_are_rejected() -> None:
             role_arn=None,
             api_keys_secret=None,
         )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod-eu", "ephemeral"])
+def test_shipped_stacks_render_a_valid_gateway_with_their_pinned_aliases(stack: str) -> None:
+    """The gateway manifests `paddock plan` renders for each shipped stack (kept equal to a fresh render by
+    tests/components/test_stacks.py) validate strictly, carry no IRSA annotation (Pod Identity binds the
+    Bedrock role) and route pinned aliases with ``fallback: none``."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "tests" / "golden" / stack / "manifests" / "paddock-gateway.yaml").read_text()
+    assert validate_strict(text) == []
+    docs = {d["kind"]: d for d in documents(text)}
+    assert "eks.amazonaws.com/role-arn" not in (docs["ServiceAccount"]["metadata"].get("annotations") or {})
+    routes = yaml.safe_load(next(iter(docs["ConfigMap"]["data"].values())))
+    cfg = load_stack_file(root / "stacks" / f"Pulumi.{stack}.yaml")
+    for m in cfg.models:
+        assert (routes["aliases"][m.alias]["fallback"] == "none") is m.pinned, m.alias

@@ -40,6 +40,7 @@ def _values(name: str) -> dict[str, Any]:
             service_account="llama-8b-engine",
             allowed_client_namespaces=("monitoring",),
             node=NodeShape(vcpus=4, memory_gib=32, gpus=1),
+            autoscaled=False,  # the one scenario where Helm owns spec.replicas
         )
     if name == "vllm-70b-tp4":
         model = replace(S3_MODEL, alias="llama-70b", weights="s3://acme-models/llama-70b/")
@@ -97,9 +98,12 @@ spec:
 
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-#: the shipped stacks' rendered manifests (kept equal to a fresh render by tests/components/test_stacks.py)
+#: the shipped stacks' rendered model-server manifests (kept equal to a fresh render by
+#: tests/components/test_stacks.py; the gateway chart's are checked in tests/gateway/test_chart.py)
 STACK_MANIFESTS = {
-    f"{p.parent.parent.name}-{p.stem}": p.read_text() for p in sorted(GOLDEN.glob("*/manifests/*.yaml"))
+    f"{p.parent.parent.name}-{p.stem}": p.read_text()
+    for p in sorted(GOLDEN.glob("*/manifests/*.yaml"))
+    if p.stem != "paddock-gateway"
 }
 
 
@@ -200,6 +204,18 @@ def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str,
         "us-east-1",
     ]
     assert not any(e["name"].startswith("AWS_ACCESS") for e in engine["env"])
+
+
+def test_autoscaled_engines_leave_replicas_to_the_autoscaler_and_refuse_eviction(
+    objects: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    autoscaled = objects["vllm-70b-tp4"]["Deployment"]
+    assert "replicas" not in autoscaled["spec"]  # helm upgrade must not reset KEDA's choice
+    assert objects["vllm-405b-lws"]["LeaderWorkerSet"]["spec"].get("replicas") is None
+    for name in ("vllm-8b-s3", "vllm-70b-tp4"):
+        annotations = objects[name]["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+        assert annotations["karpenter.sh/do-not-disrupt"] == "true"
 
 
 def test_70b_gets_four_gpus_and_a_larger_shm(objects: dict[str, dict[str, dict[str, Any]]]) -> None:

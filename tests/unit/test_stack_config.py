@@ -365,3 +365,36 @@ def test_stack_file_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is not a stack file"):
         stack_name_of(tmp_path / "stack.yaml")
     assert stack_name_of(Path("stacks/Pulumi.prod-eu.yaml")) == "prod-eu"
+
+
+def test_engine_version_defaults_to_the_pinned_image_tag() -> None:
+    from pathlib import Path
+
+    from serving.stack_config import load_stack_file
+    from stacks.planning import plan_models
+
+    cfg = load_stack_file(Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.prod-eu.yaml")
+    assert cfg.versions.image_engine_version("vllm") == "0.11.0"
+    assert all(m.engine_version is None for m in cfg.models)
+    assert {p.engine_version for p in plan_models(cfg).values()} == {"0.11.0"}
+
+
+def test_engine_version_that_disagrees_with_the_image_is_named() -> None:
+    import copy
+    from pathlib import Path
+
+    import pytest
+
+    from serving.errors import InputError
+    from serving.stack_config import parse_stack_config, read_stack_file
+
+    raw = copy.deepcopy(
+        read_stack_file(Path(__file__).resolve().parents[2] / "stacks" / "Pulumi.prod-eu.yaml")
+    )
+    raw["paddock:models"][1]["engineVersion"] = "0.19.0"
+    with pytest.raises(InputError) as err:
+        parse_stack_config(raw, stack="prod-eu")
+    assert str(err.value).count("\n") == 1  # exactly one problem, on the right key
+    assert "paddock:models[1].engineVersion: 0.19.0 disagrees with the pinned vllm image tag (0.11.0)" in str(
+        err.value
+    )

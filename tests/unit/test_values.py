@@ -151,7 +151,14 @@ def test_model_server_values_for_s3_weights() -> None:
     assert values["probes"]["startup"] == {"periodSeconds": 10, "failureThreshold": 42}
     assert values["cache"] == {"sizeGi": 19, "mountPath": "/models"}
     assert values["allowedClientNamespaces"] == []
+    assert values["autoscaled"] is True  # KEDA/HPA owns spec.replicas
+    assert values["podAnnotations"] == {
+        "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+        "karpenter.sh/do-not-disrupt": "true",
+    }
     assert set(values) == {
+        "autoscaled",
+        "podAnnotations",
         "alias",
         "engine",
         "image",
