@@ -118,10 +118,17 @@ def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]
 
 
 def warnings(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Things a reviewer should see: a replica ceiling below what the requested concurrency needs."""
+    """Things a reviewer should see: a replica ceiling below what the requested concurrency needs, and an
+    instance type that is not sold On-Demand in the stack's region (it needs a Capacity Block or ODCR)."""
     found: list[str] = []
     for i, model in enumerate(config.get("models", [])):
-        needed = int(plans.get(model["alias"], {}).get("replicas", 1))
+        plan = plans.get(model["alias"], {})
+        if plan.get("offered_on_demand") is False:
+            found.append(
+                f"paddock:models[{i}].gpu: {plan.get('instance_type')} is not sold On-Demand in "
+                f"{config.get('region')}: reserve capacity (Capacity Block/ODCR) first ({model['alias']})"
+            )
+        needed = int(plan.get("replicas", 1))
         if model["replicas_max"] < needed:
             found.append(
                 f"paddock:models[{i}].replicas.max: {model['replicas_max']} < {needed} replicas the sizing "

@@ -26,7 +26,9 @@ from components import (
     Network,
     NetworkArgs,
 )
+from serving.autoscaling.config import monitoring_settings
 from serving.catalog import get_instance
+from serving.errors import PaddockError
 from serving.release_values import NodeShape
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import ModelConfig, StackConfig
@@ -143,7 +145,8 @@ def _model_server(
             namespace=cluster.serving_namespace,
             region=cfg.region,
             tags=tags,
-            allowed_client_namespaces=(MONITORING_NAMESPACE,) if cfg.monitoring.enabled else (),
+            # Prometheus scrapes engines whenever it runs (also KEDA-only mode, monitoring.enabled: false)
+            allowed_client_namespaces=(MONITORING_NAMESPACE,) if monitoring_settings(cfg) is not None else (),
             node=node_shape(plan),
         ),
     )
@@ -157,7 +160,7 @@ def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
             provider=cluster.provider,
             device_plugin_version=None if bottlerocket else cfg.versions.nvidia_device_plugin_chart,
             dcgm_exporter_version=cfg.versions.dcgm_exporter_chart,
-            service_monitor=cfg.monitoring.enabled,
+            service_monitor=False,  # Monitoring creates DCGM's ServiceMonitor after the Prometheus CRDs exist
         ),
     )
 
@@ -271,7 +274,7 @@ def add_monitoring(platform: Platform) -> None:
     """kube-prometheus-stack, engine/gateway monitors, per-model PrometheusRules and Grafana dashboards.
     With ``paddock:monitoring.enabled: false`` only a Prometheus for KEDA runs (none without KEDA)."""
     from components.monitoring import Monitoring, MonitoringArgs
-    from serving.autoscaling.config import autoscaling_settings, model_scaling, monitoring_settings
+    from serving.autoscaling.config import autoscaling_settings, model_scaling
     from serving.monitoring.targets import ScrapeTargets
 
     cfg = platform.config
@@ -289,7 +292,7 @@ def add_monitoring(platform: Platform) -> None:
             gateway=cfg.gateway.enabled,
             namespace=MONITORING_NAMESPACE,
             targets=ScrapeTargets(serving_namespace=cfg.namespace, gateway_namespace=cfg.namespace),
-            dcgm_service_monitor=False,  # GpuPlumbing's dcgm-exporter chart creates it (service_monitor=True)
+            dcgm_service_monitor=True,  # here, not in GpuPlumbing: kube-prometheus-stack brings the CRD
         ),
     )
     platform.exports["prometheusUrl"] = monitoring.prometheus_url
@@ -299,7 +302,7 @@ def add_autoscaling(platform: Platform) -> None:
     """KEDA ScaledObject (or HPA) per model on its engine metrics, and GPU node scaling (cluster-autoscaler
     with a Pod Identity role, or Karpenter NodePools). Exports ``scalers`` (alias -> object name)."""
     from components.autoscaling import Autoscaling, AutoscalingArgs
-    from serving.autoscaling.config import autoscaling_settings, model_scaling, monitoring_settings
+    from serving.autoscaling.config import autoscaling_settings, model_scaling
 
     cfg = platform.config
     group = next(iter(platform.node_groups.values()), None)
@@ -357,7 +360,7 @@ def main(plans: Mapping[str, ServingPlan] | None = None) -> Platform:
     if plans is None:
         try:
             plans = plan_models(cfg)
-        except Exception as exc:  # an InputError naming the key: show it without a traceback
+        except PaddockError as exc:  # an InputError naming the key: show it without a traceback
             raise pulumi.RunError(str(exc)) from None
     platform = build_core(cfg, plans)
     for addon in ADDONS:

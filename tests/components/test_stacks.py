@@ -92,6 +92,11 @@ def test_dev_and_ephemeral_shapes(plans: dict[str, tuple[offline.PlanResult, Pat
     assert "gpu-device-plugin" not in eph  # Bottlerocket NVIDIA ships the device plugin
     assert "model-llama-8b-pod-weights" not in eph  # hf weights: no S3 access at all
     assert eph["model-llama-8b-release"]["inputs"]["values"]["replicas"] == 0
+    # KEDA-only Prometheus (monitoring.enabled: false) must still be let through the engine NetworkPolicy
+    assert eph["model-llama-8b-release"]["inputs"]["values"]["allowedClientNamespaces"] == ["monitoring"]
+    # DCGM's ServiceMonitor comes from Monitoring (after the CRDs), never from the dcgm-exporter chart
+    assert dev["monitoring-paddock-dcgm"]["parent"] == "monitoring"
+    assert dev["gpu-dcgm-exporter"]["inputs"]["values"]["serviceMonitor"]["enabled"] is False
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -99,14 +104,9 @@ def test_every_aws_resource_is_tagged_and_iam_is_scoped(
     plans: dict[str, tuple[offline.PlanResult, Path]], stack: str
 ) -> None:
     result, out = plans[stack]
-    res = _by_name(result)
     tagged = [
-        r
-        for r in result.resources
-        if r["type"].startswith("aws:")
-        and r["type"] not in UNTAGGABLE
-        and _root(res, r["name"]).startswith(CORE_PREFIXES)
-    ]
+        r for r in result.resources if r["type"].startswith("aws:") and r["type"] not in UNTAGGABLE
+    ]  # core and add-ons alike: ephemeral stacks reach AWS's owner/expiry tags only this way
     assert len(tagged) > 15
     for r in tagged:
         assert r["inputs"]["tags"]["paddock:stack"] == stack, r["name"]

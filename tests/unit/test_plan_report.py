@@ -25,6 +25,14 @@ def test_warns_when_the_replica_ceiling_cannot_reach_the_concurrency() -> None:
     assert warnings(CONFIG, {"a": plan_8b_l40s().to_dict()}) == []
 
 
+def test_warns_when_the_instance_is_not_sold_on_demand_in_the_region() -> None:
+    plans = {"a": {**plan_8b_l40s().to_dict(), "offered_on_demand": False, "instance_type": "p5.48xlarge"}}
+    assert warnings({**CONFIG, "region": "eu-central-1"}, plans) == [
+        "paddock:models[0].gpu: p5.48xlarge is not sold On-Demand in eu-central-1: reserve capacity "
+        "(Capacity Block/ODCR) first (a)"
+    ]
+
+
 def test_summary_lists_models_warnings_releases_and_counts() -> None:
     plan = {**plan_8b_l40s(hourly_cost_usd=None).to_dict(), "replicas": 2}
     release = {
