@@ -21,6 +21,7 @@ from serving.ephemeral.workspace import (
     StackRecord,
 )
 from serving.sizing.plan import ServingPlan
+from tests.plans import plan_8b_l40s
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 
@@ -153,39 +154,5 @@ class FakeWorkspace:
 
 
 def make_plan(**overrides: Any) -> ServingPlan:
-    """A ServingPlan shaped like Llama-3.1-8B on one L40S (g6e.xlarge); override any field."""
-    values: dict[str, Any] = dict(
-        model_id="llama-3.1-8b",
-        engine="vllm",
-        engine_version="0.11.0",
-        instance_type="g6e.xlarge",
-        gpu="l40s",
-        gpus_per_node=1,
-        nodes_per_replica=1,
-        replicas=1,
-        tensor_parallel_size=1,
-        pipeline_parallel_size=1,
-        dtype="bfloat16",
-        quantization="none",
-        kv_cache_dtype="auto",
-        max_model_len=8192,
-        max_num_seqs=16,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
-        block_size=16,
-        weights_gib_per_gpu=14.96,
-        kv_cache_gib_per_gpu=22.5,
-        kv_cache_tokens=184320,
-        max_concurrency=22.5,
-        fits=True,
-        weights_gib_total=14.96,
-        root_volume_gib=100,
-        shm_size_gib=2.0,
-        load_time_seconds=240.0,
-        decode_tokens_per_second=900.0,
-        hourly_cost_usd=1.90,
-        cost_per_million_tokens_usd=0.6,
-        engine_args=("--max-model-len", "8192"),
-    )
-    values.update(overrides)
-    return ServingPlan(**values)
+    """Llama-3.1-8B on one L40S (g6e.xlarge) at $1.90/h (tests/plans.py's plan); override any field."""
+    return plan_8b_l40s(**{"hourly_cost_usd": 1.90, **overrides})
