@@ -31,7 +31,14 @@ from serving.autoscaling import (
     validate_models,
     validate_settings,
 )
+from serving.autoscaling.adapter import (
+    PROMETHEUS_ADAPTER_CHART,
+    PROMETHEUS_ADAPTER_REPO,
+    prometheus_adapter_values,
+    split_prometheus_url,
+)
 from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values, keda_values
+from serving.errors import InputError
 from serving.release_values import gpu_node_labels
 from serving.residency.iam import pod_identity_trust_policy
 
@@ -59,6 +66,9 @@ class AutoscalingArgs:
     """kube-prometheus-stack runs (KEDA triggers and the HPA's adapter read it)."""
     keda_chart_version: str | None = None
     """Required when ``settings.keda``."""
+    prometheus_adapter_chart_version: str | None = None
+    """prometheus-adapter chart (serves the HPAs' custom-metrics API); required when ``settings.keda`` is
+    false."""
     cluster_autoscaler_chart_version: str | None = None
     """Required when ``settings.node_autoscaler`` is ``cluster-autoscaler``."""
     cluster_autoscaler_role_arn: pulumi.Input[str] | None = None
@@ -78,6 +88,8 @@ class AutoscalingArgs:
     """Pinned EC2NodeClass AMI alias (``al2023@v20251103``). Required with ``karpenter``."""
     prometheus_url: str = DEFAULT_PROMETHEUS_URL
     keda_namespace: str = "keda"
+    adapter_namespace: str = "monitoring"
+    """Namespace of the prometheus-adapter release (beside Prometheus)."""
     node_autoscaler_namespace: str = "kube-system"
 
     def problems(self) -> list[tuple[str, str]]:
@@ -93,6 +105,18 @@ class AutoscalingArgs:
             found.append(
                 ("keda_chart_version", "is required when settings.keda is true (paddock:versions.kedaChart)")
             )
+        if not s.keda and self.models and not self.prometheus_adapter_chart_version:
+            found.append(
+                (
+                    "prometheus_adapter_chart_version",
+                    "is required when settings.keda is false (paddock:versions.prometheusAdapterChart)",
+                )
+            )
+        if not s.keda:
+            try:
+                split_prometheus_url(self.prometheus_url)
+            except InputError as exc:
+                found.append(("prometheus_url", exc.message))
         if not self.prometheus:
             found.append(
                 ("prometheus", "autoscaling reads engine metrics from Prometheus: enable paddock:monitoring")
@@ -147,16 +171,7 @@ class Autoscaling(pulumi.ComponentResource):
     def _pod_scalers(self, name: str, args: AutoscalingArgs) -> dict[str, str]:
         scalers: dict[str, str] = {}
         if not args.settings.keda:
-            for m in args.models:
-                manifest = hpa(m, args.settings)
-                k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                    f"{name}-{m.alias}-hpa",
-                    metadata=manifest["metadata"],
-                    spec=manifest["spec"],
-                    opts=child(self, provider=args.provider),
-                )
-                scalers[m.alias] = manifest["metadata"]["name"]
-            return scalers
+            return self._hpas(name, args)
         keda = k8s.helm.v3.Release(
             f"{name}-keda",
             name="keda",
@@ -176,6 +191,31 @@ class Autoscaling(pulumi.ComponentResource):
                 f"{name}-{m.alias}-scaledobject",
                 manifest,
                 child(self, provider=args.provider, depends_on=[keda]),
+            )
+            scalers[m.alias] = manifest["metadata"]["name"]
+        return scalers
+
+    def _hpas(self, name: str, args: AutoscalingArgs) -> dict[str, str]:
+        """Without KEDA: prometheus-adapter serving the engine gauges, and one HPA per model reading them."""
+        adapter = k8s.helm.v3.Release(
+            f"{name}-prometheus-adapter",
+            name="prometheus-adapter",
+            chart=PROMETHEUS_ADAPTER_CHART,
+            version=args.prometheus_adapter_chart_version,
+            repository_opts={"repo": PROMETHEUS_ADAPTER_REPO},
+            namespace=args.adapter_namespace,
+            create_namespace=True,
+            values=prometheus_adapter_values(prometheus_url=args.prometheus_url),
+            opts=child(self, provider=args.provider),
+        )
+        scalers: dict[str, str] = {}
+        for m in args.models:
+            manifest = hpa(m, args.settings)
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-{m.alias}-hpa",
+                metadata=manifest["metadata"],
+                spec=manifest["spec"],
+                opts=child(self, provider=args.provider, depends_on=[adapter]),
             )
             scalers[m.alias] = manifest["metadata"]["name"]
         return scalers

@@ -80,6 +80,8 @@ class Versions:
     """Image of the init container that syncs S3 weights (required when a model uses s3:// weights)."""
     gateway_image: str | None = None
     keda_chart: str | None = None
+    prometheus_adapter_chart: str | None = None
+    """prometheus-adapter chart: the HPAs' custom-metrics API when ``paddock:autoscaling.keda`` is false."""
     kube_prometheus_stack_chart: str | None = None
     cluster_autoscaler_chart: str | None = None
     karpenter_chart: str | None = None

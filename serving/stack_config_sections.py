@@ -156,13 +156,18 @@ def parse_versions(
         aws_cli_image=_image(s, "awsCliImage", when(any(m.weights != "hf" for m in models), "s3:// weights")),
         gateway_image=_image(s, "gatewayImage", when(gateway.enabled, "paddock:gateway.enabled")),
         keda_chart=_chart(s, "kedaChart", when(autoscaling.keda, "paddock:autoscaling.keda")),
+        prometheus_adapter_chart=_chart(
+            s,
+            "prometheusAdapterChart",
+            when(not autoscaling.keda and bool(models), "paddock:autoscaling.keda is false: HPAs read it"),
+        ),
         kube_prometheus_stack_chart=_chart(
             s,
             "kubePrometheusStackChart",
-            # KEDA reads Prometheus: it runs (without Grafana/alerts) even with monitoring disabled
+            # KEDA or the HPAs read Prometheus: it runs (without Grafana/alerts) even with monitoring disabled
             when(
-                monitoring.enabled or autoscaling.keda,
-                "paddock:monitoring.enabled or paddock:autoscaling.keda",
+                monitoring.enabled or autoscaling.keda or bool(models),
+                "paddock:monitoring.enabled, or pod autoscaling (KEDA or HPA) reads Prometheus",
             ),
         ),
         cluster_autoscaler_chart=_chart(

@@ -4,6 +4,7 @@
 - :mod:`.pods`: KEDA ScaledObject / HPA manifests, engine pod labels and do-not-evict annotations.
 - :mod:`.nodes`: cluster-autoscaler settings and IAM policy, Karpenter NodePool / EC2NodeClass.
 - :mod:`.values`: Helm values for KEDA, cluster-autoscaler and Karpenter from ``helm_values/*.yaml.j2``.
+- :mod:`.adapter`: prometheus-adapter values (HPA fallback without KEDA) from its ``adapter_rules``.
 """
 
 from serving.autoscaling.model import (

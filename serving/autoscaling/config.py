@@ -47,12 +47,13 @@ def autoscaling_settings(cfg: StackConfig) -> AutoscalingSettings:
 def monitoring_settings(cfg: StackConfig) -> MonitoringSettings | None:
     """``paddock:monitoring`` as :class:`MonitoringSettings`; None = deploy no monitoring at all.
 
-    KEDA scales on metrics read from Prometheus, so with ``monitoring.enabled: false`` and ``autoscaling.keda:
-    true`` a Prometheus still runs, without Grafana, Alertmanager or rules (the ephemeral stacks scale to zero
-    this way)."""
+    Pod autoscaling reads engine metrics from Prometheus (KEDA's triggers, or without KEDA the HPAs through
+    prometheus-adapter), so with ``monitoring.enabled: false`` a Prometheus still runs, without Grafana,
+    Alertmanager or rules (the ephemeral stacks scale to zero this way). None only when no model is
+    autoscaled (no models)."""
     m = cfg.monitoring
     if m.enabled:
         return MonitoringSettings(enabled=True, grafana=m.grafana, alerts=m.alerts)
-    if cfg.autoscaling.keda:
+    if cfg.autoscaling.keda or cfg.models:
         return MonitoringSettings(enabled=True, grafana=False, alerts=False)
     return None

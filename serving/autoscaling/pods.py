@@ -185,11 +185,27 @@ def scaled_object(
     }
 
 
-#: custom-metrics API names (prometheus-adapter renames ``vllm:x`` to ``vllm_x``) used by the HPA fallback.
-def _pods_metric(name: str, target: float) -> dict[str, Any]:
+#: Engine gauges the HPA fallback reads, per engine, as (queue series, running series). prometheus-adapter
+#: exposes each through the custom-metrics API under :func:`custom_metric_name`.
+HPA_SERIES: dict[str, tuple[str, str]] = {
+    "vllm": ("vllm:num_requests_waiting", "vllm:num_requests_running"),
+    "tgi": ("tgi_queue_size", "tgi_batch_current_size"),
+}
+
+
+def custom_metric_name(series: str) -> str:
+    """The custom-metrics API name of a Prometheus series (``vllm:num_requests_waiting`` ->
+    ``vllm_num_requests_waiting``): the adapter rule renames it so the name is a plain path segment."""
+    return series.replace(":", "_")
+
+
+def _pods_metric(series: str, target: float) -> dict[str, Any]:
     return {
         "type": "Pods",
-        "pods": {"metric": {"name": name}, "target": {"type": "AverageValue", "averageValue": _num(target)}},
+        "pods": {
+            "metric": {"name": custom_metric_name(series)},
+            "target": {"type": "AverageValue", "averageValue": _num(target)},
+        },
     }
 
 
@@ -197,8 +213,7 @@ def hpa(model: ModelScaling, settings: AutoscalingSettings) -> dict[str, Any]:
     """The ``autoscaling/v2`` HorizontalPodAutoscaler used when KEDA is disabled.
 
     Reads per-pod engine metrics from the custom-metrics API (served by prometheus-adapter with the rules of
-    :func:`serving.autoscaling.adapter_rules`). An HPA cannot scale to zero: ``min_replicas`` 0 is an
-    error."""
+    :func:`adapter_rules`). An HPA cannot scale to zero: ``min_replicas`` 0 is an error."""
     if model.min_replicas < 1:
         raise InputError(
             f"'{model.alias}': replicas.min 0 (scale to zero) needs KEDA; set paddock:autoscaling.keda true "
@@ -206,16 +221,7 @@ def hpa(model: ModelScaling, settings: AutoscalingSettings) -> dict[str, Any]:
             field="paddock:models.replicas.min",
         )
     t = thresholds(model.plan, settings)
-    if model.plan.engine == "vllm":
-        metrics = [
-            _pods_metric("vllm_num_requests_waiting", t.waiting_per_replica),
-            _pods_metric("vllm_num_requests_running", t.running_per_replica),
-        ]
-    else:
-        metrics = [
-            _pods_metric("tgi_queue_size", t.waiting_per_replica),
-            _pods_metric("tgi_batch_current_size", t.running_per_replica),
-        ]
+    queue, running = HPA_SERIES[model.plan.engine]
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -224,25 +230,25 @@ def hpa(model: ModelScaling, settings: AutoscalingSettings) -> dict[str, Any]:
             "scaleTargetRef": scale_target(model),
             "minReplicas": model.min_replicas,
             "maxReplicas": model.max_replicas,
-            "metrics": metrics,
+            "metrics": [
+                _pods_metric(queue, t.waiting_per_replica),
+                _pods_metric(running, t.running_per_replica),
+            ],
             "behavior": hpa_behavior(delays(model, settings)),
         },
     }
 
 
 def adapter_rules() -> list[dict[str, Any]]:
-    """prometheus-adapter ``rules.custom`` exposing the engine gauges the HPA fallback reads, per pod."""
-    rules = []
-    for series in ("vllm:num_requests_waiting", "vllm:num_requests_running", "tgi_queue_size",
-                   "tgi_batch_current_size"):  # fmt: skip
-        rules.append(
-            {
-                "seriesQuery": f'{series}{{namespace!="",pod!=""}}',
-                "resources": {
-                    "overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
-                },
-                "name": {"matches": "^(.*)$", "as": series.replace(":", "_")},
-                "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
-            }
-        )
-    return rules
+    """prometheus-adapter ``rules.custom``: one rule per series of :data:`HPA_SERIES`, per pod and namespace
+    (the labels Prometheus adds to every PodMonitor target), named by :func:`custom_metric_name`."""
+    return [
+        {
+            "seriesQuery": f'{series}{{namespace!="",pod!=""}}',
+            "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+            "name": {"matches": f"^{series}$", "as": custom_metric_name(series)},
+            "metricsQuery": "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+        }
+        for pair in HPA_SERIES.values()
+        for series in pair
+    ]

@@ -111,17 +111,65 @@ def test_without_a_role_cluster_autoscaler_gets_pod_identity(recorder: Recorder)
     )
 
 
-def test_hpa_when_keda_is_off(recorder: Recorder) -> None:
-    build(models=(make_model(),), settings=AutoscalingSettings(keda=False, node_autoscaler="none"))()
+def test_hpa_and_prometheus_adapter_when_keda_is_off(recorder: Recorder) -> None:
+    build(
+        models=(make_model(), tgi_model(min_replicas=1)),
+        settings=AutoscalingSettings(keda=False, node_autoscaler="none"),
+        keda_chart_version=None,
+        prometheus_adapter_chart_version="5.3.0",
+        prometheus_url="http://prometheus-operated.observability.svc:9090",
+    )()
     types = sorted({r.typ for r in recorder.resources})
     assert types == [
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        RELEASE,
         "paddock:scaling:Autoscaling",
         "pulumi:providers:kubernetes",
     ]
+    adapter = recorder.named("as-prometheus-adapter").inputs
+    assert (adapter["chart"], adapter["version"], adapter["repositoryOpts"], adapter["namespace"]) == (
+        "prometheus-adapter",
+        "5.3.0",
+        {"repo": "https://prometheus-community.github.io/helm-charts"},
+        "monitoring",
+    )
+    values = adapter["values"]
+    assert values["prometheus"] == {
+        "url": "http://prometheus-operated.observability.svc",
+        "port": 9090.0,
+        "path": "",
+    }
+    exposed = {r["name"]["as"] for r in values["rules"]["custom"]}
     hpa = recorder.named("as-llama-70b-hpa").inputs
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1.0, 4.0)
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 900.0
+    tgi = recorder.named("as-llama-8b-tgi-hpa").inputs
+    read = {m["pods"]["metric"]["name"] for h in (hpa, tgi) for m in h["spec"]["metrics"]}
+    assert read == exposed
+    assert exposed == {
+        "vllm_num_requests_waiting",
+        "vllm_num_requests_running",
+        "tgi_queue_size",
+        "tgi_batch_current_size",
+    }
+    assert not recorder.by_type(SO)
+
+
+def test_keda_off_without_adapter_version_or_with_a_bad_url(recorder: Recorder) -> None:
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        build(
+            models=(make_model(),),
+            settings=AutoscalingSettings(keda=False, node_autoscaler="none"),
+            keda_chart_version=None,
+            prometheus_url="prometheus-operated:9090",
+        )()
+    text = str(err.value)
+    assert (
+        "prometheus_adapter_chart_version: is required when settings.keda is false "
+        "(paddock:versions.prometheusAdapterChart)"
+    ) in text
+    assert "prometheus_url: 'prometheus-operated:9090' is not an http(s)://host" in text
+    assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
 
 
 def test_karpenter_node_pools(recorder: Recorder) -> None:
