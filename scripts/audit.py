@@ -2,6 +2,9 @@
 ``paddock:residency``. Reads ``build/plan/<env>/resources.json`` (rendering it offline when missing) and the
 stack file; live destinations saved by ``paddock preflight`` override the data file.
 
+The stack file is read by the one parser (``serving.stack_config``), which checks shapes only: a cluster
+Region outside ``allowedRegions`` is a finding here (exit 1), not bad input.
+
 Exit 0 clean, 1 findings, 2 bad input.
 """
 
@@ -22,9 +25,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from serving.errors import InputError, PaddockError
-from serving.residency import StackAudit, audit_stack, facts_from_raw, render_markdown
+from serving.residency import StackAudit, audit_stack, load_stack_facts, render_markdown
 from serving.residency.report import grouped_places
-from serving.residency.stack import read_stack_yaml
 
 PLAN_DIR = Path("build/plan")
 PREFLIGHT_DIR = Path("build/preflight")
@@ -105,8 +107,7 @@ def audit_one(
 ) -> tuple[StackAudit, str | None]:
     """Audit one stack; returns the audit and a note on how the plan was obtained (None = from plan)."""
     env, path = stack_file(stack, stacks_dir)
-    raw = read_stack_yaml(path)
-    facts = facts_from_raw(raw, stack=env)
+    facts = load_stack_facts(path)
     resources, note = load_resources(env, path, plan_dir, render)
     return audit_stack(facts, resources, load_overrides(env, preflight_dir)), note
 

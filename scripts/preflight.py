@@ -24,9 +24,8 @@ from rich.table import Table
 
 from scripts.audit import PREFLIGHT_DIR, STACKS_DIR, stack_file
 from serving.errors import InputError
-from serving.residency import facts_from_raw
+from serving.residency import load_stack_facts
 from serving.residency.preflight import TargetCheck, check_target, fallback_entries, saved_destinations
-from serving.residency.stack import read_stack_yaml
 
 RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
@@ -99,7 +98,7 @@ def command(
 ) -> None:
     """Check Bedrock inference profiles, Regions and model access live (exit 1 on problems)."""
     env, path = stack_file(stack, stacks_dir)
-    facts = facts_from_raw(read_stack_yaml(path), stack=env)
+    facts = load_stack_facts(path)
     entries = fallback_entries(facts) if facts.policy.allow_fallback else []
     if not entries:
         click.echo(f"stack {env}: no alias can fall back to Bedrock; nothing to check")

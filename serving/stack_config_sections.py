@@ -39,6 +39,8 @@ AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
 
 
 def parse_residency(s: Section, region: str) -> Residency:
+    """Shapes only: an ``aws:region`` outside ``allowedRegions`` is valid config; the residency rules
+    (``paddock audit``, the CrossGuard pack, ``serving.residency.iam``) report and block it."""
     allowed = s.get_str_list(
         "allowedRegions", (region,) if region else (), pattern=REGION, hint="is not a region"
     )
@@ -49,8 +51,6 @@ def parse_residency(s: Section, region: str) -> Residency:
         allow_fallback=s.get_bool("allowFallback", True),
         log_retention_days=s.get_int("logRetentionDays", 30, lo=1, hi=3653),
     )
-    if region and r.allowed_regions and region not in r.allowed_regions:
-        s.problems.add(s.key("allowedRegions"), f"does not include aws:region {region}")
     s.finish()
     return r
 

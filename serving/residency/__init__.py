@@ -8,7 +8,7 @@ from serving.residency.model import Finding, Place, ResidencyPolicy
 from serving.residency.report import StackAudit, audit_stack, render_markdown
 from serving.residency.resource_rules import check_resource
 from serving.residency.rules import RULES, check_profile, check_stack
-from serving.residency.stack import StackFacts, facts_from_raw, facts_from_stack_config
+from serving.residency.stack import StackFacts, facts_from_stack_config, load_stack_facts
 
 __all__ = [
     "RULES",
@@ -21,7 +21,7 @@ __all__ = [
     "check_profile",
     "check_resource",
     "check_stack",
-    "facts_from_raw",
     "facts_from_stack_config",
+    "load_stack_facts",
     "render_markdown",
 ]

@@ -324,6 +324,8 @@ def _nat(record: Record, policy: ResidencyPolicy) -> list[Finding]:
 
 
 CHECKS: dict[str, Callable[[Record, ResidencyPolicy], list[Finding]]] = {
+    "aws:eks/cluster:Cluster": _region_rule("compute-region", "aws:region", "EKS cluster"),
+    "aws:eks/nodeGroup:NodeGroup": _region_rule("compute-region", "aws:region", "node group"),
     "aws:s3/bucket:Bucket": _region_rule("weights-region", "paddock:models[].weightsRegion", "bucket"),
     "aws:s3/bucketV2:BucketV2": _region_rule("weights-region", "paddock:models[].weightsRegion", "bucket"),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
@@ -336,7 +338,13 @@ CHECKS: dict[str, Callable[[Record, ResidencyPolicy], list[Finding]]] = {
     INVOCATION_LOGGING: _invocation_logging,
     "aws:ec2/natGateway:NatGateway": _nat,
 }
-_REGIONAL = ("aws:s3/", "aws:cloudwatch/logGroup", "aws:ec2/vpcEndpoint:")
+_REGIONAL = (
+    "aws:s3/",
+    "aws:cloudwatch/logGroup",
+    "aws:ec2/vpcEndpoint:",
+    "aws:eks/cluster:",
+    "aws:eks/nodeGroup:",
+)
 
 
 def check_resource(record: Record, policy: ResidencyPolicy) -> list[Finding]:

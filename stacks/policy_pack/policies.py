@@ -23,9 +23,8 @@ from pulumi_policy import (
 )
 
 from serving.errors import InputError
-from serving.residency import ResidencyPolicy, check_resource, facts_from_raw
+from serving.residency import ResidencyPolicy, check_resource, load_stack_facts
 from serving.residency.model import Severity
-from serving.residency.stack import read_stack_yaml
 
 ReportViolation = Callable[[str, str | None], None]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,7 +51,7 @@ def policy_from_config(config: Mapping[str, Any]) -> ResidencyPolicy:
     if config.get("stackFile"):
         path = Path(str(config["stackFile"]))
         path = path if path.is_absolute() else ROOT / path
-        return facts_from_raw(read_stack_yaml(path), stack=path.stem.removeprefix("Pulumi.")).policy
+        return load_stack_facts(path).policy
     home = config.get("homeRegion")
     if not isinstance(home, str) or not home:
         raise InputError("set stackFile or homeRegion in the policy config", field="paddock-residency")

@@ -12,9 +12,8 @@ import pulumi
 import pytest
 
 from components.bedrock_fallback import BedrockFallback, BedrockFallbackArgs
-from serving.residency import facts_from_raw
+from serving.residency import load_stack_facts
 from serving.residency.iam import ACTIONS, BedrockTarget, bedrock_targets
-from serving.residency.stack import read_stack_yaml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 ACCT = "123456789012"
@@ -52,7 +51,7 @@ def recorder() -> Iterator[Recorder]:
 
 
 def targets(name: str) -> tuple[BedrockTarget, ...]:
-    return bedrock_targets(facts_from_raw(read_stack_yaml(FIXTURES / f"Pulumi.{name}.yaml"), stack=name))
+    return bedrock_targets(load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml"))
 
 
 def build(**overrides: Any) -> Callable[[], None]:

@@ -317,3 +317,44 @@ def test_markdown_groups_one_profile_into_allowed_and_refused_rows(
         ["eu-central-1, eu-west-1", "yes"],
         ["eu-north-1, eu-south-1, eu-south-2, eu-west-3", "**no**"],
     ]
+
+
+def test_cluster_region_outside_allowed_regions_plans_then_audits_as_a_finding(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], tmp_path: Path
+) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    shutil.copy(fixture("compute-region"), stacks / "Pulumi.compute-region.yaml")
+    with pytest.raises(SystemExit) as planned:
+        main(
+            [
+                "plan",
+                "-s",
+                "compute-region",
+                "--stacks-dir",
+                str(stacks),
+                "--out",
+                dirs["plan"] + "/compute-region",
+                "--json",
+            ]
+        )
+    out, _ = capsys.readouterr()
+    assert planned.value.code in (0, None) and json.loads(out)["resources"] > 20
+    code, doc = audit_json(capsys, dirs, "--stack", "compute-region", "--stacks-dir", str(stacks))
+    (stack,) = doc["stacks"]
+    assert code == 1 and stack["note"] is None and stack["resourcesChecked"] == json.loads(out)["resources"]
+    compute = [f for f in stack["findings"] if f["rule"] == "compute-region"]
+    assert [(f["config_key"], f["region"], f["severity"]) for f in compute] == [
+        ("aws:region", "us-east-1", "error")
+    ]
+    code, out, err = run(
+        capsys,
+        "--stack",
+        "compute-region",
+        "--stacks-dir",
+        str(stacks),
+        "--plan-dir",
+        dirs["plan"],
+        "--no-render",
+    )
+    assert code == 1 and "aws:region" in out and "compute-region" in out and "error:" not in err

@@ -151,3 +151,22 @@ def test_config_forms() -> None:
     assert from_file.pinned_aliases == frozenset({"llama-8b", "llama-8b-eu-only"})
     with pytest.raises(InputError, match="set stackFile or homeRegion"):
         policy_from_config({})
+
+
+def test_cluster_outside_allowed_regions_is_blocked_by_the_mandatory_policy() -> None:
+    config = {"stackFile": "tests/fixtures/stacks/Pulumi.compute-region.yaml"}
+    assert policy_from_config(config).home_region == "us-east-1"
+    cluster = {"name": "paddock-fixture", "version": "1.33"}
+    assert validate(validate_residency, "aws:eks/cluster:Cluster", cluster, config) == [
+        "compute-region [us-east-1]: EKS cluster r is in us-east-1 (config key aws:region)"
+    ]
+    assert validate(validate_residency_advisory, "aws:eks/cluster:Cluster", cluster, config) == []
+    eu = validate(
+        validate_residency, "aws:eks/nodeGroup:NodeGroup", {}, EU_STACK, provider_region="eu-west-1"
+    )
+    assert eu == []
+
+
+def test_bad_stack_file_in_the_pack_config_names_the_key() -> None:
+    with pytest.raises(InputError, match="paddock:residency.allowedRegions: expected a list of strings"):
+        policy_from_config({"stackFile": str(FIXTURES / "Pulumi.bad-input.yaml")})

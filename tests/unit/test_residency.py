@@ -7,16 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from serving.config_reader import ConfigErrors
 from serving.errors import InputError
-from serving.residency import audit_stack, check_stack, facts_from_raw
-from serving.residency.stack import read_stack_yaml
+from serving.residency import audit_stack, check_stack, load_stack_facts
+from serving.stack_config import load_stack_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 SONNET_KEY = "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
 
 
 def _findings(name: str) -> set[tuple[str, str, str | None]]:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / f"Pulumi.{name}.yaml"), stack=name)
+    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
     return {(f.rule, f.config_key, f.region) for f in check_stack(facts)}
 
 
@@ -51,19 +52,19 @@ def test_violating_stacks_are_flagged_exactly(name: str) -> None:
 
 
 def test_us_profile_message_names_geography_and_allowed_regions() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.eu-us-profile.yaml"), stack="x")
+    facts = load_stack_facts(FIXTURES / "Pulumi.eu-us-profile.yaml")
     (finding,) = check_stack(facts)
     assert finding.severity == "error"
     assert "US geography" in finding.message and "eu-central-1" in finding.message
 
 
 def test_unverified_profile_is_a_warning_not_an_error() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.unknown-eu-profile.yaml"), stack="x")
+    facts = load_stack_facts(FIXTURES / "Pulumi.unknown-eu-profile.yaml")
     assert [f.severity for f in check_stack(facts)] == ["warning"]
 
 
 def test_preflight_overrides_replace_data_file_destinations() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.eu-narrow-allowed.yaml"), stack="x")
+    facts = load_stack_facts(FIXTURES / "Pulumi.eu-narrow-allowed.yaml")
     live = {"eu.anthropic.claude-sonnet-4-5-20250929-v1:0": ("eu-central-1", "eu-west-1")}
     assert check_stack(facts, live) == []
     live_wide = {"eu.anthropic.claude-sonnet-4-5-20250929-v1:0": ("eu-central-1", "eu-west-2")}
@@ -71,70 +72,44 @@ def test_preflight_overrides_replace_data_file_destinations() -> None:
     assert found == [("profile-destinations", "eu-west-2")]
 
 
-def test_bad_input_lists_every_problem_with_its_key() -> None:
-    with pytest.raises(InputError) as err:
-        facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.bad-input.yaml"), stack="bad")
+def test_bad_input_is_the_parsers_error_naming_every_key() -> None:
+    with pytest.raises(ConfigErrors) as err:
+        load_stack_facts(FIXTURES / "Pulumi.bad-input.yaml")
+    assert isinstance(err.value, InputError)
     text = str(err.value)
-    assert "paddock:residency.allowedRegions: expected a non-empty list" in text
-    assert "paddock:models[0].fallback: 'claude-opus' is not a key" in text
+    assert "paddock:residency.allowedRegions: expected a list of strings, got 'eu-central-1'" in text
+    assert "paddock:models[0].fallback: 'claude-opus' is not 'none' or a key" in text
 
 
-@pytest.mark.parametrize(
-    ("raw", "needle"),
-    [
-        ({}, "aws:region: required"),
-        ({"aws:region": "eu-central-1", "paddock:residency": "{bad"}, "paddock:residency: not valid JSON"),
-        ({"aws:region": "eu-central-1", "paddock:residency": [1]}, "paddock:residency: expected a mapping"),
-        (
-            {"aws:region": "eu-central-1", "paddock:residency": {"allowFallback": "no"}},
-            "paddock:residency.allowFallback: expected true or false",
-        ),
-        (
-            {"aws:region": "eu-central-1", "paddock:residency": {"logRetentionDays": 0}},
-            "paddock:residency.logRetentionDays: expected a positive integer",
-        ),
-        ({"aws:region": "eu-central-1", "paddock:models": {"a": 1}}, "paddock:models: expected a list"),
-        ({"aws:region": "eu-central-1", "paddock:models": [{"model": "x"}]}, "paddock:models[0].alias"),
-        (
-            {"aws:region": "eu-central-1", "paddock:models": [{"alias": "a", "fallback": 3}]},
-            "paddock:models[0].fallback: expected",
-        ),
-        (
-            {"aws:region": "eu-central-1", "paddock:fallback": {"bedrock": {"models": {"c": {}}}}},
-            "paddock:fallback.bedrock.models.c.inferenceProfile: required",
-        ),
-    ],
-)
-def test_each_config_error_names_its_key(raw: dict[str, object], needle: str) -> None:
-    with pytest.raises(InputError, match=None) as err:
-        facts_from_raw(raw, stack="s")
-    assert needle in str(err.value)
+CRAFTED = sorted(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml"))
 
 
-def test_json_text_sections_are_accepted_as_pulumi_config_gives_them() -> None:
-    raw = {
-        "aws:region": "eu-central-1",
-        "paddock:residency": '{"allowedRegions": ["eu-central-1"], "allowFallback": false}',
-        "paddock:models": '[{"alias": "a", "weights": "hf", "fallback": "none"}]',
-    }
-    facts = facts_from_raw(raw, stack="s")
-    assert facts.policy.allowed_regions == ("eu-central-1",) and facts.policy.pinned_aliases == {"a"}
-    assert check_stack(facts) == []
+@pytest.mark.parametrize("name", [n for n in CRAFTED if n != "bad-input"])
+def test_every_crafted_stack_parses_with_the_one_parser(name: str) -> None:
+    cfg = load_stack_file(FIXTURES / f"Pulumi.{name}.yaml")
+    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
+    assert (facts.stack, facts.region, facts.policy.allowed_regions) == (
+        name,
+        cfg.region,
+        cfg.residency.allowed_regions,
+    )
 
 
-def test_read_stack_yaml_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read"):
-        read_stack_yaml(tmp_path / "missing.yaml")
-    (tmp_path / "bad.yaml").write_text("config: [unclosed")
-    with pytest.raises(InputError, match="not valid YAML"):
-        read_stack_yaml(tmp_path / "bad.yaml")
-    (tmp_path / "empty.yaml").write_text("encryptionsalt: x\n")
-    with pytest.raises(InputError, match="no 'config:' mapping"):
-        read_stack_yaml(tmp_path / "empty.yaml")
+def test_cluster_region_outside_allowed_regions_is_a_finding_not_a_parse_error() -> None:
+    facts = load_stack_facts(FIXTURES / "Pulumi.compute-region.yaml")
+    assert facts.region == "us-east-1" and "us-east-1" not in facts.policy.allowed_regions
+    (finding,) = check_stack(facts)
+    assert (finding.rule, finding.config_key, finding.resource, finding.severity) == (
+        "compute-region",
+        "aws:region",
+        "cluster",
+        "error",
+    )
+    assert finding.message == "the cluster, its GPU nodes and volumes are in us-east-1"
 
 
 def test_audit_inventory_lists_every_place() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.clean-eu.yaml"), stack="clean-eu")
+    facts = load_stack_facts(FIXTURES / "Pulumi.clean-eu.yaml")
     audit = audit_stack(facts)
     kinds = [(p.kind, p.region) for p in audit.places]
     assert kinds[:3] == [("prompts", "eu-central-1")] + [("weights", "eu-central-1")] * 2
@@ -145,21 +120,8 @@ def test_audit_inventory_lists_every_place() -> None:
     assert audit.to_dict()["clean"] is True
 
 
-PARSEABLE = sorted(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml"))
-PARSEABLE = [n for n in PARSEABLE if n not in ("bad-input", "compute-region")]
-
-
-@pytest.mark.parametrize("name", PARSEABLE)
-def test_facts_from_parsed_stack_config_match_raw_reader(name: str) -> None:
-    from serving.residency import facts_from_stack_config
-    from serving.stack_config import load_stack_file
-
-    path = FIXTURES / f"Pulumi.{name}.yaml"
-    assert facts_from_stack_config(load_stack_file(path)) == facts_from_raw(read_stack_yaml(path), stack=name)
-
-
 def test_gateway_content_logging_shows_in_the_inventory() -> None:
-    facts = facts_from_raw(read_stack_yaml(FIXTURES / "Pulumi.clean-eu.yaml"), stack="clean-eu")
+    facts = load_stack_facts(FIXTURES / "Pulumi.clean-eu.yaml")
     (quiet,) = [p for p in audit_stack(facts).places if p.resource == "gateway"]
     assert (quiet.what, quiet.allowed) == ("gateway logs: routing metadata only", True)
     env = [{"name": "PADDOCK_LOG_PROMPTS", "value": "true"}]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from serving.errors import CatalogError, InputError
-from serving.residency import facts_from_raw, profiles
+from serving.residency import facts_from_stack_config, load_stack_facts, profiles
 from serving.residency.iam import (
     ACTIONS,
     bedrock_targets,
@@ -18,7 +18,8 @@ from serving.residency.iam import (
     pod_identity_trust_policy,
 )
 from serving.residency.profiles import resolve_profile
-from serving.residency.stack import read_stack_yaml
+from serving.residency.stack import StackFacts
+from serving.stack_config import parse_stack_config, read_stack_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 ACCT = "123456789012"
@@ -27,8 +28,8 @@ HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
 EU6 = ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"]
 
 
-def _facts(name: str):  # type: ignore[no-untyped-def]
-    return facts_from_raw(read_stack_yaml(FIXTURES / f"Pulumi.{name}.yaml"), stack=name)
+def _facts(name: str) -> StackFacts:
+    return load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
 
 
 def test_invoke_policy_for_eu_profile_has_exact_arns_and_condition() -> None:
@@ -63,9 +64,9 @@ def test_in_region_target_grants_the_one_model_arn() -> None:
 
 
 def test_global_profile_grants_every_commercial_region_plus_the_regionless_arn() -> None:
-    raw = dict(read_stack_yaml(FIXTURES / "Pulumi.eu-global-profile.yaml"))
+    raw = read_stack_file(FIXTURES / "Pulumi.eu-global-profile.yaml")
     raw["paddock:residency"] = {**raw["paddock:residency"], "allowGlobalInferenceProfiles": True}
-    (target,) = bedrock_targets(facts_from_raw(raw, stack="g"))
+    (target,) = bedrock_targets(facts_from_stack_config(parse_stack_config(raw, stack="g")))
     assert target.scope == "global" and target.destinations == profiles.aws_regions("aws")
     assert {"us-east-1", "eu-central-1", "ap-southeast-2"} <= set(target.destinations)
     resources = invoke_policy((target,), account_id=ACCT)["Statement"][1]["Resource"]

@@ -214,8 +214,15 @@ BEDROCK_EU = {"bedrock": {"model": "anthropic.claude-haiku-4-5-20251001-v1:0", "
         ),
         (rec(INVOCATION_LOGGING, loggingConfig={"textDataDeliveryEnabled": False}), []),
         (rec("aws:ec2/natGateway:NatGateway"), [("public-egress", "eu-central-1")]),
-        (rec("aws:eks/cluster:Cluster", region="us-east-2"), [("resource-region", "us-east-2")]),
+        (rec("aws:eks/cluster:Cluster", region="us-east-2"), [("compute-region", "us-east-2")]),
         (rec("aws:eks/cluster:Cluster"), []),
+        (rec("aws:eks/nodeGroup:NodeGroup", region="us-east-2"), [("compute-region", "us-east-2")]),
+        (rec("aws:eks/nodeGroup:NodeGroup", region="eu-west-1"), []),
+        (
+            rec("aws:ec2/launchTemplate:LaunchTemplate", region="us-east-2"),
+            [("resource-region", "us-east-2")],
+        ),
+        (rec("aws:ec2/launchTemplate:LaunchTemplate"), []),
         (rec("kubernetes:core/v1:Namespace"), []),
     ],
 )
@@ -241,3 +248,16 @@ def test_findings_name_resource_and_config_key() -> None:
         "error",
     )
     assert f.message == "bucket weights-bucket is in us-east-1"
+
+
+def test_cluster_in_a_home_region_outside_allowed_is_blocked_by_name_and_key() -> None:
+    us_home = ResidencyPolicy(home_region="us-east-1", allowed_regions=("eu-central-1",))
+    (finding,) = check_resource(rec("aws:eks/cluster:Cluster", name="eks-eks"), us_home)
+    assert (finding.rule, finding.resource, finding.config_key, finding.region, finding.severity) == (
+        "compute-region",
+        "eks-eks",
+        "aws:region",
+        "us-east-1",
+        "error",
+    )
+    assert finding.message == "EKS cluster eks-eks is in us-east-1"

@@ -143,12 +143,6 @@ ERRORS = [
         "paddock:residency.allowedRegions[1]",
         "not a region",
     ),
-    (
-        "paddock:residency.allowedRegions",
-        ["eu-west-1"],
-        "paddock:residency.allowedRegions",
-        "does not include aws:region",
-    ),
     ("paddock:residency.logRetentionDays", 0, "paddock:residency.logRetentionDays", "out of range"),
     ("paddock:residency.allowFallback", "yes", "paddock:residency.allowFallback", "expected true or false"),
     (
@@ -322,6 +316,11 @@ def test_hf_weights_need_a_nat_in_a_created_vpc() -> None:
     ]
     raw["paddock:network"] = {"natGateway": True}
     assert parse_stack_config(raw, stack="t").models[0].weights_source == "hf"
+
+
+def test_region_outside_allowed_regions_is_valid_config_for_the_residency_rules() -> None:
+    cfg = parse_stack_config(_with("paddock:residency.allowedRegions", ["eu-west-1"]), stack="t")
+    assert (cfg.region, cfg.residency.allowed_regions) == ("eu-central-1", ("eu-west-1",))
 
 
 def test_duplicate_alias() -> None:
