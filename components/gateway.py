@@ -19,9 +19,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components._common import PKG, child, raise_problems
-from serving.gateway.chart_values import CHART_PATH, GATEWAY_PORT, gateway_values, split_image
+from serving.gateway.chart_values import CHART_PATH, GATEWAY_PORT, gateway_values
 from serving.gateway.config import parse_routes
 from serving.gateway.errors import RoutesConfigError
+from serving.values import split_image
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 RELEASE_NAME = "paddock-gateway"
@@ -56,7 +57,7 @@ class GatewayArgs:
             if not DNS_LABEL.fullmatch(value):
                 found.append((label, f"{value!r} is not a DNS-1123 label"))
         try:
-            split_image(self.image)
+            split_image(self.image, key="paddock:versions.gatewayImage")
         except ValueError as exc:
             found.append(("image", str(exc)))
         if self.replicas < 1:

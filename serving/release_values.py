@@ -15,7 +15,7 @@ from typing import Any
 from serving.autoscaling.pods import engine_pod_annotations
 from serving.sizing.plan import ServingPlan
 from serving.stack_config_models import ModelConfig
-from serving.values import render_values
+from serving.values import render_values, split_image
 
 #: label keys put on GPU nodes (GpuNodeGroup) and selected by engine pods (ModelServer)
 MODEL_LABEL = "paddock.dev/model"
@@ -100,17 +100,6 @@ def cache_size_gib(plan: ServingPlan) -> int:
 def served_model_name(plan: ServingPlan) -> str:
     """The ``model`` clients send (and the gateway routes): the plan's model id."""
     return plan.model_id
-
-
-def split_image(image: str) -> tuple[str, str]:
-    """``vllm/vllm-openai:v0.11.0`` -> (``vllm/vllm-openai``, ``v0.11.0``), split at the last ':'.
-
-    A digest reference ``repo@sha256:abc`` splits into (``repo@sha256``, ``abc``), which the chart joins back
-    with ':' unchanged."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag:
-        raise ValueError(f"image {image!r} has no tag")
-    return name, tag
 
 
 def model_server_values(

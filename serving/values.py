@@ -94,3 +94,15 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def split_image(image: str, *, key: str | None = None) -> tuple[str, str]:
+    """``vllm/vllm-openai:v0.11.0`` -> (``vllm/vllm-openai``, ``v0.11.0``), split at the last ':'.
+
+    A digest reference ``repo@sha256:abc`` splits into (``repo@sha256``, ``abc``), which our charts join back
+    with ':' unchanged. ValueError when the image has no tag (``key`` names the config key to pin it in)."""
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag or not tag:
+        where = f"; pin one in {key}" if key else ""
+        raise ValueError(f"image {image!r} has no tag{where}")
+    return name, tag

@@ -320,6 +320,7 @@ def add_autoscaling(platform: Platform) -> None:
             prometheus=monitoring_settings(cfg) is not None,
             keda_chart_version=cfg.versions.keda_chart,
             cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
+            prometheus_adapter_chart_version=cfg.versions.prometheus_adapter_chart,
             karpenter_node_role=node_role,
             karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
             prometheus_url=f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090",

@@ -11,20 +11,12 @@ from typing import Any
 
 from serving.gateway.config import parse_routes
 from serving.helm import CHARTS_DIR
-from serving.values import render_values
+from serving.values import render_values, split_image
 
 CHART_PATH: Path = CHARTS_DIR / "gateway"
 GATEWAY_PORT = 8080
 #: mount path of the API-key Secret in the pod (key ``keys``); routes_from_stack points apiKeys.file here
 API_KEYS_FILE = "/etc/paddock/api-keys/keys"
-
-
-def split_image(image: str) -> tuple[str, str]:
-    """``ghcr.io/x/paddock-gateway:0.1.0`` -> (repository, ``0.1.0``); ValueError when untagged."""
-    name, _, tag = image.rpartition(":")
-    if not name or "/" in tag or not tag:
-        raise ValueError(f"image {image!r} has no tag; pin one in paddock:versions.gatewayImage")
-    return name, tag
 
 
 def gateway_values(
@@ -38,7 +30,7 @@ def gateway_values(
 ) -> dict[str, Any]:
     """Chart values; ``routes`` is validated with the gateway's own loader first (RoutesConfigError)."""
     parse_routes(routes)
-    repository, tag = split_image(image)
+    repository, tag = split_image(image, key="paddock:versions.gatewayImage")
     return render_values(
         "gateway.yaml.j2",
         {

@@ -196,3 +196,22 @@ def test_pulumi_config_path_parses_like_the_stack_file(stack: str) -> None:
         config=to_pulumi_config(offline.read_stack_file(path)),
     )
     assert seen == [load_stack_file(path)]
+
+
+def test_keda_off_stack_scales_with_hpas_read_through_prometheus_adapter(tmp_path: Path) -> None:
+    """The HPA fallback end to end through the real program: KEDA off -> prometheus-adapter (pinned) +
+    one HPA per model, and a Prometheus (without Grafana/alerts) for the adapter to read."""
+    import yaml
+
+    doc = yaml.safe_load((offline.STACKS_DIR / "Pulumi.dev.yaml").read_text())
+    doc["config"]["paddock:autoscaling"] = {**doc["config"]["paddock:autoscaling"], "keda": False}
+    doc["config"]["paddock:monitoring"] = {"enabled": False}
+    doc["config"]["paddock:versions"]["prometheusAdapterChart"] = "5.3.0"
+    stack_file = tmp_path / "Pulumi.hpa.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    res = _by_name(offline.render_stack("hpa", stack_file=stack_file))
+    adapter = next(r for r in res.values() if r["inputs"].get("name") == "prometheus-adapter")
+    assert adapter["inputs"]["version"] == "5.3.0"
+    hpas = [r for r in res.values() if r["type"] == "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"]
+    assert len(hpas) == 1 and not [r for r in res.values() if r["type"].endswith(":ScaledObject")]
+    assert any(r["inputs"].get("name") == "kube-prometheus-stack" for r in res.values())

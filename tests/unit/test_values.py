@@ -14,11 +14,10 @@ from serving.release_values import (
     device_plugin_values,
     engine_resources,
     model_server_values,
-    split_image,
     startup_budget,
 )
 from serving.stack_config_models import ModelConfig
-from serving.values import HELM_VALUES_DIR, deep_merge, render_values, template_variables
+from serving.values import HELM_VALUES_DIR, deep_merge, render_values, split_image, template_variables
 from tests.plans import plan_8b_l40s, plan_70b_h100
 
 MODEL = ModelConfig(
@@ -127,6 +126,8 @@ def test_image_split_and_cache_size() -> None:
     assert split_image("localhost:5000/vllm:v1") == ("localhost:5000/vllm", "v1")
     with pytest.raises(ValueError, match="has no tag"):
         split_image("localhost:5000/vllm")
+    with pytest.raises(ValueError, match="has no tag; pin one in paddock:versions.gatewayImage"):
+        split_image("ghcr.io/x/gw:", key="paddock:versions.gatewayImage")
     assert cache_size_gib(plan_8b_l40s()) == 19  # ceil(14.96 * 1.1) + 2
 
 
