@@ -36,10 +36,12 @@ from serving.gateway.errors import (
 )
 from serving.gateway.fallback import AliasState, Routed, route_request
 from serving.gateway.logs import log_request
-from serving.gateway.metrics import GatewayMetrics
+from serving.gateway.metrics import AliasMetrics, GatewayMetrics
 from serving.gateway.primary import PrimaryUpstream, UpstreamSession
 from serving.gateway.request import ChatRequest, parse_chat_request
+from serving.gateway.upstream import Opened
 
+CHAT_PATH = "/v1/chat/completions"
 UPSTREAM_HEADER = "x-paddock-upstream"
 REASON_HEADER = "x-paddock-fallback-reason"
 
@@ -59,6 +61,8 @@ class Gateway:
         self.settings = settings
         self.keys = ApiKeys.load(settings.api_keys, dict(environ) if environ is not None else None)
         self.metrics = GatewayMetrics()
+        #: per-alias metric children, bound once at start
+        self.alias_metrics = {name: AliasMetrics(self.metrics, name) for name in settings.aliases}
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
         self.http = httpx.AsyncClient(transport=transport, limits=limits)
         self.upstreams = UpstreamSession()
@@ -114,16 +118,16 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 class SSEResponse(Response):
-    """Sends ``first`` then ``rest`` as they come; ``finalize`` runs exactly once at the end."""
+    """Sends ``opened.first`` then ``opened.rest`` as they come; ``finalize`` runs exactly once at the end.
+
+    The chunk the producer marks as its last (``opened.ended``) goes out with the end of the response in one
+    write, and the producer's clean-up after it (draining the upstream for reuse) runs after the client has
+    its whole answer. A client that leaves before that cancels the producer."""
 
     media_type = "text/event-stream"
 
     def __init__(
-        self,
-        first: bytes,
-        rest: AsyncIterator[bytes],
-        headers: dict[str, str],
-        finalize: Callable[[], Awaitable[None]],
+        self, opened: Opened, headers: dict[str, str], finalize: Callable[[], Awaitable[None]]
     ) -> None:
         self.status_code, self.background = 200, None
         all_headers = {
@@ -132,27 +136,34 @@ class SSEResponse(Response):
             "cache-control": "no-cache",
         }
         self.raw_headers = [(k.encode(), v.encode()) for k, v in all_headers.items()]
-        self.first, self.rest, self.finalize = first, rest, finalize
+        self.opened, self.finalize = opened, finalize
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         task = asyncio.current_task()
-        gone = False
+        gone = complete = False
 
         async def watch() -> None:
             nonlocal gone
             while (await receive())["type"] != "http.disconnect":
                 pass
             gone = True
-            if task is not None:
+            if task is not None and not complete:
                 task.cancel()
 
         watcher = asyncio.create_task(watch())
+        opened = self.opened
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            await send({"type": "http.response.body", "body": self.first, "more_body": True})
-            async for event in self.rest:
-                await send({"type": "http.response.body", "body": event, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            complete = opened.ended
+            await send({"type": "http.response.body", "body": opened.first, "more_body": not complete})
+            assert opened.rest is not None
+            async for event in opened.rest:
+                if not complete:
+                    complete = opened.ended
+                    await send({"type": "http.response.body", "body": event, "more_body": not complete})
+            if not complete:
+                complete = True
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             if not gone or task is None:
                 raise
@@ -192,10 +203,10 @@ async def chat_completions(request: Request) -> Response:
 
 
 async def _serve(gw: Gateway, state: AliasState, req: ChatRequest, t0: float) -> Response:
-    alias, m = state.route.name, gw.metrics
+    alias, m, am = state.route.name, gw.metrics, gw.alias_metrics[state.route.name]
     state.in_flight += 1
-    m.in_flight.labels(alias).inc()
-    m.added.labels(alias).observe(time.perf_counter() - t0)
+    am.in_flight.inc()
+    am.added.observe(time.perf_counter() - t0)
     done = False
 
     def finish(upstream: str, status: int, reason: str | None, error: str | None = None) -> None:
@@ -204,8 +215,8 @@ async def _serve(gw: Gateway, state: AliasState, req: ChatRequest, t0: float) ->
             return
         done = True
         state.in_flight -= 1
-        m.in_flight.labels(alias).dec()
-        m.requests.labels(alias, upstream, str(status)).inc()
+        am.in_flight.dec()
+        am.requests(upstream, status).inc()
         log_request(
             alias=alias,
             upstream=upstream,
@@ -243,7 +254,7 @@ def _respond(
     alias, m, opened = state.route.name, gw.metrics, routed.opened
     if routed.reason is not None:
         m.fallbacks.labels(alias, routed.reason).inc()
-    m.ttft.labels(alias, routed.upstream).observe(opened.ttft_seconds)
+    gw.alias_metrics[alias].ttft(routed.upstream).observe(opened.ttft_seconds)
     headers = {UPSTREAM_HEADER: routed.upstream, REASON_HEADER: routed.reason or "none"}
     if opened.body is not None:
         routed.release()
@@ -262,7 +273,7 @@ def _respond(
                 m.upstream_errors.labels(alias, routed.upstream, error).inc()
             finish(routed.upstream, 200, routed.reason, error)
 
-    return SSEResponse(opened.first, opened.rest, headers, finalize)
+    return SSEResponse(opened, headers, finalize)
 
 
 async def list_models(request: Request) -> Response:
@@ -298,6 +309,26 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(gw.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+class GatewayApp(Starlette):
+    """Starlette with a direct path for ``POST /v1/chat/completions``.
+
+    Starlette's generic layers (error and exception middleware, the route's exception wrapper) each wrap the
+    ASGI ``send`` of every response; for a stream that is three extra coroutine hops per event. The chat
+    route catches its own errors and answers them in the OpenAI shape, so it is called with the server's
+    ``send`` directly; an unexpected exception still reaches the server, which answers 500 if nothing was
+    sent. Every other path and the lifespan go through Starlette as usual."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path, root = scope["path"], scope.get("root_path", "")
+            if path == CHAT_PATH or (root and path == root + CHAT_PATH):
+                scope["app"] = self
+                response = await chat_completions(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: GatewaySettings,
     *,
@@ -327,9 +358,9 @@ def create_app(
         finally:
             await gateway.stop()
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[
-            Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+            Route(CHAT_PATH, chat_completions, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),

@@ -53,3 +53,30 @@ class GatewayMetrics:
             ["alias", "reason"],
             registry=r,
         )
+
+
+class AliasMetrics:
+    """One alias's metric children, bound once: ``labels()`` hashes its arguments and takes a lock on
+    every call, so the per-request path looks children up in plain dicts instead."""
+
+    def __init__(self, metrics: GatewayMetrics, alias: str) -> None:
+        self.metrics, self.alias = metrics, alias
+        self.in_flight = metrics.in_flight.labels(alias)
+        self.added = metrics.added.labels(alias)
+        self._requests: dict[tuple[str, int], Counter] = {}
+        self._ttft: dict[str, Histogram] = {}
+
+    def requests(self, upstream: str, status: int) -> Counter:
+        """The ``paddock_gateway_requests`` child for this alias, ``upstream`` and HTTP ``status``."""
+        child = self._requests.get((upstream, status))
+        if child is None:
+            child = self.metrics.requests.labels(self.alias, upstream, str(status))
+            self._requests[(upstream, status)] = child
+        return child
+
+    def ttft(self, upstream: str) -> Histogram:
+        """The time-to-first-token histogram child for this alias and ``upstream``."""
+        child = self._ttft.get(upstream)
+        if child is None:
+            child = self._ttft[upstream] = self.metrics.ttft.labels(self.alias, upstream)
+        return child

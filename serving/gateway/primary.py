@@ -2,7 +2,8 @@
 
 aiohttp's pooled keep-alive connector and C HTTP parser keep the per-event cost low (the streaming hot path);
 httpx's pool scans and polls every idle connection per request, which dominated CPU at 100 streams. Streams
-are read per upstream read (``content.iter_any``) and forwarded as checked batches of whole events.
+are read per upstream read (``content.readany``), split by a synchronous ``sse.EventSplitter`` and forwarded
+as one checked write per read; the idle limit is aiohttp's ``sock_read`` timer (no timer of ours per event).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from serving.gateway import sse
 from serving.gateway.config import AliasRoute
@@ -26,7 +28,7 @@ from serving.gateway.errors import (
     UpstreamTimeout,
 )
 from serving.gateway.request import ChatRequest
-from serving.gateway.upstream import Opened, check_json, drain, encode_batch, first_batch
+from serving.gateway.upstream import Opened, check_json, encode_batch
 
 MAX_ERROR_BODY = 65_536
 
@@ -84,9 +86,33 @@ async def _status_error(resp: aiohttp.ClientResponse) -> UpstreamStatusError:
     )
 
 
-async def _batches(resp: aiohttp.ClientResponse) -> AsyncIterator[list[bytes]]:
-    async for batch in sse.split_events(resp.content.iter_any()):
-        yield batch
+async def next_batch(content: aiohttp.StreamReader, splitter: sse.EventSplitter) -> list[bytes] | None:
+    """The payloads completed by the next upstream reads (never empty); None once the body ended cleanly.
+
+    Reads whatever the socket brought in (``readany``), so what one read completed goes downstream as one
+    write. The primary's idle limit is aiohttp's ``sock_read`` timeout (re-armed by every read), so no
+    timer is created here per event."""
+    while True:
+        chunk = await content.readany()
+        if not chunk:
+            splitter.close()
+            return None
+        batch = splitter.feed(chunk)
+        if batch:
+            return batch
+
+
+async def first_batch(
+    content: aiohttp.StreamReader, splitter: sse.EventSplitter
+) -> tuple[bytes, bool, UpstreamError | None]:
+    """The first forwardable bytes; a failure before any of them is a pre-first-byte failure (raised)."""
+    while (batch := await next_batch(content, splitter)) is not None:
+        data, done, error = encode_batch(batch)
+        if data:
+            return data, done, error
+        if error is not None:
+            raise error
+    raise UpstreamProtocolError("primary stream ended before any event", reason="truncated")
 
 
 class PrimaryUpstream:
@@ -104,7 +130,7 @@ class PrimaryUpstream:
         self.route = route
         self.session = session
         self._sleep = sleep
-        self._url = f"{route.primary.url}/chat/completions"
+        self._url = URL(f"{route.primary.url}/chat/completions")  # parsed once, not per request
 
     async def open(self, req: ChatRequest) -> Opened:
         """Open, holding through a cold start (connection refused) for up to ``coldStartHoldSeconds``."""
@@ -150,8 +176,8 @@ class PrimaryUpstream:
                     resp.release()
                     check_json(body)
                     return Opened(body=body, ttft_seconds=time.monotonic() - start)
-                events = _batches(resp)
-                data, done, pending = await first_batch(events)
+                splitter = sse.EventSplitter()
+                data, done, pending = await first_batch(resp.content, splitter)
         except TimeoutError:
             _close(resp)
             raise UpstreamTimeout(
@@ -164,50 +190,76 @@ class PrimaryUpstream:
             _close(resp)
             raise
         opened = Opened(first=data, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
-        opened.rest = self._rest(events, resp, opened, done=done, pending=pending)
+        opened.ended = done
+        opened.rest = self._rest(splitter, resp, opened, done=done, pending=pending)
         return opened
 
     async def _rest(
         self,
-        events: AsyncIterator[list[bytes]],
+        splitter: sse.EventSplitter,
         resp: aiohttp.ClientResponse,
         opened: Opened,
         *,
         done: bool,
         pending: UpstreamError | None,
     ) -> AsyncIterator[bytes]:
-        idle = self.route.timeouts.idle_seconds
-        reusable = False
+        """Forward each read's events; ``opened.ended`` is set before the last chunk is yielded."""
+        content, reusable = resp.content, False
         try:
             if pending is not None:
                 raise pending
             while not done:
-                try:
-                    async with asyncio.timeout(idle):
-                        batch = await anext(events)
-                except StopAsyncIteration:
-                    raise UpstreamProtocolError(
-                        "primary stream ended before [DONE]", reason="truncated"
-                    ) from None
-                except TimeoutError:
-                    raise UpstreamTimeout("primary stream stalled", reason="idle_timeout") from None
+                batch = await next_batch(content, splitter)
+                if batch is None:
+                    raise UpstreamProtocolError("primary stream ended before [DONE]", reason="truncated")
                 data, done, error = encode_batch(batch)
-                if data:
-                    yield data
                 if error is not None:
-                    raise error
-            reusable = await drain(events)
+                    raise _Ended(data, error)
+                if data:
+                    opened.ended = done
+                    yield data
+            reusable = await drain(content)
+        except _Ended as ended:
+            opened.stats["error"] = ended.error.reason
+            opened.ended = True
+            yield ended.data + sse.error_event(ended.error.message)
         except UpstreamError as exc:
             opened.stats["error"] = exc.reason
+            opened.ended = True
             yield sse.error_event(exc.message)
+        except aiohttp.ServerTimeoutError:
+            opened.stats["error"] = "idle_timeout"
+            opened.ended = True
+            yield sse.error_event("primary stream stalled")
         except aiohttp.ClientError:
             opened.stats["error"] = "connection_reset"
+            opened.ended = True
             yield sse.error_event("primary connection lost mid-stream")
         finally:
             if reusable:
                 resp.release()
             else:
                 resp.close()
+
+
+class _Ended(Exception):
+    """A batch whose good events (``data``) are followed by a stream-ending ``error``."""
+
+    def __init__(self, data: bytes, error: UpstreamError) -> None:
+        super().__init__(error.message)
+        self.data, self.error = data, error
+
+
+async def drain(content: aiohttp.StreamReader) -> bool:
+    """Read what follows ``[DONE]`` (normally just the end of the body) so the connection can be reused;
+    False when that failed or took over a second (the caller closes the connection instead)."""
+    try:
+        async with asyncio.timeout(1.0):
+            while await content.readany():
+                pass
+    except Exception:  # noqa: BLE001 - any failure here only means "do not reuse the connection"
+        return False
+    return True
 
 
 def _close(resp: aiohttp.ClientResponse | None) -> None:

@@ -2,12 +2,11 @@
 
 ``open`` raising an :class:`UpstreamError` means nothing reached the client yet, so the fallback policy may
 try elsewhere. After ``open`` returns, ``Opened.rest`` never raises: a failure becomes exactly one SSE error
-event and the stream ends. Shared helpers: SSE batch checking, draining, transport-error classification.
+event and the stream ends. Shared helpers: SSE batch checking, transport-error classification.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -42,6 +41,9 @@ class Opened:
     aclose: Callable[[], Awaitable[None]] = _noop
     ttft_seconds: float = 0.0
     """Seconds from sending upstream to the first event (streams) or the whole body (non-stream)."""
+    ended: bool = False
+    """Set by the producer of ``rest`` before it yields its last chunk (or when ``first`` is the last), so
+    that chunk can go out together with the end of the response; producers that never set it still work."""
     stats: dict[str, Any] = field(default_factory=dict)
     """Filled while streaming: ``error`` (str) when the stream ended in an error event."""
 
@@ -85,33 +87,10 @@ def encode_batch(payloads: list[bytes]) -> tuple[bytes, bool, UpstreamError | No
     return b"".join(out), False, None
 
 
-async def drain(events: AsyncIterator[list[bytes]]) -> bool:
-    """Read what follows ``[DONE]`` (normally just the end of the body) so the connection can be reused;
-    False when that failed (the caller closes the connection instead)."""
-    try:
-        async with asyncio.timeout(1.0):
-            async for _ in events:
-                pass
-    except Exception:  # noqa: BLE001 - any failure here only means "do not reuse the connection"
-        return False
-    return True
-
-
 def error_message(obj: dict[str, Any]) -> str:
     err = obj.get("error")
     msg = err.get("message") if isinstance(err, dict) else err
     return f"primary stream error: {msg}"[:500]
-
-
-async def first_batch(events: AsyncIterator[list[bytes]]) -> tuple[bytes, bool, UpstreamError | None]:
-    """The first forwardable bytes; a failure before any of them is a pre-first-byte failure (raised)."""
-    async for batch in events:
-        data, done, error = encode_batch(batch)
-        if data:
-            return data, done, error
-        if error is not None:
-            raise error
-    raise UpstreamProtocolError("primary stream ended before any event", reason="truncated")
 
 
 def check_json(body: bytes) -> None:
