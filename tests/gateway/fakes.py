@@ -82,6 +82,8 @@ class FakeServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        #: TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests)
+        self.connections = 0
 
     @property
     def url(self) -> str:
@@ -119,6 +121,7 @@ class FakeServer:
         self.loop.run_forever()
 
     async def _conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         self._writers.add(writer)
         try:
             while True:
