@@ -3,7 +3,8 @@
 aiohttp's pooled keep-alive connector and C HTTP parser keep the per-event cost low (the streaming hot path);
 httpx's pool scans and polls every idle connection per request, which dominated CPU at 100 streams. Streams
 are read per upstream read (``content.readany``), split by a synchronous ``sse.EventSplitter`` and forwarded
-as one checked write per read; the idle limit is aiohttp's ``sock_read`` timer (no timer of ours per event).
+as one checked write per read; after the first byte, :class:`IdleWatch` keeps the idle limit (no timer per
+event).
 """
 
 from __future__ import annotations
@@ -90,8 +91,7 @@ async def next_batch(content: aiohttp.StreamReader, splitter: sse.EventSplitter)
     """The payloads completed by the next upstream reads (never empty); None once the body ended cleanly.
 
     Reads whatever the socket brought in (``readany``), so what one read completed goes downstream as one
-    write. The primary's idle limit is aiohttp's ``sock_read`` timeout (re-armed by every read), so no
-    timer is created here per event."""
+    write. No timer is created here per event: the idle limit is enforced by :class:`IdleWatch`."""
     while True:
         chunk = await content.readany()
         if not chunk:
@@ -113,6 +113,36 @@ async def first_batch(
         if error is not None:
             raise error
     raise UpstreamProtocolError("primary stream ended before any event", reason="truncated")
+
+
+class IdleWatch:
+    """The primary's idle limit once the first byte is in, at no cost per streamed event.
+
+    aiohttp's ``sock_read`` timeout cancels and re-creates a loop timer on every read. This watch instead
+    wakes every quarter of the limit and compares the bytes the response has received
+    (``StreamReader.total_bytes``): when none arrived for ``idle`` seconds (up to a quarter more) while the
+    stream was waiting on the upstream, the pending read fails with an ``idle_timeout``. Time spent
+    sending to a slow client does not count, as no read is pending then."""
+
+    def __init__(self, content: aiohttp.StreamReader, idle: float) -> None:
+        self.waiting = False
+        """Set by the reader around each upstream read."""
+        self._content, self._idle, self._step = content, idle, idle / 4
+        self._loop = asyncio.get_running_loop()
+        self._seen, self._since = content.total_bytes, self._loop.time()
+        self._handle = self._loop.call_later(self._step, self._check)
+
+    def _check(self) -> None:
+        now, seen = self._loop.time(), self._content.total_bytes
+        if seen != self._seen or not self.waiting:
+            self._seen, self._since = seen, now
+        elif now - self._since >= self._idle:
+            self._content.set_exception(UpstreamTimeout("primary stream stalled", reason="idle_timeout"))
+            return
+        self._handle = self._loop.call_later(self._step, self._check)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 class PrimaryUpstream:
@@ -189,6 +219,8 @@ class PrimaryUpstream:
         except UpstreamError:
             _close(resp)
             raise
+        if resp.connection is not None and resp.connection.protocol is not None:
+            resp.connection.protocol.read_timeout = None  # IdleWatch takes over from sock_read
         opened = Opened(first=data, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
         opened.ended = done
         opened.rest = self._rest(splitter, resp, opened, done=done, pending=pending)
@@ -205,11 +237,14 @@ class PrimaryUpstream:
     ) -> AsyncIterator[bytes]:
         """Forward each read's events; ``opened.ended`` is set before the last chunk is yielded."""
         content, reusable = resp.content, False
+        watch = IdleWatch(content, self.route.timeouts.idle_seconds)
         try:
             if pending is not None:
                 raise pending
             while not done:
+                watch.waiting = True
                 batch = await next_batch(content, splitter)
+                watch.waiting = False
                 if batch is None:
                     raise UpstreamProtocolError("primary stream ended before [DONE]", reason="truncated")
                 data, done, error = encode_batch(batch)
@@ -218,6 +253,7 @@ class PrimaryUpstream:
                 if data:
                     opened.ended = done
                     yield data
+            watch.cancel()
             reusable = await drain(content)
         except _Ended as ended:
             opened.stats["error"] = ended.error.reason
@@ -236,6 +272,7 @@ class PrimaryUpstream:
             opened.ended = True
             yield sse.error_event("primary connection lost mid-stream")
         finally:
+            watch.cancel()
             if reusable:
                 resp.release()
             else:

@@ -239,3 +239,20 @@ def test_good_events_before_an_error_in_the_same_read_are_kept_then_one_error(be
     assert stream_text(events) == "abc"
     errs = errors_in(events)
     assert len(errs) == 1 and events[-1] is errs[0] and "oom" in errs[0]["error"]["message"]
+
+
+def test_a_stall_after_the_first_byte_ends_with_one_idle_timeout_event(
+    gw: tuple[ServedApp, FakeEngine],
+) -> None:
+    served, _ = gw
+    with httpx.Client(base_url=served.url, timeout=10) as c:
+        r = c.post("/v1/chat/completions", json=body("pinned", "fault:stall_after tokens:5", stream=True))
+        events = sse_events(r)
+        metrics = c.get("/metrics").text
+    assert stream_text(events) == "t0 t1 "
+    errs = errors_in(events)
+    assert len(errs) == 1 and events[-1] is errs[0] and "stalled" in errs[0]["error"]["message"]
+    assert (
+        'paddock_gateway_upstream_errors_total{alias="pinned",reason="idle_timeout",upstream="primary"} 1.0'
+        in metrics
+    )
