@@ -161,6 +161,22 @@ class PrimaryUpstream:
         self.session = session
         self._sleep = sleep
         self._url = URL(f"{route.primary.url}/chat/completions")  # parsed once, not per request
+        t = route.timeouts
+        #: (timeout, headers) for non-stream (False) and stream (True) requests, built once
+        self._per_mode = {
+            stream: (
+                aiohttp.ClientTimeout(
+                    total=None,
+                    connect=t.connect_seconds,
+                    sock_read=t.idle_seconds if stream else t.total_seconds,
+                ),
+                {
+                    "content-type": "application/json",
+                    "accept": "text/event-stream" if stream else "application/json",
+                },
+            )
+            for stream in (False, True)
+        }
 
     async def open(self, req: ChatRequest) -> Opened:
         """Open, holding through a cold start (connection refused) for up to ``coldStartHoldSeconds``."""
@@ -182,13 +198,7 @@ class PrimaryUpstream:
 
     async def _open_once(self, req: ChatRequest) -> Opened:
         t = self.route.timeouts
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=t.connect_seconds, sock_read=t.idle_seconds if req.stream else t.total_seconds
-        )
-        headers = {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if req.stream else "application/json",
-        }
+        timeout, headers = self._per_mode[req.stream]
         start = time.monotonic()
         resp: aiohttp.ClientResponse | None = None
         try:
