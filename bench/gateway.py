@@ -4,8 +4,12 @@ Same machine, same load generator (bench/loadgen.py: raw keep-alive HTTP/1.1 str
 (tests/gateway/fakes.py, its own process: streams N tokens with a fixed delay between them). Prints
 requests/s, TTFT and end-to-end latency p50/p99 per path, what each gateway adds over direct, each gateway's
 peak RSS while the streams are open, its CPU time per streamed request, and Paddock's own pre-upstream time
-histogram. LiteLLM runs from a throwaway venv (``--litellm /tmp/litellm-venv`` holding litellm==1.82.6, never
-installed into the project); without it that row is skipped.
+histogram. LiteLLM runs from a throwaway venv outside the project's dependencies (default
+``.bench/litellm-venv``, git-ignored), created with:
+
+    uv venv .bench/litellm-venv && uv pip install -p .bench/litellm-venv 'litellm[proxy]==1.82.6'
+
+(never 1.82.7/1.82.8). Without it the LiteLLM row is skipped, and the bench says so.
 
 Usage: ``uv run python bench/gateway.py [--concurrency 100] [--seconds 15] [--tokens 20] [--delay 0.02]``
 """
@@ -196,7 +200,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--tokens", type=int, default=20)
     ap.add_argument("--delay", type=float, default=0.02)
-    ap.add_argument("--litellm", type=Path, default=Path("/tmp/litellm-venv"))
+    ap.add_argument("--litellm", type=Path, default=Path(".bench/litellm-venv"))
     args = ap.parse_args()
     fakes = subprocess.Popen(
         [sys.executable, "-m", "tests.gateway.fakes", "--delay", str(args.delay)],
@@ -222,7 +226,9 @@ def main() -> None:
             results["paddock"] = measure(f"{url}/v1/chat/completions", body, args, gw.pid)
             pre_upstream = httpx.get(f"{url}/metrics").text
             gw.terminate()
-            if (args.litellm / "bin" / "litellm").exists():
+            if not (args.litellm / "bin" / "litellm").exists():
+                print(f"litellm row skipped: no {args.litellm}/bin/litellm (see this file's docstring)")
+            else:
                 ll, url = start_litellm(args.litellm, engine, tmp)
                 procs.append(ll)
                 results["litellm"] = measure(f"{url}/v1/chat/completions", body, args, ll.pid)
