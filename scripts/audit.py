@@ -48,18 +48,11 @@ def stack_file(stack: str, stacks_dir: Path) -> tuple[str, Path]:
 
 
 def _render(env: str, path: Path, plan_dir: Path) -> str | None:
-    """Render the offline plan with the platform's renderer; returns why not, or None on success."""
+    """Render the offline plan (resources, values, IAM; no Helm manifests: the rules read resource inputs)
+    with the platform's renderer; returns why not, or None on success."""
+    offline = importlib.import_module("stacks.offline")  # loads the Pulumi SDK only when a plan is missing
     try:
-        offline = importlib.import_module("stacks.offline")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("stacks.offline", "pulumi"):
-            raise
-        return f"offline renderer unavailable ({exc.name})"
-    render = getattr(offline, "render_plan", None) or getattr(offline, "render_stack", None)
-    if render is None:
-        return "stacks.offline has no render_plan()"
-    try:
-        render(stack_file=path, stack=env, out_dir=plan_dir / env)
+        offline.render_plan(stack_file=path, stack=env, out_dir=plan_dir / env, manifests=False)
     except PaddockError:
         raise
     except Exception as exc:  # a renderer bug must not hide the config-level audit

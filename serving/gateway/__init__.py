@@ -2,10 +2,14 @@
 
 Public API: :func:`create_app` (an ASGI app from :class:`GatewaySettings`) and :func:`load_routes` /
 :func:`parse_routes` (routes.yaml). Layout: config -> request -> fallback (policy) over upstream (primary,
-httpx) and bedrock (botocore) -> app (routes). See errors.py for the error tree.
+aiohttp) and bedrock (botocore) -> app (routes). See errors.py for the error tree.
+
+``create_app`` loads lazily: the platform stack imports this package for routes.yaml and chart values only,
+and must not pay for the HTTP stack (aiohttp, botocore, starlette) on every ``paddock plan``.
 """
 
-from serving.gateway.app import create_app
+from typing import TYPE_CHECKING, Any
+
 from serving.gateway.config import (
     AliasRoute,
     BedrockTarget,
@@ -24,3 +28,14 @@ __all__ = [
     "load_routes",
     "parse_routes",
 ]
+
+if TYPE_CHECKING:
+    from serving.gateway.app import create_app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from serving.gateway.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'serving.gateway' has no attribute {name!r}")

@@ -222,7 +222,8 @@ def test_missing_plan_is_rendered_with_the_offline_renderer(
 ) -> None:
     calls: list[tuple[str, Path]] = []
 
-    def render_plan(*, stack_file: Path, stack: str, out_dir: Path) -> None:
+    def render_plan(*, stack_file: Path, stack: str, out_dir: Path, manifests: bool) -> None:
+        assert manifests is False  # audit reads resource inputs, never rendered manifests
         calls.append((stack, out_dir))
         out_dir.mkdir(parents=True)
         nat = {"type": "aws:ec2/natGateway:NatGateway", "name": "nat", "parent": None, "inputs": {}}

@@ -68,3 +68,18 @@ def test_checker_catches_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("import os\nfrom pulumi_aws import ec2\n")
     assert (2, "pulumi_aws") in _imports(sample)
+
+
+def test_rendering_a_stack_does_not_load_the_gateway_http_stack() -> None:
+    """`paddock plan`/`audit` import the gateway package for routes and chart values only: the HTTP stack
+    (aiohttp, the Starlette app, botocore's Bedrock client) must stay unloaded (~350 ms per process)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, components.gateway, serving.gateway.routes_from_stack;"
+        "heavy = ('aiohttp', 'serving.gateway.app', 'serving.gateway.bedrock');"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
