@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,44 +12,28 @@ import yaml
 
 from serving.autoscaling import AutoscalingSettings, ModelScaling
 from serving.sizing.plan import ServingPlan
+from tests.plans import plan_70b_h100
 
 
 def make_plan(**overrides: Any) -> ServingPlan:
-    """A 70B-on-p5 vLLM plan: max_num_seqs 64, max_concurrency 40.5, load time 600 s, $98.32/h."""
-    base = ServingPlan(
-        model_id="llama-3.3-70b",
-        engine="vllm",
-        engine_version="0.11.0",
-        instance_type="p5.48xlarge",
-        gpu="h100-80gb",
-        gpus_per_node=4,
-        nodes_per_replica=1,
-        replicas=1,
-        tensor_parallel_size=4,
-        pipeline_parallel_size=1,
-        dtype="bfloat16",
-        quantization="fp8",
-        kv_cache_dtype="auto",
-        max_model_len=32768,
-        max_num_seqs=64,
-        max_num_batched_tokens=8192,
-        gpu_memory_utilization=0.9,
-        block_size=16,
-        weights_gib_per_gpu=17.5,
-        kv_cache_gib_per_gpu=50.0,
-        kv_cache_tokens=1_327_104,
-        max_concurrency=40.5,
-        fits=True,
-        weights_gib_total=70.0,
-        root_volume_gib=300,
-        shm_size_gib=16.0,
-        load_time_seconds=600.0,
-        decode_tokens_per_second=2400.0,
-        hourly_cost_usd=98.32,
-        cost_per_million_tokens_usd=14.22,
-        engine_args=("--max-model-len", "32768"),
-    )
-    return replace(base, **overrides)
+    """tests/plans.py's 70B-on-p5 plan with the figures these tests pin: bf16 KV, max_num_seqs 64,
+    max_concurrency 40.5, load time 600 s, $98.32/h."""
+    figures: dict[str, Any] = {
+        "model_id": "llama-3.3-70b",
+        "kv_cache_dtype": "auto",
+        "weights_gib_per_gpu": 17.5,
+        "kv_cache_gib_per_gpu": 50.0,
+        "kv_cache_tokens": 1_327_104,
+        "max_concurrency": 40.5,
+        "weights_gib_total": 70.0,
+        "load_time_seconds": 600.0,
+        "decode_tokens_per_second": 2400.0,
+        "hourly_cost_usd": 98.32,
+        "cost_per_million_tokens_usd": 14.22,
+        "shm_size_gib": 16.0,
+        "engine_args": ("--max-model-len", "32768"),
+    }
+    return plan_70b_h100(**{**figures, **overrides})
 
 
 def make_model(alias: str = "llama-70b", **overrides: Any) -> ModelScaling:
