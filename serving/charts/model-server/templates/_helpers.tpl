@@ -168,7 +168,7 @@ node whose disk holds it, and kubelet evicts rather than filling the node's disk
 {{- define "ms.resources" -}}
 {{- if lt (int .Values.cache.ephemeralStorageGi) (add (int .Values.cache.sizeGi) 8) }}
 {{- fail "cache.ephemeralStorageGi must cover cache.sizeGi + the 8Gi /tmp emptyDir" }}
-{{- end }}
+{{- end -}}
 requests:
   cpu: {{ .Values.resources.cpu | quote }}
   memory: {{ .Values.resources.memory | quote }}
