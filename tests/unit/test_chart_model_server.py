@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from serving.engine_pod import engine_pod
 from serving.errors import RenderError
 from serving.release_values import NodeShape, model_server_values
 from serving.stack_config_models import ModelConfig
@@ -378,3 +379,26 @@ def test_values_schema_rejects_a_rollout_that_cannot_progress() -> None:
                                                 "outageOnUpdate": False}}
     with pytest.raises(RenderError, match="rollout"):
         chartcheck.render(CHART, bad, release="x", namespace="serving")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_engine_pod_summary_matches_the_rendered_pod(
+    objects: dict[str, dict[str, dict[str, Any]]], name: str
+) -> None:
+    pod = engine_pod(_values(name))
+    workload = objects[name].get("Deployment") or objects[name]["LeaderWorkerSet"]
+    assert pod.kind == workload["kind"]
+    if workload["kind"] == "Deployment":
+        specs = [workload["spec"]["template"]["spec"]]
+        assert pod.pods_at_install == workload["spec"].get("replicas", 1)  # omitted spec.replicas = 1
+    else:
+        tpl = workload["spec"]["leaderWorkerTemplate"]
+        specs = [tpl["leaderTemplate"]["spec"], tpl["workerTemplate"]["spec"]]
+        assert pod.pods_per_replica == tpl["size"]
+        assert pod.pods_at_install == workload["spec"].get("replicas", 1) * tpl["size"]
+    for spec in specs:
+        assert spec["containers"][0]["resources"]["requests"] == dict(pod.requests)
+        assert spec["nodeSelector"] == dict(pod.node_selector)
+        assert spec["tolerations"] == [dict(t) for t in pod.tolerations]
+        pulled = [c["image"] for c in spec["containers"] + spec.get("initContainers", [])]
+        assert sorted(pulled) == sorted(pod.images)
