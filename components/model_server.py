@@ -67,12 +67,13 @@ class ModelServerArgs:
             found.append(("aws_cli_image", "is required for s3:// weights"))
         if self.plan.nodes_per_replica > 1 and self.plan.engine != "vllm":
             found.append(("plan.nodes_per_replica", "multi-node replicas need engine vllm"))
-        if self.plan.cache_gib < 1 or self.plan.ephemeral_storage_gib < self.plan.cache_gib + 8:
+        cache, scratch = self.plan.cache_gib, self.plan.ephemeral_storage_gib
+        if cache < 1 or scratch < cache + 8:
             found.append(
                 (
                     "plan.cache_gib",
-                    f"cache {self.plan.cache_gib} GiB / ephemeral storage {self.plan.ephemeral_storage_gib} GiB: "
-                    "need cache >= 1 and ephemeral storage >= cache + 8 (/tmp)",
+                    f"cache {cache} GiB / ephemeral storage {scratch} GiB: need cache >= 1 and "
+                    "ephemeral storage >= cache + 8 (/tmp)",
                 )
             )
         if ":" not in self.image.rsplit("/", 1)[-1]:

@@ -23,8 +23,8 @@ class EnginePod:
     alias: str
     kind: Literal["Deployment", "LeaderWorkerSet"]
     pods_at_install: int
-    """Pods the first install creates: replicas at install (1 when the autoscaler owns spec.replicas, which the
-    chart then omits) x nodes per replica."""
+    """Pods the first install creates: replicas at install (1 when the autoscaler owns spec.replicas, which
+    the chart then omits) x nodes per replica."""
     pods_per_replica: int
     requests: Mapping[str, str]
     """Kubernetes quantities: cpu, memory, nvidia.com/gpu, ephemeral-storage (requests = limits)."""

@@ -98,8 +98,9 @@ def cache_size_gib(plan: ServingPlan) -> int:
     return plan.cache_gib
 
 
-#: USER/LOGNAME of the engine (uid 10001 in the chart): torch's inductor calls getpass.getuser(), which raises KeyError for a uid with no
-#: passwd entry unless USER/LOGNAME is set (torch < 2.13; vLLM 0.11 ships torch 2.8)
+#: USER/LOGNAME of the engine (uid 10001 in the chart): torch's inductor calls getpass.getuser(), which
+#: raises KeyError for a uid with no passwd entry unless USER/LOGNAME is set (torch < 2.13; vLLM 0.11 ships
+#: torch 2.8)
 ENGINE_USER = "paddock"
 
 
@@ -139,7 +140,9 @@ def rollout_strategy(*, replicas_min: int, replicas_max: int, multi_node: bool) 
     - replicas_max == replicas_min >= 2: maxSurge 0 / maxUnavailable 1 (one replica fewer during a rollout).
     """
     if replicas_min < 0 or replicas_max < 1 or replicas_min > replicas_max:
-        raise ValueError(f"need 0 <= replicas_min ({replicas_min}) <= replicas_max ({replicas_max}), max >= 1")
+        raise ValueError(
+            f"need 0 <= replicas_min ({replicas_min}) <= replicas_max ({replicas_max}), max >= 1"
+        )
     if replicas_max > replicas_min:
         return Rollout(
             type="RollingUpdate",
@@ -191,7 +194,9 @@ def model_server_values(
     budget = startup_budget(plan.load_time_seconds)
     cpu, memory = engine_resources(plan, node)
     rollout = rollout_strategy(
-        replicas_min=model.replicas_min, replicas_max=model.replicas_max, multi_node=plan.nodes_per_replica > 1
+        replicas_min=model.replicas_min,
+        replicas_max=model.replicas_max,
+        multi_node=plan.nodes_per_replica > 1,
     )
     context = {
         "alias": model.alias,

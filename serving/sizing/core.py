@@ -16,8 +16,8 @@ from serving.catalog.hardware import (
 )
 from serving.catalog.models import ModelSpec, get_model
 from serving.errors import InputError
-from serving.sizing.engine_args import engine_args
 from serving.sizing.disk import DiskPlan, disk_plan
+from serving.sizing.engine_args import engine_args
 from serving.sizing.estimates import (
     decode_tokens_per_second,
     effective_batch,

@@ -34,7 +34,7 @@ from serving.sizing.memory import GIB
 CacheDisk = Literal["nvme", "ebs"]
 
 CACHE_HEADROOM = 1.1
-"""Cache emptyDir = checkpoint x 1.1 + CACHE_EXTRA_GIB (partial files of a resumed sync, safetensors index)."""
+"""Cache emptyDir = checkpoint x 1.1 + CACHE_EXTRA_GIB (partial files of a resumed sync, the index)."""
 CACHE_EXTRA_GIB = 4
 """Tokenizer/configs, HF metadata and the compile caches (TORCHINDUCTOR/TRITON/VLLM cache dirs), GiB."""
 TMP_GIB = 8
@@ -64,7 +64,8 @@ DEFAULT_NETWORK_GBPS = 10.0
 IMAGE_PULL_GB = {"vllm": 12.64, "tgi": 5.0}
 """Compressed engine image, GB (decimal) = what a pull downloads.
 vllm/vllm-openai: 12.64 GB (discuss.vllm.ai "current vLLM docker image size is 12.64GB", cited in
-vllm-project/vllm#27154, 2025-10-18, the v0.11 era). TGI: ESTIMATE, NOT verified (no published figure found)."""
+vllm-project/vllm#27154, 2025-10-18, the v0.11 era). TGI: ESTIMATE, NOT verified (no published figure
+found)."""
 IMAGE_UNPACKED_GB = {"vllm": 28.6, "tgi": 12.0}
 """Unpacked engine image, GB. vllm/vllm-openai:latest 28.6 GB (`docker images`, vllm-project/vllm#22377,
 2025-08/12). TGI: ESTIMATE, NOT verified."""

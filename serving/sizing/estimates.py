@@ -10,8 +10,9 @@ Load time (pod start -> ready, node provisioning excluded): container start 16 s
 58 MB/s (15-20 GB in 4-6 min, AWS SOCI blog in anchors.md) of the compressed image (serving/sizing/disk.py) +
 checkpoint download at the rate of serving/sizing/disk.py (60 % of the instance's network bandwidth, capped by
 the write throughput of the disk the cache really lands on: NVMe RAID0 2000 MB/s, or gp3 as provisioned,
-500 MiB/s) + load from page cache/disk at 1.3 GB/s per GPU rank (vllm#44881: 21.8 GiB in 18 s), capped at
-4 GB/s + warm-up (vLLM: torch.compile 45 s + profile/graph capture 30 s; eager 10 s; TGI warm-up + graphs 60 s).
+500 MiB/s) + load from page cache/disk at 1.3 GB/s per GPU rank (vllm#44881: 21.8 GiB in 18 s), capped
+at 4 GB/s + warm-up (vLLM: torch.compile 45 s + profile/graph capture 30 s; eager 10 s; TGI warm-up + graphs
+60 s).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def decode_tokens_per_second(
 def load_time(
     *, engine: str, checkpoint_gib: float, download_mb_s: float, ranks: int, enforce_eager: bool
 ) -> tuple[tuple[str, float], ...]:
-    """(step, seconds) from pod start to ready; ``download_mb_s`` from :func:`serving.sizing.disk.disk_plan`."""
+    """(step, seconds) from pod start to ready; ``download_mb_s`` from serving.sizing.disk.disk_plan."""
     size_gb = checkpoint_gib * GIB / 1e9
     download = size_gb * 1000 / download_mb_s
     load = size_gb / min(LOAD_GBPS_PER_RANK * ranks, LOAD_GBPS_MAX)

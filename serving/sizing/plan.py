@@ -71,7 +71,8 @@ class ServingPlan:
     """Size of the checkpoint as loaded, all shards (GiB); drives disk and load-time estimates."""
     root_volume_gib: int
     """Root (AL2023) / data (Bottlerocket) EBS volume to request (GiB): OS + image, plus every engine pod's
-    ephemeral storage when the cache is on EBS (``cache_disk == "ebs"``), over 90 % usable (kubelet eviction)."""
+    ephemeral storage when the cache is on EBS (``cache_disk == "ebs"``), over 90 % usable (kubelet
+    eviction)."""
     shm_size_gib: float
     """/dev/shm size for the engine pod (GiB); grows with TP (NCCL)."""
     load_time_seconds: float
@@ -126,8 +127,8 @@ class ServingPlan:
     """True when the instance has local NVMe (``cache_disk == "nvme"``): the node group mounts it RAID0 for
     kubelet/containerd, the cache lives there and root_volume_gib excludes the weights."""
     cache_disk: Literal["nvme", "ebs"] = "ebs"
-    """Disk the model cache emptyDir is written to: the instance store RAID0 ("nvme") when the instance has one,
-    else the root/data EBS volume ("ebs"). See serving/sizing/disk.py."""
+    """Disk the model cache emptyDir is written to: the instance store RAID0 ("nvme") when the instance has
+    one, else the root/data EBS volume ("ebs"). See serving/sizing/disk.py."""
     cache_gib: int = 0
     """Model cache emptyDir sizeLimit of one engine pod (GiB): ceil(1.1 x checkpoint_gib) + 4."""
     ephemeral_storage_gib: int = 0

@@ -85,7 +85,7 @@ def test_children_and_pod_identity(run: Run) -> None:
 def test_release_values_come_from_the_plan(run: Run) -> None:
     reg = run(_program())
     rel = reg.named("model-llama-70b-release").inputs
-    # relative to the program dir (stacks/, the cwd Pulumi gives the program and its providers): no checkout path
+    # relative to the program dir (stacks/, the cwd of the program and its providers): no checkout path
     assert rel["chart"] == "../serving/charts/model-server" and rel["name"] == "llama-70b"
     assert resolve_release_chart(rel["chart"]) == CHARTS_DIR / "model-server"
     assert str(ROOT) not in json.dumps(rel)

@@ -173,7 +173,10 @@ def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str,
     dep = objects["vllm-8b-s3"]["Deployment"]
     assert dep["metadata"]["namespace"] == "serving" and dep["spec"]["replicas"] == 1
     # replicas 1..2: surge one replica and keep the old one, so Helm's wait (ready >= replicas - 0) is real
-    assert dep["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     pod = dep["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"paddock.dev/model": "llama-8b"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -204,7 +207,9 @@ def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str,
     assert "/v1/models" in script and "/health" in script and '"meta-llama/Llama-3.1-8B-Instruct"' in script
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
-    assert volumes["models"]["emptyDir"] == {"sizeLimit": "21Gi"}  # plan.cache_gib: whole checkpoint x 1.1 + 4
+    assert volumes["models"]["emptyDir"] == {
+        "sizeLimit": "21Gi"
+    }  # plan.cache_gib: whole checkpoint x 1.1 + 4
     (init,) = pod["initContainers"]
     assert init["command"] == [
         "aws",
@@ -375,8 +380,10 @@ def test_ephemeral_storage_must_cover_the_cache() -> None:
 
 
 def test_values_schema_rejects_a_rollout_that_cannot_progress() -> None:
-    bad = {**_values("vllm-8b-s3"), "rollout": {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 0,
-                                                "outageOnUpdate": False}}
+    bad = {
+        **_values("vllm-8b-s3"),
+        "rollout": {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 0, "outageOnUpdate": False},
+    }
     with pytest.raises(RenderError, match="rollout"):
         chartcheck.render(CHART, bad, release="x", namespace="serving")
 

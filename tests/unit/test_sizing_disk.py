@@ -39,7 +39,10 @@ def test_8b_on_g6e_xlarge_caches_on_nvme() -> None:
     assert plan.disk_capacity_gib == 232.8  # 250 GB instance store
     assert plan.disk_used_gib == 69.4  # 38.41 + 1 x 31
     assert plan.disk_fits and plan.root_volume_gib == 100  # root holds OS + image only
-    assert (plan.disk_throughput_mb_s, plan.download_mb_s) == (NVME_RAID0_WRITE_MB_S, 1500.0)  # 60 % of 20 Gbps
+    assert (plan.disk_throughput_mb_s, plan.download_mb_s) == (
+        NVME_RAID0_WRITE_MB_S,
+        1500.0,
+    )  # 60 % of 20 Gbps
     steps = dict(plan.load_time_breakdown)
     assert steps["weight download"] == pytest.approx(14.958 * GIB / 1e9 / 1.5, abs=0.1)
     assert steps["image pull"] == pytest.approx(12.64 / 0.058, abs=0.1)
@@ -54,7 +57,9 @@ def test_70b_fp8_on_an_instance_without_nvme_sizes_the_root_volume() -> None:
     assert disk.root_volume_gib == 260 == disk.disk_capacity_gib  # 227.4 / 0.9 = 252.7 -> 260
     assert disk.disk_fits
     # gp3 as provisioned (500 MiB/s) is slower than S3 at 60 % of 100 Gbps: the disk sets the download rate
-    assert disk.disk_throughput_mb_s == disk.download_mb_s == round(GP3_THROUGHPUT_MIB_S * 1.048576, 1) == 524.3
+    assert (
+        disk.disk_throughput_mb_s == disk.download_mb_s == round(GP3_THROUGHPUT_MIB_S * 1.048576, 1) == 524.3
+    )
 
 
 def test_replicas_sharing_a_node_each_get_their_cache() -> None:

@@ -218,8 +218,12 @@ def test_rollout_strategy_rejects_impossible_replicas() -> None:
         rollout_strategy(replicas_min=3, replicas_max=2, multi_node=False)
 
 
-@pytest.mark.parametrize(("lo", "hi", "autoscaled"), [(1, 1, False), (2, 2, False), (1, 2, True), (0, 1, True)])
-def test_helm_owns_replicas_when_the_autoscaler_cannot_change_them(lo: int, hi: int, autoscaled: bool) -> None:
+@pytest.mark.parametrize(
+    ("lo", "hi", "autoscaled"), [(1, 1, False), (2, 2, False), (1, 2, True), (0, 1, True)]
+)
+def test_helm_owns_replicas_when_the_autoscaler_cannot_change_them(
+    lo: int, hi: int, autoscaled: bool
+) -> None:
     model = replace(MODEL, replicas_min=lo, replicas_max=hi)
     values = model_server_values(
         model, plan_8b_l40s(), image="vllm/vllm-openai:v0.11.0", aws_cli_image="x/cli:1", service_account="sa"
