@@ -68,7 +68,8 @@ class ServingPlan:
     """Sequences of ``max_model_len`` tokens that fit in the KV cache at once (per replica)."""
     fits: bool
     weights_gib_total: float
-    """Size of the checkpoint as loaded, all shards (GiB); drives disk and load-time estimates."""
+    """Weights as loaded on the GPUs, all shards (GiB; after online quantization). The disk and download
+    figures use ``checkpoint_gib`` (what is synced), not this."""
     root_volume_gib: int
     """Root (AL2023) / data (Bottlerocket) EBS volume to request (GiB): OS + image, plus every engine pod's
     ephemeral storage when the cache is on EBS (``cache_disk == "ebs"``), over 90 % usable (kubelet
