@@ -188,7 +188,16 @@ initContainers:
   - name: fetch-weights
     image: {{ .Values.weights.syncImage | quote }}
     imagePullPolicy: Always
-    command: ["aws", "s3", "sync", {{ .Values.weights.s3Uri | quote }}, {{ printf "%s/weights" .Values.cache.mountPath | quote }}, "--no-progress", "--region", {{ .Values.weights.region | quote }}]
+    # the CRT transfer client (AWS CLI v2 s3 config preferred_transfer_client) downloads with many parallel
+    # connections sized to the instance; the classic client stops at 10 concurrent requests
+    command:
+      - /bin/sh
+      - -c
+      - aws configure set default.s3.preferred_transfer_client crt && exec aws s3 sync "$1" "$2" --no-progress --region "$3"
+      - sync-weights
+      - {{ .Values.weights.s3Uri | quote }}
+      - {{ printf "%s/weights" .Values.cache.mountPath | quote }}
+      - {{ .Values.weights.region | quote }}
     env:
       {{- include "ms.identityEnv" . | nindent 6 }}
     resources:
