@@ -57,8 +57,9 @@ NVME_RAID0_WRITE_MB_S = 2000.0
 """Sequential write of the instance-store RAID0 (MB/s). ASSUMPTION, not verified: AWS publishes only random
 4 KiB IOPS for instance stores; 2 GB/s is a conservative figure for one or more Nitro NVMe SSDs in RAID0."""
 S3_SHARE_OF_NETWORK = 0.6
-"""Share of the instance's network bandwidth the init container's ``aws s3 sync`` achieves with the CRT transfer
-client the chart selects (assumption, not measured; the classic client's 10 concurrent requests would not)."""
+"""Share of the instance's network bandwidth the init container's ``aws s3 sync`` achieves with the CRT
+transfer client the chart selects (assumption, not measured; the classic client's 10 concurrent requests
+would not)."""
 DEFAULT_NETWORK_GBPS = 10.0
 """Network bandwidth assumed for a bare GPU (no instance type), Gbps."""
 
