@@ -35,6 +35,10 @@ class EnginePod:
     cache_disk: str
     """``nvme`` or ``ebs``: the disk the pod's cache emptyDir lands on (ServingPlan.cache_disk)."""
     outage_on_update: bool
+    helm_ready_replicas: int
+    """Ready replicas Helm's wait requires before the release (and ``pulumi up``) succeeds: for a Deployment
+    ``replicas - maxUnavailable`` (0 for Recreate; helm pkg/kube/ready.go ``deploymentReady``); 0 for a
+    LeaderWorkerSet, a custom resource Helm has no readiness rule for."""
 
 
 def engine_pod(values: Mapping[str, Any]) -> EnginePod:
@@ -46,6 +50,9 @@ def engine_pod(values: Mapping[str, Any]) -> EnginePod:
         images.append(str(weights["syncImage"]))
     nodes = int(values["nodesPerReplica"])
     replicas = 1 if values.get("autoscaled") else int(values["replicas"])
+    rollout = values["rollout"]
+    unavailable = int(rollout["maxUnavailable"]) if rollout["type"] == "RollingUpdate" else 0
+    ready = 0 if nodes > 1 else max(0, replicas - min(unavailable, replicas))
     return EnginePod(
         alias=str(values["alias"]),
         kind="LeaderWorkerSet" if nodes > 1 else "Deployment",
@@ -61,5 +68,6 @@ def engine_pod(values: Mapping[str, Any]) -> EnginePod:
         tolerations=tuple(dict(t) for t in values["tolerations"]),
         images=tuple(images),
         cache_disk=str(values["cache"]["disk"]),
-        outage_on_update=bool(values["rollout"]["outageOnUpdate"]),
+        outage_on_update=bool(rollout["outageOnUpdate"]),
+        helm_ready_replicas=ready,
     )

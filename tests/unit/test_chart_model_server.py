@@ -409,3 +409,20 @@ def test_engine_pod_summary_matches_the_rendered_pod(
         assert spec["tolerations"] == [dict(t) for t in pod.tolerations]
         pulled = [c["image"] for c in spec["containers"] + spec.get("initContainers", [])]
         assert sorted(pulled) == sorted(pod.images)
+
+
+def test_helm_waits_for_a_ready_engine_except_on_a_leader_worker_set() -> None:
+    waits = {name: engine_pod(_values(name)).helm_ready_replicas for name in SCENARIOS}
+    # surge (8b 1..2, 70b 1..4, tgi 1..2) and Recreate (pinned 1..1): Helm waits for one ready engine
+    assert waits == {
+        "vllm-8b-s3": 1,
+        "vllm-70b-tp4": 1,
+        "vllm-8b-single": 1,
+        "tgi-8b-hf": 1,
+        "vllm-405b-lws": 0,
+    }
+    old = {
+        **_values("vllm-8b-single"),
+        "rollout": {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 1, "outageOnUpdate": True},
+    }
+    assert engine_pod(old).helm_ready_replicas == 0  # the former strategy: Helm's wait was a no-op
