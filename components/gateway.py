@@ -22,6 +22,7 @@ from components._common import PKG, child, raise_problems
 from serving.gateway.chart_values import CHART_PATH, GATEWAY_PORT, gateway_values
 from serving.gateway.config import parse_routes
 from serving.gateway.errors import RoutesConfigError
+from serving.helm import release_chart
 from serving.values import split_image
 
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -101,7 +102,7 @@ class Gateway(pulumi.ComponentResource):
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=RELEASE_NAME,
-            chart=str(args.chart_path),
+            chart=release_chart(args.chart_path),
             namespace=args.namespace,
             values=rendered,
             opts=child(self, provider=args.provider),

@@ -25,7 +25,7 @@ from components._common import (
     raise_problems,
     weights_read_statements,
 )
-from serving.helm import CHARTS_DIR
+from serving.helm import CHARTS_DIR, release_chart
 from serving.release_values import ENGINE_PORT, NodeShape, model_server_values, startup_budget
 from serving.sizing.plan import ServingPlan
 from serving.stack_config_models import ModelConfig
@@ -67,6 +67,15 @@ class ModelServerArgs:
             found.append(("aws_cli_image", "is required for s3:// weights"))
         if self.plan.nodes_per_replica > 1 and self.plan.engine != "vllm":
             found.append(("plan.nodes_per_replica", "multi-node replicas need engine vllm"))
+        cache, scratch = self.plan.cache_gib, self.plan.ephemeral_storage_gib
+        if cache < 1 or scratch < cache + 8:
+            found.append(
+                (
+                    "plan.cache_gib",
+                    f"cache {cache} GiB / ephemeral storage {scratch} GiB: need cache >= 1 and "
+                    "ephemeral storage >= cache + 8 (/tmp)",
+                )
+            )
         if ":" not in self.image.rsplit("/", 1)[-1]:
             found.append(("image", f"{self.image!r} has no tag"))
         return found
@@ -99,7 +108,7 @@ class ModelServer(pulumi.ComponentResource):
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name=model.alias,
-            chart=str(CHART_PATH),
+            chart=release_chart(CHART_PATH),  # relative to the program dir: state is checkout-independent
             namespace=args.namespace,
             values=self.values,
             # the release waits for readiness: give it the whole cold-start budget

@@ -11,7 +11,8 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from functools import cache
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -22,6 +23,36 @@ ROOT = Path(__file__).resolve().parent.parent
 CHARTS_DIR = Path(__file__).resolve().parent / "charts"
 DEFAULT_KUBE_VERSION = "1.33.0"
 _TIMEOUT_S = 60
+
+
+@cache
+def program_dir() -> Path:
+    """The Pulumi program directory: the project root joined with ``main`` of Pulumi.yaml (``stacks/``).
+
+    Pulumi runs the program AND its provider plugins with this directory as the working directory
+    (pulumi/pulumi pkg/engine/project.go ``getPwdMain``: a ``main`` that is a directory becomes the pwd;
+    plugins start in that pwd, sdk/go/common/resource/plugin/plugin.go ``newPlugin(ctx, pwd, ...)``), so a
+    relative Helm ``chart`` input is resolved against it by pulumi-kubernetes.
+    """
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text()) or {}
+    main = str(project.get("main") or ".")
+    return (ROOT / main).resolve()
+
+
+def release_chart(chart_dir: Path) -> str:
+    """``chart`` input of a ``helm.v3.Release`` of one of our charts: ``chart_dir`` relative to
+    :func:`program_dir` (``../serving/charts/model-server``), never an absolute path, so Pulumi state does not
+    depend on where the checkout lives."""
+    return PurePosixPath(os.path.relpath(chart_dir.resolve(), program_dir())).as_posix()
+
+
+def resolve_release_chart(chart: str) -> Path | None:
+    """The local chart directory a Release ``chart`` input names (relative to :func:`program_dir`), or None
+    when it names no local chart (a repository chart such as ``keda``)."""
+    if "/" not in chart:
+        return None
+    path = (program_dir() / chart).resolve()
+    return path if (path / "Chart.yaml").is_file() else None
 
 
 def helm_binary() -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from serving.autoscaling.pods import engine_pod_annotations
 from serving.sizing.plan import ServingPlan
@@ -93,8 +93,81 @@ def engine_resources(plan: ServingPlan, node: NodeShape | None) -> tuple[str, st
 
 
 def cache_size_gib(plan: ServingPlan) -> int:
-    """Model cache emptyDir limit (GiB): all weight files + 10 % + 2 GiB (tokenizer, configs, caches)."""
-    return math.ceil(plan.weights_gib_total * 1.1) + 2
+    """Model cache emptyDir sizeLimit (GiB) = ``plan.cache_gib``: the whole synced checkpoint
+    (``checkpoint_gib``, not the post-quantization weights) x 1.1 + 4 (serving/sizing/disk.py)."""
+    return plan.cache_gib
+
+
+#: USER/LOGNAME of the engine (uid 10001 in the chart): torch's inductor calls getpass.getuser(), which
+#: raises KeyError for a uid with no passwd entry unless USER/LOGNAME is set (torch < 2.13; vLLM 0.11 ships
+#: torch 2.8)
+ENGINE_USER = "paddock"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rollout:
+    """Update strategy of the engine workload and what a rollout costs.
+
+    Helm's wait (``helm/helm`` pkg/kube/ready.go, ``deploymentReady``) counts a Deployment ready when the new
+    ReplicaSet has ``readyReplicas >= spec.replicas - MaxUnavailable(deployment)``, and Kubernetes'
+    ``MaxUnavailable`` (pkg/controller/deployment/util/deployment_util.go) is 0 unless the strategy is
+    RollingUpdate. So one replica with maxUnavailable 1 makes the wait a no-op (1 - 1 = 0), while
+    maxUnavailable 0 or Recreate makes Helm (and ``pulumi up``) wait for a ready engine.
+    Helm has no readiness rule for a LeaderWorkerSet (a custom resource): its release does not wait for the
+    engine whatever the strategy.
+    """
+
+    type: Literal["RollingUpdate", "Recreate"]
+    max_surge: int
+    max_unavailable: int
+    outage_on_update: bool
+    """True when every rollout stops all serving replicas at once (one replica that cannot surge)."""
+    reason: str
+
+
+def rollout_strategy(*, replicas_min: int, replicas_max: int, multi_node: bool) -> Rollout:
+    """Choose the rollout of an engine from the model's replicas and its node group.
+
+    The GPU node group holds ``replicas_max x nodes_per_replica`` nodes at most and starts at
+    ``replicas_min x nodes_per_replica``, so one more replica (its whole nodes) fits while the alias runs
+    below ``replicas_max``:
+
+    - replicas_max > replicas_min: surge one replica, never take one down (maxSurge 1, maxUnavailable 0);
+      Helm waits until the new replica is ready. At replicas_max the surge replica waits for a node until
+      the autoscaler scales in (the old replicas keep serving).
+    - replicas_max == replicas_min == 1: Recreate for a Deployment (Helm waits for the replica; the rollout
+      is an outage); a LeaderWorkerSet has no Recreate, so maxSurge 0 / maxUnavailable 1 (also an outage).
+    - replicas_max == replicas_min >= 2: maxSurge 0 / maxUnavailable 1 (one replica fewer during a rollout).
+    """
+    if replicas_min < 0 or replicas_max < 1 or replicas_min > replicas_max:
+        raise ValueError(
+            f"need 0 <= replicas_min ({replicas_min}) <= replicas_max ({replicas_max}), max >= 1"
+        )
+    if replicas_max > replicas_min:
+        return Rollout(
+            type="RollingUpdate",
+            max_surge=1,
+            max_unavailable=0,
+            outage_on_update=False,
+            reason=f"node group has room for one more replica (max {replicas_max} > min {replicas_min})",
+        )
+    if replicas_max == 1:
+        return Rollout(
+            type="RollingUpdate" if multi_node else "Recreate",
+            max_surge=0,
+            max_unavailable=1,
+            outage_on_update=True,
+            reason="one replica and no room to surge (replicas.min == replicas.max == 1): every rollout "
+            "stops the engine until the new one is ready",
+        )
+    return Rollout(
+        type="RollingUpdate",
+        max_surge=0,
+        max_unavailable=1,
+        outage_on_update=False,
+        reason=f"no room to surge (replicas.min == replicas.max == {replicas_max}): one replica fewer during "
+        "a rollout",
+    )
 
 
 def served_model_name(plan: ServingPlan) -> str:
@@ -120,6 +193,11 @@ def model_server_values(
     repository, tag = split_image(image)
     budget = startup_budget(plan.load_time_seconds)
     cpu, memory = engine_resources(plan, node)
+    rollout = rollout_strategy(
+        replicas_min=model.replicas_min,
+        replicas_max=model.replicas_max,
+        multi_node=plan.nodes_per_replica > 1,
+    )
     context = {
         "alias": model.alias,
         "engine": plan.engine,
@@ -127,7 +205,14 @@ def model_server_values(
         "image_tag": tag,
         "served_model_name": served_model_name(plan),
         "replicas": model.replicas_min,
-        "autoscaled": autoscaled,
+        # with min == max the autoscaler cannot change the count: Helm owns spec.replicas, so its wait counts
+        # every replica from the first install (an omitted spec.replicas starts at 1)
+        "autoscaled": autoscaled and model.replicas_max > model.replicas_min,
+        "rollout_type": rollout.type,
+        "rollout_max_surge": rollout.max_surge,
+        "rollout_max_unavailable": rollout.max_unavailable,
+        "rollout_outage": rollout.outage_on_update,
+        "engine_user": ENGINE_USER,
         "pod_annotations": engine_pod_annotations(),
         "port": ENGINE_PORT,
         "engine_args": list(plan.engine_args),
@@ -142,6 +227,8 @@ def model_server_values(
         "hf_repo": plan.model_id if model.weights_source == "hf" else "",
         "sync_image": aws_cli_image or "",
         "cache_size_gib": cache_size_gib(plan),
+        "cache_disk": plan.cache_disk,
+        "ephemeral_storage_gib": plan.ephemeral_storage_gib,
         "startup_period_seconds": budget.period_seconds,
         "startup_failure_threshold": budget.failure_threshold,
         "progress_deadline_seconds": budget.progress_deadline_seconds,

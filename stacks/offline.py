@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from serving.helm import resolve_release_chart
 from serving.plan_report import write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
@@ -46,6 +47,10 @@ def portable(value: Any) -> Any:
     whole-number floats (the RPC turns every number into a float) back to ints, secrets as ``[secret]``."""
     if isinstance(value, str) and value.startswith(f"{ROOT}/"):
         return value[len(str(ROOT)) + 1 :]
+    if isinstance(value, str) and value.startswith("../"):
+        chart = resolve_release_chart(value)  # a Release chart input, relative to the program dir
+        if chart is not None and chart.is_relative_to(ROOT):
+            return chart.relative_to(ROOT).as_posix()
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):

@@ -16,14 +16,13 @@ from serving.catalog.hardware import (
 )
 from serving.catalog.models import ModelSpec, get_model
 from serving.errors import InputError
+from serving.sizing.disk import DiskPlan, disk_plan
 from serving.sizing.engine_args import engine_args
 from serving.sizing.estimates import (
     decode_tokens_per_second,
     effective_batch,
     load_time,
-    root_volume_gib,
     shm_size_gib,
-    weights_on_nvme,
 )
 from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.offers import pin_note, unsold
@@ -123,6 +122,22 @@ def _settings_fields(s: EngineSettings) -> dict[str, Any]:
     }
 
 
+def _disk_fields(d: DiskPlan) -> dict[str, Any]:
+    """ServingPlan fields of the model cache and the disk under it (serving/sizing/disk.py)."""
+    return {
+        "weights_on_local_nvme": d.cache_disk == "nvme",
+        "cache_disk": d.cache_disk,
+        "cache_gib": d.cache_gib,
+        "ephemeral_storage_gib": d.ephemeral_storage_gib,
+        "image_gib": d.image_gib,
+        "disk_used_gib": d.disk_used_gib,
+        "disk_capacity_gib": d.disk_capacity_gib,
+        "disk_fits": d.disk_fits,
+        "disk_throughput_mb_s": d.disk_throughput_mb_s,
+        "download_mb_s": d.download_mb_s,
+    }
+
+
 def _cost_fields(p: Placement, aggregate: float, utilization: float) -> dict[str, Any]:
     """Hourly cost per replica and in total, and $ per 1M output tokens at ``utilization``."""
     price = node_price(p)
@@ -158,14 +173,23 @@ def assemble(
     ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
     batch = effective_batch(s, mem)
     aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, batch)
+    disk = disk_plan(
+        engine=s.engine, checkpoint_gib=ckpt_gib, instance=p.instance, pods_per_node=p.replicas_per_node
+    )
     steps = load_time(
         engine=s.engine,
         checkpoint_gib=ckpt_gib,
-        instance=p.instance,
+        download_mb_s=disk.download_mb_s,
         ranks=p.gpus_per_node,
         enforce_eager=s.enforce_eager,
     )
     extra = list(notes) + list(mem.notes)
+    if not disk.disk_fits:
+        extra.append(
+            f"DISK TOO SMALL: {disk.disk_used_gib:g} GiB (image + {disk.pods_per_node} x "
+            f"{disk.ephemeral_storage_gib} GiB cache/scratch) > 90 % of the {disk.disk_capacity_gib:g} GiB "
+            f"{disk.cache_disk} disk of {p.instance.type if p.instance else 'the node'}"
+        )
     not_sold = unsold(p.instance, p.region)
     if not_sold is not None:
         extra.insert(0, pin_note(not_sold))
@@ -180,7 +204,7 @@ def assemble(
         replicas=p.replicas,
         tensor_parallel_size=p.tp,
         pipeline_parallel_size=p.pp,
-        root_volume_gib=root_volume_gib(engine=s.engine, checkpoint_gib=ckpt_gib, instance=p.instance),
+        root_volume_gib=disk.root_volume_gib,
         shm_size_gib=shm_size_gib(gpus_per_node=p.gpus_per_node, instance=p.instance),
         load_time_seconds=round(sum(sec for _, sec in steps), 1),
         load_time_breakdown=tuple((k, round(v, 1)) for k, v in steps),
@@ -192,7 +216,7 @@ def assemble(
         region=p.region,
         replicas_per_node=p.replicas_per_node,
         checkpoint_gib=round(ckpt_gib, 3),
-        weights_on_local_nvme=weights_on_nvme(checkpoint_gib=ckpt_gib, instance=p.instance),
+        **_disk_fields(disk),
         offered_on_demand=not_sold is None,
         **_settings_fields(s),
         **_memory_fields(mem, p),

@@ -7,10 +7,12 @@ TP adds two all-reduces per layer (8 us over NVLink, 25 us over PCIe; assumed). 
 full (KV read = max_model_len / 2 tokens each). Routed experts: a batch touches 1 - (1 - k/E)^B of them.
 
 Load time (pod start -> ready, node provisioning excluded): container start 16 s (vllm#44881) + image pull at
-58 MB/s (15-20 GB in 4-6 min, AWS SOCI blog in anchors.md) + checkpoint download at 60 % of the instance's
-network bandwidth, capped by the disk (local NVMe 2 GB/s, else EBS gp3 at 1 GB/s provisioned) + load from
-page cache/disk at 1.3 GB/s per GPU rank (vllm#44881: 21.8 GiB in 18 s), capped at 4 GB/s + warm-up
-(vLLM: torch.compile 45 s + profile/graph capture 30 s; eager 10 s; TGI warm-up + graphs 60 s).
+58 MB/s (15-20 GB in 4-6 min, AWS SOCI blog in anchors.md) of the compressed image (serving/sizing/disk.py) +
+checkpoint download at the rate of serving/sizing/disk.py (60 % of the instance's network bandwidth, capped by
+the write throughput of the disk the cache really lands on: NVMe RAID0 2000 MB/s, or gp3 as provisioned,
+500 MiB/s) + load from page cache/disk at 1.3 GB/s per GPU rank (vllm#44881: 21.8 GiB in 18 s), capped
+at 4 GB/s + warm-up (vLLM: torch.compile 45 s + profile/graph capture 30 s; eager 10 s; TGI warm-up + graphs
+60 s).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 
 from serving.catalog.hardware import GpuSpec, InstanceSpec
 from serving.catalog.models import ModelSpec
+from serving.sizing.disk import IMAGE_PULL_GB
 from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.settings import EngineSettings
 from serving.sizing.weights import active_params_per_token, padded_vocab, rope_cache_bytes, stage_layers
@@ -26,14 +29,10 @@ from serving.sizing.weights import active_params_per_token, padded_vocab, rope_c
 BANDWIDTH_EFFICIENCY = 0.76
 COMPUTE_EFFICIENCY = 0.55
 ALLREDUCE_S = {True: 8e-6, False: 25e-6}
-IMAGE_GB = {"vllm": 10.0, "tgi": 5.0}
-"""Compressed image size, GB (vllm/vllm-openai ~10 GB, TGI ~5 GB; estimates)."""
-IMAGE_DISK_GIB = {"vllm": 20.0, "tgi": 12.0}
 IMAGE_PULL_GBPS = 0.058
 CONTAINER_START_S = 16.0
 LOAD_GBPS_PER_RANK = 1.3
 LOAD_GBPS_MAX = 4.0
-DEFAULT_NETWORK_GBPS = 10.0
 
 
 def _read_bytes(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float) -> float:
@@ -108,13 +107,11 @@ def decode_tokens_per_second(
 
 
 def load_time(
-    *, engine: str, checkpoint_gib: float, instance: InstanceSpec | None, ranks: int, enforce_eager: bool
+    *, engine: str, checkpoint_gib: float, download_mb_s: float, ranks: int, enforce_eager: bool
 ) -> tuple[tuple[str, float], ...]:
-    """(step, seconds) from pod start to ready."""
-    network = instance.network_gbps if instance else DEFAULT_NETWORK_GBPS
-    disk = 2.0 if instance and instance.nvme_gb > 0 else 1.0
+    """(step, seconds) from pod start to ready; ``download_mb_s`` from serving.sizing.disk.disk_plan."""
     size_gb = checkpoint_gib * GIB / 1e9
-    download = size_gb / min(0.6 * network / 8, disk)
+    download = size_gb * 1000 / download_mb_s
     load = size_gb / min(LOAD_GBPS_PER_RANK * ranks, LOAD_GBPS_MAX)
     if engine == "tgi":
         warmup = 60.0
@@ -122,24 +119,11 @@ def load_time(
         warmup = 10.0 if enforce_eager else 75.0
     return (
         ("container start", CONTAINER_START_S),
-        ("image pull", IMAGE_GB[engine] / IMAGE_PULL_GBPS),
+        ("image pull", IMAGE_PULL_GB[engine] / IMAGE_PULL_GBPS),
         ("weight download", download),
         ("weight load", load),
         ("warm-up (compile, profile, CUDA graphs)", warmup),
     )
-
-
-def weights_on_nvme(*, checkpoint_gib: float, instance: InstanceSpec | None) -> bool:
-    """The instance's local NVMe holds the checkpoint with 20 % to spare."""
-    return instance is not None and instance.nvme_gb * 1e9 / GIB >= 1.2 * checkpoint_gib
-
-
-def root_volume_gib(*, engine: str, checkpoint_gib: float, instance: InstanceSpec | None) -> int:
-    """Root EBS volume: 30 GiB OS/kubelet/logs + image + 1.1 x checkpoint (unless local NVMe holds it),
-    rounded up to 10 GiB, at least 100 GiB."""
-    on_nvme = weights_on_nvme(checkpoint_gib=checkpoint_gib, instance=instance)
-    size = 30 + IMAGE_DISK_GIB[engine] + (0.0 if on_nvme else 1.1 * checkpoint_gib)
-    return max(100, int(math.ceil(size / 10) * 10))
 
 
 def shm_size_gib(*, gpus_per_node: int, instance: InstanceSpec | None) -> float:

@@ -68,9 +68,12 @@ class ServingPlan:
     """Sequences of ``max_model_len`` tokens that fit in the KV cache at once (per replica)."""
     fits: bool
     weights_gib_total: float
-    """Size of the checkpoint as loaded, all shards (GiB); drives disk and load-time estimates."""
+    """Weights as loaded on the GPUs, all shards (GiB; after online quantization). The disk and download
+    figures use ``checkpoint_gib`` (what is synced), not this."""
     root_volume_gib: int
-    """Node root volume to request (GiB): OS + image + weights cache + headroom."""
+    """Root (AL2023) / data (Bottlerocket) EBS volume to request (GiB): OS + image, plus every engine pod's
+    ephemeral storage when the cache is on EBS (``cache_disk == "ebs"``), over 90 % usable (kubelet
+    eviction)."""
     shm_size_gib: float
     """/dev/shm size for the engine pod (GiB); grows with TP (NCCL)."""
     load_time_seconds: float
@@ -122,8 +125,29 @@ class ServingPlan:
     load_time_breakdown: tuple[tuple[str, float], ...] = field(default=())
     """(step, seconds) pairs summing to load_time_seconds."""
     weights_on_local_nvme: bool = False
-    """True when the instance's local NVMe holds the weight cache (root_volume_gib then excludes weights);
-    the node group should mount the instance store for the model cache."""
+    """True when the instance has local NVMe (``cache_disk == "nvme"``): the node group mounts it RAID0 for
+    kubelet/containerd, the cache lives there and root_volume_gib excludes the weights."""
+    cache_disk: Literal["nvme", "ebs"] = "ebs"
+    """Disk the model cache emptyDir is written to: the instance store RAID0 ("nvme") when the instance has
+    one, else the root/data EBS volume ("ebs"). See serving/sizing/disk.py."""
+    cache_gib: int = 0
+    """Model cache emptyDir sizeLimit of one engine pod (GiB): ceil(1.1 x checkpoint_gib) + 4."""
+    ephemeral_storage_gib: int = 0
+    """ephemeral-storage request = limit of each engine container (GiB): cache_gib + 8 (/tmp) + 2 (logs)."""
+    image_gib: float = 0.0
+    """Engine image on the node's disk at the peak of a pull (unpacked + compressed layers), GiB."""
+    disk_used_gib: float = 0.0
+    """What the cache disk of one node holds at peak (GiB): image + replicas_per_node x ephemeral_storage_gib
+    (+ 30 GiB OS/logs on EBS)."""
+    disk_capacity_gib: float = 0.0
+    """Capacity of the disk the cache is written to (GiB): NVMe RAID0 total, or root_volume_gib on EBS."""
+    disk_fits: bool = True
+    """disk_used_gib <= 90 % of disk_capacity_gib (kubelet evicts pods below 10 % free)."""
+    disk_throughput_mb_s: float = 0.0
+    """Write throughput of the cache disk used by the load-time estimate (MB/s): NVMe RAID0 2000 (assumed),
+    gp3 500 MiB/s = 524.3 MB/s as the launch template provisions it."""
+    download_mb_s: float = 0.0
+    """Weight download rate used by the load-time estimate (MB/s): min(60 % of the network, disk write)."""
     offered_on_demand: bool = True
     """False when AWS does not sell ``instance_type`` On-Demand in ``region`` (an explicit pin sized for
     capacity held through an ODCR or a Capacity Block): the cost fields are then None and the first note

@@ -45,7 +45,7 @@ def test_release_with_values_and_irsa_annotation(run: Callable[..., Registered])
     assert reg.children("gateway") == {"gateway-release": "kubernetes:helm.sh/v3:Release"}
     rel = reg.named("gateway-release")
     assert (rel.inputs["name"], rel.inputs["namespace"]) == ("paddock-gateway", "serving")
-    assert rel.inputs["chart"].endswith("serving/charts/gateway")
+    assert rel.inputs["chart"] == "../serving/charts/gateway"  # relative to the program dir (stacks/)
     values = rel.inputs["values"]
     assert values["serviceAccount"] == {"name": "paddock-gateway", "roleArn": role}
     assert values["replicas"] == 3 and values["image"] == {

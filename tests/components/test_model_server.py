@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -11,6 +12,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.model_server import ModelServer, ModelServerArgs
+from serving.helm import CHARTS_DIR, ROOT, resolve_release_chart
 from serving.release_values import NodeShape
 from serving.stack_config_models import ModelConfig
 from tests.components.conftest import Registered
@@ -83,7 +85,10 @@ def test_children_and_pod_identity(run: Run) -> None:
 def test_release_values_come_from_the_plan(run: Run) -> None:
     reg = run(_program())
     rel = reg.named("model-llama-70b-release").inputs
-    assert rel["chart"].endswith("serving/charts/model-server") and rel["name"] == "llama-70b"
+    # relative to the program dir (stacks/, the cwd of the program and its providers): no checkout path
+    assert rel["chart"] == "../serving/charts/model-server" and rel["name"] == "llama-70b"
+    assert resolve_release_chart(rel["chart"]) == CHARTS_DIR / "model-server"
+    assert str(ROOT) not in json.dumps(rel)
     assert rel["namespace"] == "serving"
     values = rel["values"]
     plan = plan_70b_h100()
@@ -144,3 +149,42 @@ def test_invalid_args_named_together() -> None:
         "plan.nodes_per_replica",
         "image",
     ]
+
+
+@pytest.mark.parametrize(("cache", "ephemeral"), [(0, 8), (21, 28)])
+def test_a_plan_without_a_cache_size_is_refused(cache: int, ephemeral: int) -> None:
+    args = ModelServerArgs(
+        model=MODEL,
+        plan=plan_70b_h100(cache_gib=cache, ephemeral_storage_gib=ephemeral),
+        image="vllm/vllm-openai:v0.11.0",
+        aws_cli_image="public.ecr.aws/aws-cli/aws-cli:2.27.50",
+        cluster_name="c",
+        provider=k8s.Provider.__new__(k8s.Provider),
+        namespace="serving",
+        region="eu-west-1",
+    )
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        ModelServer("m", args)
+    assert [e["property_path"] for e in err.value.errors or []] == ["plan.cache_gib"]
+
+
+def test_no_release_input_holds_the_checkout_path() -> None:
+    from stacks import offline, program
+    from stacks.config import to_pulumi_config
+    from stacks.mock_runtime import run_program
+
+    raw = offline.read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml")
+    cfg = offline.parse_stack_config(raw, stack="dev")
+    plans = dict(offline.plan_models(cfg))
+    records = run_program(
+        lambda: program.main(plans=plans), stack="dev", region=cfg.region, config=to_pulumi_config(raw)
+    )
+    releases = [r for r in records if r.type == "kubernetes:helm.sh/v3:Release"]
+    charts = {r.name: r.inputs["chart"] for r in releases}
+    assert charts["model-llama-8b-release"] == "../serving/charts/model-server"
+    assert charts["gateway-release"] == "../serving/charts/gateway"
+    for r in releases:
+        assert str(ROOT) not in json.dumps(r.inputs), r.name
+    # the offline plan shows the same charts relative to the repository root (and renders them)
+    assert offline.portable("../serving/charts/model-server") == "serving/charts/model-server"
+    assert offline.portable("../elsewhere/x") == "../elsewhere/x"

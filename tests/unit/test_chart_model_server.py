@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from serving.engine_pod import engine_pod
 from serving.errors import RenderError
 from serving.release_values import NodeShape, model_server_values
 from serving.stack_config_models import ModelConfig
@@ -52,6 +53,11 @@ def _values(name: str) -> dict[str, Any]:
             service_account="llama-70b-engine",
             node=NodeShape(vcpus=192, memory_gib=2048, gpus=8),
         )
+    if name == "vllm-8b-single":
+        model = replace(S3_MODEL, alias="llama-pinned", replicas_min=1, replicas_max=1)
+        return model_server_values(
+            model, plan_8b_l40s(), image=VLLM, aws_cli_image=CLI, service_account="llama-pinned-engine"
+        )
     if name == "tgi-8b-hf":
         model = replace(S3_MODEL, alias="llama-tgi", engine="tgi", weights="hf")
         return model_server_values(
@@ -70,7 +76,7 @@ def _values(name: str) -> dict[str, Any]:
     )
 
 
-SCENARIOS = ("vllm-8b-s3", "vllm-70b-tp4", "tgi-8b-hf", "vllm-405b-lws")
+SCENARIOS = ("vllm-8b-s3", "vllm-70b-tp4", "vllm-8b-single", "tgi-8b-hf", "vllm-405b-lws")
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +172,11 @@ def test_checkov_passes_with_only_the_written_skip(checkov: dict[str, Any]) -> N
 def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
     dep = objects["vllm-8b-s3"]["Deployment"]
     assert dep["metadata"]["namespace"] == "serving" and dep["spec"]["replicas"] == 1
-    assert dep["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
+    # replicas 1..2: surge one replica and keep the old one, so Helm's wait (ready >= replicas - 0) is real
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
     pod = dep["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"paddock.dev/model": "llama-8b"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -184,23 +194,31 @@ def test_vllm_deployment_follows_the_plan(objects: dict[str, dict[str, dict[str,
         "--max-model-len",
     ]
     assert engine["args"][7:] == list(plan_8b_l40s().engine_args)
-    assert engine["resources"]["limits"] == {"cpu": "3", "memory": "25Gi", "nvidia.com/gpu": "1"}
+    assert engine["resources"]["limits"] == {
+        "cpu": "3",
+        "memory": "25Gi",
+        "nvidia.com/gpu": "1",
+        "ephemeral-storage": "31Gi",  # cache 21 + /tmp 8 + logs 2
+    }
+    assert engine["resources"]["requests"] == engine["resources"]["limits"]
     assert engine["startupProbe"]["httpGet"]["path"] == "/health"
     assert (engine["startupProbe"]["failureThreshold"], engine["startupProbe"]["periodSeconds"]) == (42, 10)
     script = engine["readinessProbe"]["exec"]["command"][2]
     assert "/v1/models" in script and "/health" in script and '"meta-llama/Llama-3.1-8B-Instruct"' in script
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "1Gi"}
-    assert volumes["models"]["emptyDir"] == {"sizeLimit": "19Gi"}
+    assert volumes["models"]["emptyDir"] == {
+        "sizeLimit": "21Gi"
+    }  # plan.cache_gib: whole checkpoint x 1.1 + 4
     (init,) = pod["initContainers"]
     assert init["command"] == [
-        "aws",
-        "s3",
-        "sync",
+        "/bin/sh",
+        "-c",
+        "aws configure set default.s3.preferred_transfer_client crt && "
+        'exec aws s3 sync "$1" "$2" --no-progress --region "$3"',
+        "sync-weights",
         "s3://acme-models/llama-8b/",
         "/models/weights",
-        "--no-progress",
-        "--region",
         "us-east-1",
     ]
     assert not any(e["name"].startswith("AWS_ACCESS") for e in engine["env"])
@@ -284,3 +302,127 @@ def test_multi_node_tgi_is_refused() -> None:
         chartcheck.render(
             CHART, {**_values("vllm-405b-lws"), "engine": "tgi"}, release="x", namespace="serving"
         )
+
+
+IDENTITY = [
+    {"name": "HOME", "value": "/tmp"},
+    {"name": "USER", "value": "paddock"},
+    {"name": "LOGNAME", "value": "paddock"},
+]
+
+
+def _engine_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    if obj["kind"] == "Deployment":
+        return [obj["spec"]["template"]["spec"]["containers"][0]]
+    tpl = obj["spec"]["leaderWorkerTemplate"]
+    return [tpl["leaderTemplate"]["spec"]["containers"][0], tpl["workerTemplate"]["spec"]["containers"][0]]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_engine_has_a_user_name_and_writable_caches(
+    objects: dict[str, dict[str, dict[str, Any]]], name: str
+) -> None:
+    workload = objects[name].get("Deployment") or objects[name]["LeaderWorkerSet"]
+    for container in _engine_containers(workload):
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert container["env"][:3] == IDENTITY  # torch's getpass.getuser() reads USER/LOGNAME first
+        assert container["securityContext"]["runAsUser"] == 10001
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        for key in ("XDG_CACHE_HOME", "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "HF_HOME"):
+            assert env[key].startswith("/models/"), key  # the cache emptyDir, never the read-only root
+        if name.startswith("vllm"):
+            assert env["VLLM_CACHE_ROOT"] == "/models/cache/vllm"
+            assert env["VLLM_CONFIG_ROOT"].startswith("/tmp/")
+        else:
+            assert "VLLM_CACHE_ROOT" not in env
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/tmp", "/models"} <= mounts
+        assert container["resources"]["requests"]["ephemeral-storage"].endswith("Gi")
+
+
+def test_init_container_has_the_same_identity(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    (init,) = objects["vllm-8b-s3"]["Deployment"]["spec"]["template"]["spec"]["initContainers"]
+    assert init["env"] == IDENTITY
+
+
+def test_single_replica_is_recreated_so_helm_waits(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
+    dep = objects["vllm-8b-single"]["Deployment"]
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    assert dep["spec"]["replicas"] == 1  # min == max: Helm owns the count, the autoscaler cannot change it
+    assert _values("vllm-8b-single")["rollout"]["outageOnUpdate"] is True
+
+
+def test_leader_worker_set_rolls_by_plan_and_refuses_eviction(
+    objects: dict[str, dict[str, dict[str, Any]]],
+) -> None:
+    lws = objects["vllm-405b-lws"]["LeaderWorkerSet"]
+    assert lws["spec"]["rolloutStrategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdateConfiguration": {"maxUnavailable": 0, "maxSurge": 1},
+    }
+    tpl = lws["spec"]["leaderWorkerTemplate"]
+    for role in ("leaderTemplate", "workerTemplate"):
+        annotations = tpl[role]["metadata"]["annotations"]
+        assert annotations == {
+            "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
+            "karpenter.sh/do-not-disrupt": "true",
+        }, role
+        (init,) = tpl[role]["spec"]["initContainers"]  # every node of a replica syncs the whole checkpoint
+        assert init["command"][-3:] == ["s3://acme-models/llama-405b/", "/models/weights", "us-east-1"]
+        volumes = {v["name"]: v for v in tpl[role]["spec"]["volumes"]}
+        assert volumes["models"]["emptyDir"] == {"sizeLimit": "149Gi"}
+
+
+def test_ephemeral_storage_must_cover_the_cache() -> None:
+    bad = {**_values("vllm-8b-s3"), "cache": {**_values("vllm-8b-s3")["cache"], "ephemeralStorageGi": 28}}
+    with pytest.raises(RenderError, match="ephemeralStorageGi must cover"):
+        chartcheck.render(CHART, bad, release="x", namespace="serving")
+
+
+def test_values_schema_rejects_a_rollout_that_cannot_progress() -> None:
+    bad = {
+        **_values("vllm-8b-s3"),
+        "rollout": {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 0, "outageOnUpdate": False},
+    }
+    with pytest.raises(RenderError, match="rollout"):
+        chartcheck.render(CHART, bad, release="x", namespace="serving")
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_engine_pod_summary_matches_the_rendered_pod(
+    objects: dict[str, dict[str, dict[str, Any]]], name: str
+) -> None:
+    pod = engine_pod(_values(name))
+    workload = objects[name].get("Deployment") or objects[name]["LeaderWorkerSet"]
+    assert pod.kind == workload["kind"]
+    if workload["kind"] == "Deployment":
+        specs = [workload["spec"]["template"]["spec"]]
+        assert pod.pods_at_install == workload["spec"].get("replicas", 1)  # omitted spec.replicas = 1
+    else:
+        tpl = workload["spec"]["leaderWorkerTemplate"]
+        specs = [tpl["leaderTemplate"]["spec"], tpl["workerTemplate"]["spec"]]
+        assert pod.pods_per_replica == tpl["size"]
+        assert pod.pods_at_install == workload["spec"].get("replicas", 1) * tpl["size"]
+    for spec in specs:
+        assert spec["containers"][0]["resources"]["requests"] == dict(pod.requests)
+        assert spec["nodeSelector"] == dict(pod.node_selector)
+        assert spec["tolerations"] == [dict(t) for t in pod.tolerations]
+        pulled = [c["image"] for c in spec["containers"] + spec.get("initContainers", [])]
+        assert sorted(pulled) == sorted(pod.images)
+
+
+def test_helm_waits_for_a_ready_engine_except_on_a_leader_worker_set() -> None:
+    waits = {name: engine_pod(_values(name)).helm_ready_replicas for name in SCENARIOS}
+    # surge (8b 1..2, 70b 1..4, tgi 1..2) and Recreate (pinned 1..1): Helm waits for one ready engine
+    assert waits == {
+        "vllm-8b-s3": 1,
+        "vllm-70b-tp4": 1,
+        "vllm-8b-single": 1,
+        "tgi-8b-hf": 1,
+        "vllm-405b-lws": 0,
+    }
+    old = {
+        **_values("vllm-8b-single"),
+        "rollout": {"type": "RollingUpdate", "maxSurge": 0, "maxUnavailable": 1, "outageOnUpdate": True},
+    }
+    assert engine_pod(old).helm_ready_replicas == 0  # the former strategy: Helm's wait was a no-op

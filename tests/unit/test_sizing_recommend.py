@@ -156,10 +156,11 @@ def test_plan_carries_deployment_estimates() -> None:
 
 def test_weight_cache_on_local_nvme_or_root_volume() -> None:
     p5 = recommend("llama-3.1-405b", context=8192, concurrency=8, quantization="fp8")
-    assert p5.weights_on_local_nvme and p5.root_volume_gib == 100
+    assert p5.weights_on_local_nvme and p5.cache_disk == "nvme" and p5.root_volume_gib == 100
     bare = size_on_gpu("llama-3.3-70b", gpu="h100-80gb", tp=4, max_model_len=8192)
-    assert not bare.weights_on_local_nvme
-    assert bare.root_volume_gib == math.ceil((30 + 20 + 1.1 * bare.checkpoint_gib) / 10) * 10 == 200
+    assert not bare.weights_on_local_nvme and bare.cache_disk == "ebs"
+    # OS 30 + image 38.41 + (ceil(1.1 x 131.4) + 4 + 8 + 2) = 227.4 GiB over 90 % usable -> 252.7 -> 260
+    assert bare.root_volume_gib == math.ceil((30 + 38.41 + bare.ephemeral_storage_gib) / 0.9 / 10) * 10 == 260
 
 
 P5_EU_REASON = (

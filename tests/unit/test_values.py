@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from serving.release_values import (
     device_plugin_values,
     engine_resources,
     model_server_values,
+    rollout_strategy,
     startup_budget,
 )
 from serving.stack_config_models import ModelConfig
@@ -128,7 +130,7 @@ def test_image_split_and_cache_size() -> None:
         split_image("localhost:5000/vllm")
     with pytest.raises(ValueError, match="has no tag; pin one in paddock:versions.gatewayImage"):
         split_image("ghcr.io/x/gw:", key="paddock:versions.gatewayImage")
-    assert cache_size_gib(plan_8b_l40s()) == 19  # ceil(14.96 * 1.1) + 2
+    assert cache_size_gib(plan_8b_l40s()) == 21  # plan.cache_gib: ceil(14.96 * 1.1) + 4
 
 
 def test_model_server_values_for_s3_weights() -> None:
@@ -150,16 +152,25 @@ def test_model_server_values_for_s3_weights() -> None:
         "syncImage": "amazon/aws-cli:2.27.50",
     }
     assert values["probes"]["startup"] == {"periodSeconds": 10, "failureThreshold": 42}
-    assert values["cache"] == {"sizeGi": 19, "mountPath": "/models"}
+    assert values["cache"] == {"sizeGi": 21, "mountPath": "/models", "disk": "nvme", "ephemeralStorageGi": 31}
     assert values["allowedClientNamespaces"] == []
     assert values["autoscaled"] is True  # KEDA/HPA owns spec.replicas
     assert values["podAnnotations"] == {
         "cluster-autoscaler.kubernetes.io/safe-to-evict": "false",
         "karpenter.sh/do-not-disrupt": "true",
     }
+    assert values["rollout"] == {  # min 2 < max 4: surge one replica, Helm waits for it
+        "type": "RollingUpdate",
+        "maxSurge": 1,
+        "maxUnavailable": 0,
+        "outageOnUpdate": False,
+    }
+    assert values["user"] == "paddock"
     assert set(values) == {
         "autoscaled",
         "podAnnotations",
+        "rollout",
+        "user",
         "alias",
         "engine",
         "image",
@@ -181,6 +192,43 @@ def test_model_server_values_for_s3_weights() -> None:
         "tolerations",
         "allowedClientNamespaces",
     }
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "multi_node", "expected"),
+    [
+        (1, 4, False, ("RollingUpdate", 1, 0, False)),
+        (0, 1, False, ("RollingUpdate", 1, 0, False)),  # ephemeral: room for one more at min 0
+        (1, 1, False, ("Recreate", 0, 1, True)),  # one replica, no room: Helm waits, rollout is an outage
+        (1, 1, True, ("RollingUpdate", 0, 1, True)),  # LWS has no Recreate
+        (2, 2, False, ("RollingUpdate", 0, 1, False)),
+        (3, 5, True, ("RollingUpdate", 1, 0, False)),
+    ],
+)
+def test_rollout_strategy_follows_the_room_in_the_node_group(
+    lo: int, hi: int, multi_node: bool, expected: tuple[str, int, int, bool]
+) -> None:
+    r = rollout_strategy(replicas_min=lo, replicas_max=hi, multi_node=multi_node)
+    assert (r.type, r.max_surge, r.max_unavailable, r.outage_on_update) == expected
+    assert r.max_surge + r.max_unavailable >= 1  # Kubernetes rejects 0/0
+
+
+def test_rollout_strategy_rejects_impossible_replicas() -> None:
+    with pytest.raises(ValueError, match=r"replicas_min \(3\) <= replicas_max \(2\)"):
+        rollout_strategy(replicas_min=3, replicas_max=2, multi_node=False)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "autoscaled"), [(1, 1, False), (2, 2, False), (1, 2, True), (0, 1, True)]
+)
+def test_helm_owns_replicas_when_the_autoscaler_cannot_change_them(
+    lo: int, hi: int, autoscaled: bool
+) -> None:
+    model = replace(MODEL, replicas_min=lo, replicas_max=hi)
+    values = model_server_values(
+        model, plan_8b_l40s(), image="vllm/vllm-openai:v0.11.0", aws_cli_image="x/cli:1", service_account="sa"
+    )
+    assert values["autoscaled"] is autoscaled and values["replicas"] == lo
 
 
 def test_model_server_values_for_hf_weights() -> None:

@@ -93,11 +93,32 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{- define "ms.env" -}}
+{{/* Identity for the non-root uid (USER/LOGNAME: torch's getpass.getuser() raises for a uid without a
+passwd entry otherwise) and a writable HOME (/tmp emptyDir); shared by engine, worker and init containers. */}}
+{{- define "ms.identityEnv" -}}
 - name: HOME
   value: /tmp
+- name: USER
+  value: {{ .Values.user | quote }}
+- name: LOGNAME
+  value: {{ .Values.user | quote }}
+{{- end -}}
+
+{{/* Engine env: identity, then every cache on the model-cache volume (the root filesystem is read-only). */}}
+{{- define "ms.env" -}}
+{{ include "ms.identityEnv" . }}
 - name: XDG_CACHE_HOME
-  value: /tmp/cache
+  value: {{ printf "%s/cache" .Values.cache.mountPath | quote }}
+- name: TORCHINDUCTOR_CACHE_DIR
+  value: {{ printf "%s/cache/torchinductor" .Values.cache.mountPath | quote }}
+- name: TRITON_CACHE_DIR
+  value: {{ printf "%s/cache/triton" .Values.cache.mountPath | quote }}
+{{- if eq .Values.engine "vllm" }}
+- name: VLLM_CACHE_ROOT
+  value: {{ printf "%s/cache/vllm" .Values.cache.mountPath | quote }}
+- name: VLLM_CONFIG_ROOT
+  value: /tmp/.config/vllm
+{{- end }}
 - name: HF_HOME
   value: {{ printf "%s/hf" .Values.cache.mountPath | quote }}
 {{- if eq .Values.weights.source "hf" }}
@@ -142,15 +163,22 @@ seccompProfile:
 {{- end }}
 {{- end -}}
 
+{{/* ephemeral-storage covers the pod's emptyDirs (cache + /tmp) and logs: the scheduler places the pod only on a
+node whose disk holds it, and kubelet evicts rather than filling the node's disk. */}}
 {{- define "ms.resources" -}}
+{{- if lt (int .Values.cache.ephemeralStorageGi) (add (int .Values.cache.sizeGi) 8) }}
+{{- fail "cache.ephemeralStorageGi must cover cache.sizeGi + the 8Gi /tmp emptyDir" }}
+{{- end -}}
 requests:
   cpu: {{ .Values.resources.cpu | quote }}
   memory: {{ .Values.resources.memory | quote }}
   nvidia.com/gpu: {{ .Values.gpus | quote }}
+  ephemeral-storage: {{ printf "%vGi" .Values.cache.ephemeralStorageGi | quote }}
 limits:
   cpu: {{ .Values.resources.cpu | quote }}
   memory: {{ .Values.resources.memory | quote }}
   nvidia.com/gpu: {{ .Values.gpus | quote }}
+  ephemeral-storage: {{ printf "%vGi" .Values.cache.ephemeralStorageGi | quote }}
 {{- end -}}
 
 {{/* S3 weights: sync the prefix into the cache with the pod's IAM role (EKS Pod Identity). */}}
@@ -160,10 +188,18 @@ initContainers:
   - name: fetch-weights
     image: {{ .Values.weights.syncImage | quote }}
     imagePullPolicy: Always
-    command: ["aws", "s3", "sync", {{ .Values.weights.s3Uri | quote }}, {{ printf "%s/weights" .Values.cache.mountPath | quote }}, "--no-progress", "--region", {{ .Values.weights.region | quote }}]
+    # the CRT transfer client (AWS CLI v2 s3 config preferred_transfer_client) downloads with many parallel
+    # connections sized to the instance; the classic client stops at 10 concurrent requests
+    command:
+      - /bin/sh
+      - -c
+      - aws configure set default.s3.preferred_transfer_client crt && exec aws s3 sync "$1" "$2" --no-progress --region "$3"
+      - sync-weights
+      - {{ .Values.weights.s3Uri | quote }}
+      - {{ printf "%s/weights" .Values.cache.mountPath | quote }}
+      - {{ .Values.weights.region | quote }}
     env:
-      - name: HOME
-        value: /tmp
+      {{- include "ms.identityEnv" . | nindent 6 }}
     resources:
       requests: {cpu: "2", memory: 2Gi}
       limits: {cpu: "2", memory: 2Gi}
