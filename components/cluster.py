@@ -147,6 +147,8 @@ class Cluster(pulumi.ComponentResource):
         )
         #: resources every Kubernetes call waits for (created cluster: add-ons and system nodes)
         self.ready: list[pulumi.Resource] = []
+        #: what a GPU node group waits for (created cluster: the CNI, kube-proxy and Pod Identity add-ons)
+        self.node_prerequisites: list[pulumi.Resource] = []
         self.addons: ClusterAddons | None = None
         if args.create:
             self.addons = ClusterAddons(
@@ -162,6 +164,7 @@ class Cluster(pulumi.ComponentResource):
                 opts=child(self),
             )
             self.ready = list(self.addons.ready)
+            self.node_prerequisites = list(self.addons.node_prerequisites)
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child(self, depends_on=self.ready)
         )

@@ -81,6 +81,8 @@ class ClusterAddons(pulumi.ComponentResource):
         self.addons: dict[str, aws.eks.Addon] = {
             addon: self._addon(name, args, addon, []) for addon in NODELESS_ADDONS
         }
+        #: what any node group needs before its nodes can become Ready (the CNI, kube-proxy, Pod Identity)
+        self.node_prerequisites: list[pulumi.Resource] = list(self.addons.values())
         after_nodes: list[pulumi.Resource] = list(self.addons.values())
         self.system_node_group: SystemNodeGroup | None = None
         if args.system_nodes.create:

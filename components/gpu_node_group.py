@@ -272,7 +272,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 tags=with_name(tags, f"{name}-efa-sg"),
                 opts=child(self),
             )
-            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=group.name)
+            placement = aws.ec2.LaunchTemplatePlacementArgs(group_name=group.id)  # id = the group name
             cluster_sg: pulumi.Input[str] = args.cluster_security_group_id or ""
             interfaces = [
                 aws.ec2.LaunchTemplateNetworkInterfaceArgs(

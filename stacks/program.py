@@ -135,6 +135,8 @@ def _node_group(
             weights_prefix=model.weights_prefix,
             tags=tags,
         ),
+        # nodes only become Ready once the CNI runs (the created cluster has no self-managed add-ons)
+        opts=pulumi.ResourceOptions(depends_on=cluster.node_prerequisites),
     )
 
 
