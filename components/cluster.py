@@ -152,7 +152,7 @@ class Cluster(pulumi.ComponentResource):
         self.addons: ClusterAddons | None = None
         if args.create:
             self.addons = ClusterAddons(
-                f"{name}-addons",
+                f"{name}-managed",  # sorts after "<name>-eks" in the plan (the cluster is named first)
                 ClusterAddonsArgs(
                     cluster_name=self.cluster_name,
                     region=args.region,

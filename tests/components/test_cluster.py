@@ -50,7 +50,7 @@ def test_created_cluster_children_and_security_settings(run: Run) -> None:
         "eks-admin-0": "aws:eks/accessEntry:AccessEntry",
         "eks-admin-0-policy": "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "eks-sg-discovery": "aws:ec2/tag:Tag",
-        "eks-addons": "paddock:eks:ClusterAddons",
+        "eks-managed": "paddock:eks:ClusterAddons",
         "eks-k8s": "pulumi:providers:kubernetes",
         "eks-sc-gp3": "kubernetes:storage.k8s.io/v1:StorageClass",
         "eks-ns-serving": "kubernetes:core/v1:Namespace",
@@ -74,7 +74,7 @@ def test_created_cluster_children_and_security_settings(run: Run) -> None:
     assoc = reg.named("eks-admin-0-policy").inputs
     assert assoc["principalArn"] == ADMIN
     assert assoc["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    assert reg.named("eks-addons-eks-pod-identity-agent").inputs["addonVersion"] == "v1.3.10-eksbuild.3"
+    assert reg.named("eks-managed-eks-pod-identity-agent").inputs["addonVersion"] == "v1.3.10-eksbuild.3"
     assert reg.named("eks-sg-discovery").inputs["key"] == "karpenter.sh/discovery"
     assert reg.named("eks-sg-discovery").inputs["value"] == "paddock-t"
     trust = reg.policy("eks-role", "assumeRolePolicy")
@@ -171,21 +171,21 @@ def test_managed_addons_are_pinned_and_configured(run: Run) -> None:
     reg = run(lambda: Cluster("eks", _create()))
     addons = {r.inputs["addonName"]: r.inputs for r in reg.of_type("aws:eks/addon:Addon")}
     assert {k: v["addonVersion"] for k, v in addons.items()} == ADDONS
-    assert _config(reg, "eks-addons-vpc-cni") == {"enableNetworkPolicy": "true"}
-    assert _config(reg, "eks-addons-coredns") == {"nodeSelector": {"paddock.dev/pool": "system"}}
-    assert _config(reg, "eks-addons-aws-ebs-csi-driver") == {
+    assert _config(reg, "eks-managed-vpc-cni") == {"enableNetworkPolicy": "true"}
+    assert _config(reg, "eks-managed-coredns") == {"nodeSelector": {"paddock.dev/pool": "system"}}
+    assert _config(reg, "eks-managed-aws-ebs-csi-driver") == {
         "controller": {"nodeSelector": {"paddock.dev/pool": "system"}}
     }
-    assert _config(reg, "eks-addons-kube-proxy") is None
+    assert _config(reg, "eks-managed-kube-proxy") is None
     (assoc,) = addons["aws-ebs-csi-driver"]["podIdentityAssociations"]
     assert assoc == {
-        "roleArn": "arn:aws:iam::123456789012:role/eks-addons-ebs-csi-role",
+        "roleArn": "arn:aws:iam::123456789012:role/eks-managed-ebs-csi-role",
         "serviceAccount": "ebs-csi-controller-sa",
     }
-    trust = reg.policy("eks-addons-ebs-csi-role", "assumeRolePolicy")
+    trust = reg.policy("eks-managed-ebs-csi-role", "assumeRolePolicy")
     assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert trust["Statement"][0]["Action"] == ["sts:AssumeRole", "sts:TagSession"]
-    assert reg.named("eks-addons-ebs-csi-policy").inputs["policyArn"] == (
+    assert reg.named("eks-managed-ebs-csi-policy").inputs["policyArn"] == (
         "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
     )
 
@@ -199,7 +199,7 @@ def test_default_gp3_storage_class(run: Run) -> None:
 
 def test_system_node_group_is_untainted_labelled_and_hardened(run: Run) -> None:
     reg = run(lambda: Cluster("eks", _create()))
-    ng = reg.named("eks-addons-system-ng").inputs
+    ng = reg.named("eks-managed-system-ng").inputs
     assert "taints" not in ng
     assert ng["labels"] == {"paddock.dev/pool": "system"}
     assert (ng["capacityType"], ng["amiType"], ng["instanceTypes"]) == (
@@ -209,7 +209,7 @@ def test_system_node_group_is_untainted_labelled_and_hardened(run: Run) -> None:
     )
     assert ng["scalingConfig"] == {"minSize": 2, "maxSize": 4, "desiredSize": 2}
     assert ng["subnetIds"] == ["subnet-a", "subnet-b"]
-    lt = reg.named("eks-addons-system-lt").inputs
+    lt = reg.named("eks-managed-system-lt").inputs
     assert lt["metadataOptions"]["httpTokens"] == "required"
     assert lt["metadataOptions"]["httpPutResponseHopLimit"] == 1
     ebs = lt["blockDeviceMappings"][0]["ebs"]
@@ -217,7 +217,7 @@ def test_system_node_group_is_untainted_labelled_and_hardened(run: Run) -> None:
     attached = sorted(
         r.inputs["policyArn"]
         for r in reg.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
-        if r.parent == "eks-addons-system"
+        if r.parent == "eks-managed-system"
     )
     assert attached == [
         "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly",
@@ -229,10 +229,10 @@ def test_system_node_group_is_untainted_labelled_and_hardened(run: Run) -> None:
 def test_system_nodes_sized_from_config(run: Run) -> None:
     nodes = SystemNodesConfig(create=True, instance_types=("m7i.large",), min_size=3, max_size=6, disk_gib=80)
     reg = run(lambda: Cluster("eks", _create(system_nodes=nodes)))
-    ng = reg.named("eks-addons-system-ng").inputs
+    ng = reg.named("eks-managed-system-ng").inputs
     assert ng["instanceTypes"] == ["m7i.large"]
     assert ng["scalingConfig"] == {"minSize": 3, "maxSize": 6, "desiredSize": 3}
-    assert reg.named("eks-addons-system-lt").inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 80
+    assert reg.named("eks-managed-system-lt").inputs["blockDeviceMappings"][0]["ebs"]["volumeSize"] == 80
 
 
 def test_no_system_node_group_when_opted_out(run: Run) -> None:
@@ -277,22 +277,22 @@ def _dependencies(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
 def test_creation_order_is_real_dependencies(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     deps = _dependencies(monkeypatch)
     run(lambda: Cluster("eks", _create()))
-    nodeless = {"eks-addons-vpc-cni", "eks-addons-kube-proxy", "eks-addons-eks-pod-identity-agent"}
+    nodeless = {"eks-managed-vpc-cni", "eks-managed-kube-proxy", "eks-managed-eks-pod-identity-agent"}
     # cluster -> CNI, kube-proxy, pod identity -> system nodes -> CoreDNS + EBS CSI -> Kubernetes provider
     assert deps["eks-eks"] >= {"eks-logs", "eks-role-cluster-policy"}
-    assert nodeless <= deps["eks-addons-system"]
-    assert "eks-addons-system-ng" in deps["eks-addons-coredns"]
-    assert {"eks-addons-system-ng", "eks-addons-ebs-csi-policy"} <= deps["eks-addons-aws-ebs-csi-driver"]
+    assert nodeless <= deps["eks-managed-system"]
+    assert "eks-managed-system-ng" in deps["eks-managed-coredns"]
+    assert {"eks-managed-system-ng", "eks-managed-ebs-csi-policy"} <= deps["eks-managed-aws-ebs-csi-driver"]
     assert deps["eks-k8s"] >= nodeless | {
-        "eks-addons-coredns",
-        "eks-addons-aws-ebs-csi-driver",
-        "eks-addons-system-ng",
+        "eks-managed-coredns",
+        "eks-managed-aws-ebs-csi-driver",
+        "eks-managed-system-ng",
     }
     # the node group waits for its role's policies (and is deleted before they are detached)
-    assert deps["eks-addons-system-ng"] >= {
-        "eks-addons-system-node-AmazonEKSWorkerNodePolicy",
-        "eks-addons-system-node-AmazonEC2ContainerRegistryPullOnly",
-        "eks-addons-system-node-AmazonEKS_CNI_Policy",
+    assert deps["eks-managed-system-ng"] >= {
+        "eks-managed-system-node-AmazonEKSWorkerNodePolicy",
+        "eks-managed-system-node-AmazonEC2ContainerRegistryPullOnly",
+        "eks-managed-system-node-AmazonEKS_CNI_Policy",
     }
 
 
