@@ -76,7 +76,7 @@ def test_prod_eu_serves_70b_on_l40s_with_the_sizing_flags(
     assert "net-vpce-bedrock-runtime" not in res
     assert "net-nat" not in res
     vpc = res["eks-eks"]["inputs"]["vpcConfig"]
-    # the runner outside the created VPC reaches the public endpoint, restricted to its CIDR; nodes use private
+    # the runner outside the created VPC reaches the public endpoint (restricted to its CIDR); nodes: private
     assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
     assert vpc["publicAccessCidrs"] == ["203.0.113.10/32"]
     assert {"net-vpce-autoscaling", "net-vpce-eks"} <= set(res)
