@@ -16,9 +16,9 @@ from serving.catalog.eks import support_warning
 
 #: RFC 5737 documentation ranges: never a real runner (the shipped stacks use 203.0.113.10/32 as placeholder)
 DOCUMENTATION_RANGES = tuple(
-    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+    ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 )
-WHOLE_INTERNET = ipaddress.ip_network("0.0.0.0/0")
+WHOLE_INTERNET = ipaddress.IPv4Network("0.0.0.0/0")
 
 
 def cluster_warnings(config: Mapping[str, Any], today: _dt.date) -> list[str]:
@@ -33,7 +33,7 @@ def cluster_warnings(config: Mapping[str, Any], today: _dt.date) -> list[str]:
             found.append(f"paddock:cluster.kubernetesVersion: {note}")
     if cluster.get("endpoint_public_access"):
         for i, cidr in enumerate(cluster.get("public_access_cidrs", ())):
-            net = ipaddress.ip_network(cidr, strict=False)
+            net = ipaddress.IPv4Network(cidr, strict=False)  # the parser accepts IPv4 CIDRs only
             key = f"paddock:cluster.publicAccessCidrs[{i}]"
             if net == WHOLE_INTERNET:
                 found.append(f"{key}: 0.0.0.0/0 opens the public API endpoint to the whole internet")
