@@ -6,6 +6,7 @@ and the caller (:func:`serving.stack_config.parse_stack_config`) raises once.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from typing import Any
@@ -115,7 +116,15 @@ def _system_nodes(s: Section, create_cluster: bool) -> SystemNodesConfig:
 
 def _cidrs(s: Section, name: str) -> tuple[str, ...]:
     found = s.get_str_list(name, (), pattern=CIDR, hint="is not a CIDR block like 203.0.113.10/32")
-    return tuple(found or ())
+    good: list[str] = []
+    for i, cidr in enumerate(found or ()):
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError as exc:  # 300.1.2.3/32, or host bits set (10.0.0.1/16)
+            s.problems.add(f"{s.key(name)}[{i}]", f"{cidr!r} is not a network CIDR ({exc})")
+            continue
+        good.append(cidr)
+    return tuple(good)
 
 
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:

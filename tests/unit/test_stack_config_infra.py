@@ -66,6 +66,18 @@ ERRORS = [
         "is not a CIDR block",
     ),
     (
+        "paddock:cluster.privateAccessCidrs",
+        ["10.0.0.1/16"],
+        "paddock:cluster.privateAccessCidrs[0]",
+        "is not a network CIDR (10.0.0.1/16 has host bits set)",
+    ),
+    (
+        "paddock:cluster.privateAccessCidrs",
+        ["300.0.0.0/8"],
+        "paddock:cluster.privateAccessCidrs[0]",
+        "is not a network CIDR",
+    ),
+    (
         "paddock:versions.eksAddons.coredns",
         ...,
         "paddock:versions.eksAddons.coredns",
