@@ -119,8 +119,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
 class Cluster(pulumi.ComponentResource):
     """EKS cluster or adopted cluster (token ``paddock:cluster:Cluster``).
 
-    Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``provider`` (k8s Provider),
-    ``serving_namespace`` (name of the created Namespace), ``cluster_security_group_id``.
+    Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``provider`` (k8s Provider, waits for
+    ``ready``), ``serving_namespace`` (name of the created Namespace), ``cluster_security_group_id``,
+    ``addons`` (ClusterAddons or None), ``ready`` (what the provider waits for), ``node_prerequisites`` (what a
+    GPU node group waits for).
     """
 
     cluster_name: pulumi.Output[str]
