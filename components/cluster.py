@@ -121,8 +121,8 @@ class Cluster(pulumi.ComponentResource):
 
     Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``provider`` (k8s Provider, waits for
     ``ready``), ``serving_namespace`` (name of the created Namespace), ``cluster_security_group_id``,
-    ``addons`` (ClusterAddons or None), ``ready`` (what the provider waits for), ``node_prerequisites`` (what a
-    GPU node group waits for).
+    ``addons`` (ClusterAddons or None), ``ready`` (what the provider waits for), ``node_prerequisites``
+    (what a GPU node group waits for).
     """
 
     cluster_name: pulumi.Output[str]
