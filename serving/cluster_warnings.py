@@ -22,8 +22,8 @@ WHOLE_INTERNET = ipaddress.IPv4Network("0.0.0.0/0")
 
 
 def cluster_warnings(config: Mapping[str, Any], today: _dt.date) -> list[str]:
-    """One line per problem: Kubernetes version leaving EKS standard support within 90 days (or unknown), a
-    public endpoint open to the internet, a placeholder runner CIDR."""
+    """One line per problem: Kubernetes version leaving EKS standard support within 90 days (or unknown),
+    an API endpoint the deploy runner cannot reach, a public endpoint open to the internet, a placeholder."""
     cluster = config.get("cluster", {})
     found: list[str] = []
     version = cluster.get("kubernetes_version")
@@ -31,6 +31,18 @@ def cluster_warnings(config: Mapping[str, Any], today: _dt.date) -> list[str]:
         note = support_warning(str(version), today)
         if note:
             found.append(f"paddock:cluster.kubernetesVersion: {note}")
+    if cluster.get("create") and not cluster.get("endpoint_public_access"):
+        if config.get("network", {}).get("create"):
+            found.append(
+                "paddock:cluster.endpointPublicAccess: false with a created VPC: nothing outside the new "
+                "VPC can reach the Kubernetes API on the first deploy (set it true with publicAccessCidrs, "
+                "or adopt a VPC the runner is inside of and list it in privateAccessCidrs)"
+            )
+        elif not cluster.get("private_access_cidrs"):
+            found.append(
+                "paddock:cluster.privateAccessCidrs: empty with a private-only endpoint: list the CIDR of "
+                "the runner inside or connected to the VPC (TCP 443 on the cluster security group)"
+            )
     if cluster.get("endpoint_public_access"):
         for i, cidr in enumerate(cluster.get("public_access_cidrs", ())):
             net = ipaddress.IPv4Network(cidr, strict=False)  # the parser accepts IPv4 CIDRs only

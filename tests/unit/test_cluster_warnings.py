@@ -41,10 +41,22 @@ def test_internet_open_and_placeholder_cidrs() -> None:
     assert lines[1].startswith(
         "paddock:cluster.publicAccessCidrs[1]: 203.0.113.10/32 is a documentation-range"
     )
-    assert cluster_warnings(_cfg(endpoint_public_access=False, public_access_cidrs=[]), TODAY) == []
+    private = _cfg(endpoint_public_access=False, public_access_cidrs=[], private_access_cidrs=["10.9.0.0/24"])
+    assert cluster_warnings(private, TODAY) == []
 
 
 def test_shipped_prod_eu_warns_only_about_its_placeholder() -> None:
     cfg = load_stack_file(STACKS / "Pulumi.prod-eu.yaml").to_dict()
     (line,) = cluster_warnings(cfg, TODAY)
     assert "203.0.113.10/32 is a documentation-range placeholder" in line
+
+
+def test_private_only_endpoint_reachability() -> None:
+    created = {**_cfg(endpoint_public_access=False, public_access_cidrs=[]), "network": {"create": True}}
+    (line,) = cluster_warnings(created, TODAY)
+    assert line.startswith("paddock:cluster.endpointPublicAccess: false with a created VPC")
+    adopted = {**_cfg(endpoint_public_access=False, public_access_cidrs=[]), "network": {"create": False}}
+    (line,) = cluster_warnings(adopted, TODAY)
+    assert line.startswith("paddock:cluster.privateAccessCidrs: empty with a private-only endpoint")
+    adopted["cluster"]["private_access_cidrs"] = ["10.99.0.0/24"]  # type: ignore[index]
+    assert cluster_warnings(adopted, TODAY) == []
