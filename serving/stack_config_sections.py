@@ -141,7 +141,7 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
         s.problems.add(s.key("kubernetesVersion"), "is required when the stack creates the cluster")
     public = s.get_bool("endpointPublicAccess", False)
     public_cidrs = _cidrs(s, "publicAccessCidrs")
-    if public and not public_cidrs and not s.has("publicAccessCidrs"):
+    if create and public and not public_cidrs and not s.has("publicAccessCidrs"):
         s.problems.add(
             s.key("publicAccessCidrs"),
             "is required with endpointPublicAccess: true (the runner's CIDR; 0.0.0.0/0 = the whole internet)",

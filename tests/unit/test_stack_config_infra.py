@@ -191,3 +191,9 @@ def test_reserved_capacity_with_an_id_parses(capacity: str) -> None:
     raw["paddock:models"][0]["capacityReservationId"] = CR
     m = parse_stack_config(raw, stack="t").models[0]
     assert (m.capacity_type, m.capacity_reservation_id) == (capacity, CR)
+
+
+def test_adopted_cluster_endpoint_is_not_managed_so_no_cidrs_are_required() -> None:
+    raw = _with("paddock:cluster", {"existingClusterName": "shared", "endpointPublicAccess": True})
+    del raw["paddock:versions"]["eksAddons"]
+    assert parse_stack_config(raw, stack="t").cluster.public_access_cidrs == ()
