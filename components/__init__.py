@@ -1,13 +1,17 @@
 """Paddock's Pulumi components (one per module, Args beside each). Re-exports the public ones."""
 
 from components.cluster import Cluster, ClusterArgs
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.gpu_node_group import GpuNodeGroup, GpuNodeGroupArgs
 from components.gpu_plumbing import GpuPlumbing, GpuPlumbingArgs
 from components.model_server import ModelServer, ModelServerArgs
 from components.network import Network, NetworkArgs
+from components.system_node_group import SystemNodeGroup, SystemNodeGroupArgs
 
 __all__ = [
     "Cluster",
+    "ClusterAddons",
+    "ClusterAddonsArgs",
     "ClusterArgs",
     "GpuNodeGroup",
     "GpuNodeGroupArgs",
@@ -17,4 +21,6 @@ __all__ = [
     "ModelServerArgs",
     "Network",
     "NetworkArgs",
+    "SystemNodeGroup",
+    "SystemNodeGroupArgs",
 ]

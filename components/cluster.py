@@ -1,9 +1,16 @@
-"""Cluster: an EKS cluster (private endpoint option, KMS-encrypted Secrets, access entries) or an adopted one,
-plus a Kubernetes provider built from its kubeconfig and the serving namespace.
+"""Cluster: an EKS cluster (KMS-encrypted Secrets, access entries, restricted API endpoint) or an adopted one,
+plus a Kubernetes provider built from its kubeconfig, the serving namespace and (created clusters) the default
+``gp3`` StorageClass.
 
-Authentication mode is ``API`` (EKS access entries; managed node groups get theirs automatically). The EKS
-Pod Identity agent add-on is installed on created clusters (ModelServer binds its IAM role through it); an
-adopted cluster must already run it.
+Authentication mode is ``API`` (EKS access entries; managed node groups get theirs automatically). A created
+cluster gets no self-managed add-ons (``bootstrap_self_managed_addons=False``): ClusterAddons installs the
+pinned managed add-ons and the system node group, and the Kubernetes provider depends on all of them. An
+adopted cluster must already run the Pod Identity agent, a CNI enforcing NetworkPolicies, CoreDNS, the EBS
+CSI driver and untainted system nodes.
+
+API endpoint: the private endpoint is always on (nodes use it); the public one, when enabled, admits only
+``public_access_cidrs``; ``private_access_cidrs`` (runners inside or peered with the VPC) get 443 on the
+cluster security group.
 """
 
 from __future__ import annotations
@@ -17,9 +24,15 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components._common import PKG, assume_role_policy, aws_partition, child, raise_problems
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from serving.stack_config_models import SystemNodesConfig
 
 CLUSTER_LOG_TYPES = ("api", "audit", "authenticator")
 ADMIN_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+#: tag Karpenter's EC2NodeClass selectors use to find subnets and security groups
+DISCOVERY_TAG = "karpenter.sh/discovery"
+#: the default StorageClass of created clusters (PersistentVolumes through the EBS CSI driver)
+STORAGE_CLASS = "gp3"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +49,14 @@ class ClusterArgs:
     subnet_ids: pulumi.Input[list[str]] | None = None
     """Private subnets for the control-plane ENIs (required when ``create``)."""
     endpoint_public_access: bool = False
+    public_access_cidrs: tuple[str, ...] = ()
+    """CIDRs allowed on the public endpoint (required non-empty when ``endpoint_public_access``)."""
+    private_access_cidrs: tuple[str, ...] = ()
+    """CIDRs (inside or connected to the VPC) given 443 on the cluster security group."""
+    addon_versions: Mapping[str, str] = field(default_factory=dict)
+    """Pinned EKS managed add-on versions (``paddock:versions.eksAddons``), required when ``create``."""
+    system_nodes: SystemNodesConfig = field(default_factory=lambda: SystemNodesConfig(create=True))
+    """The untainted system node group (created with the cluster when ``system_nodes.create``)."""
     secrets_kms_key_arn: str | None = None
     """KMS key for Secrets encryption; None = create one (rotation on)."""
     admin_role_arns: tuple[str, ...] = ()
@@ -54,6 +75,10 @@ class ClusterArgs:
             found.append(("subnet_ids", "is required when create is true"))
         if not self.create and not self.existing_cluster_name:
             found.append(("existing_cluster_name", "is required when create is false"))
+        if self.create and self.endpoint_public_access and not self.public_access_cidrs:
+            found.append(("public_access_cidrs", "is required when endpoint_public_access is true"))
+        if self.public_access_cidrs and not self.endpoint_public_access:
+            found.append(("public_access_cidrs", "set without endpoint_public_access"))
         return found
 
 
@@ -94,8 +119,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
 class Cluster(pulumi.ComponentResource):
     """EKS cluster or adopted cluster (token ``paddock:cluster:Cluster``).
 
-    Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``provider`` (k8s Provider),
-    ``serving_namespace`` (name of the created Namespace), ``cluster_security_group_id``.
+    Outputs: ``cluster_name``, ``endpoint``, ``kubeconfig`` (secret), ``provider`` (k8s Provider, waits for
+    ``ready``), ``serving_namespace`` (name of the created Namespace), ``cluster_security_group_id``,
+    ``addons`` (ClusterAddons or None), ``ready`` (what the provider waits for), ``node_prerequisites``
+    (what a GPU node group waits for).
     """
 
     cluster_name: pulumi.Output[str]
@@ -120,7 +147,43 @@ class Cluster(pulumi.ComponentResource):
                 lambda v: kubeconfig(v[0], v[1], v[2], args.region)
             )
         )
-        self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child(self))
+        #: resources every Kubernetes call waits for (created cluster: add-ons and system nodes)
+        self.ready: list[pulumi.Resource] = []
+        #: what a GPU node group waits for (created cluster: the CNI, kube-proxy and Pod Identity add-ons)
+        self.node_prerequisites: list[pulumi.Resource] = []
+        self.addons: ClusterAddons | None = None
+        if args.create:
+            self.addons = ClusterAddons(
+                f"{name}-managed",  # sorts after "<name>-eks" in the plan (the cluster is named first)
+                ClusterAddonsArgs(
+                    cluster_name=self.cluster_name,
+                    region=args.region,
+                    versions=args.addon_versions,
+                    subnet_ids=args.subnet_ids,  # type: ignore[arg-type]
+                    system_nodes=args.system_nodes,
+                    tags=args.tags,
+                ),
+                opts=child(self),
+            )
+            self.ready = list(self.addons.ready)
+            self.node_prerequisites = list(self.addons.node_prerequisites)
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child(self, depends_on=self.ready)
+        )
+        if args.create:
+            k8s.storage.v1.StorageClass(
+                f"{name}-sc-{STORAGE_CLASS}",
+                metadata={
+                    "name": STORAGE_CLASS,
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
+                provisioner="ebs.csi.aws.com",
+                parameters={"type": "gp3", "encrypted": "true"},
+                volume_binding_mode="WaitForFirstConsumer",
+                allow_volume_expansion=True,
+                reclaim_policy="Delete",
+                opts=child(self, provider=self.provider),
+            )
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns-{args.serving_namespace}",
             metadata={
@@ -148,7 +211,7 @@ class Cluster(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        aws.iam.RolePolicyAttachment(
+        role_policy = aws.iam.RolePolicyAttachment(
             f"{name}-role-cluster-policy",
             role=role.name,
             policy_arn=f"arn:{partition}:iam::aws:policy/AmazonEKSClusterPolicy",
@@ -172,7 +235,7 @@ class Cluster(pulumi.ComponentResource):
             name=f"/aws/eks/{args.name}/cluster",
             retention_in_days=args.log_retention_days,
             tags=tags,
-            opts=child(self),
+            opts=child(self, delete_before_replace=True),  # fixed name: a replacement would collide
         )
         cluster = aws.eks.Cluster(
             f"{name}-eks",
@@ -183,6 +246,7 @@ class Cluster(pulumi.ComponentResource):
                 subnet_ids=args.subnet_ids,  # type: ignore[arg-type]
                 endpoint_private_access=True,
                 endpoint_public_access=args.endpoint_public_access,
+                public_access_cidrs=list(args.public_access_cidrs) if args.endpoint_public_access else None,
             ),
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                 provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=key_arn), resources=["secrets"]
@@ -191,8 +255,11 @@ class Cluster(pulumi.ComponentResource):
                 authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True
             ),
             enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
+            bootstrap_self_managed_addons=False,  # ClusterAddons installs pinned managed add-ons instead
+            upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
             tags=tags,
-            opts=child(self, depends_on=[log_group]),
+            # the role's policy stays attached until EKS has deleted the cluster (its ENIs and SGs included)
+            opts=child(self, depends_on=[log_group, role_policy], delete_before_replace=True),
         )
         for i, role_arn in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
@@ -210,14 +277,22 @@ class Cluster(pulumi.ComponentResource):
                 access_scope={"type": "cluster"},
                 opts=child(self, depends_on=[entry]),
             )
-        aws.eks.Addon(
-            f"{name}-pod-identity-agent",
-            cluster_name=cluster.name,
-            addon_name="eks-pod-identity-agent",
-            tags=tags,
-            opts=child(self),
-        )
         self.cluster_name = cluster.name
         ca = cluster.certificate_authority.apply(lambda c: c.data or "")
         sg = cluster.vpc_config.apply(lambda v: v.cluster_security_group_id or "")
+        for i, cidr in enumerate(args.private_access_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-private-{i}",
+                security_group_id=sg,
+                description="Kubernetes API from a runner inside or connected to the VPC",
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                tags=tags,
+                opts=child(self),
+            )
+        aws.ec2.Tag(
+            f"{name}-sg-discovery", resource_id=sg, key=DISCOVERY_TAG, value=args.name, opts=child(self)
+        )
         return cluster.endpoint, ca, sg

@@ -2,7 +2,8 @@
 
 Created VPC layout (``cidr`` split into /+4 blocks): private subnet ``i`` = block ``i``, public subnet ``i`` =
 block ``8 + i`` (public subnets only exist with ``nat_gateway``). With ``vpc_endpoints`` nodes reach S3
-(gateway endpoint), ECR, STS, CloudWatch Logs, EKS Pod Identity, EC2 and Bedrock Runtime without internet.
+(gateway endpoint), ECR, STS, CloudWatch Logs, EKS Pod Identity, EC2, EKS, Auto Scaling and Bedrock Runtime
+without internet.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ INTERFACE_ENDPOINTS: dict[str, str] = {
     "sts": "IAM roles for pods and nodes",
     "logs": "CloudWatch Logs (cluster and container logs stay in region)",
     "eks-auth": "EKS Pod Identity credentials",
-    "ec2": "node bootstrap and the node autoscaler",
+    "ec2": "node bootstrap, VPC CNI IP management, EBS CSI volumes and the node autoscaler",
+    "autoscaling": "cluster-autoscaler: describe and resize the node groups' Auto Scaling groups",
+    "eks": "cluster-autoscaler DescribeNodegroup (scale from zero) and node bootstrap",
     "bedrock-runtime": "the gateway's Bedrock fallback, inside the VPC",
 }
 
@@ -51,6 +54,8 @@ class NetworkArgs:
     existing_vpc_id: str | None = None
     private_subnet_ids: tuple[str, ...] = ()
     """Subnets of the adopted VPC for nodes (>= 2, in different AZs)."""
+    discovery_tag: str | None = None
+    """Cluster name for the ``karpenter.sh/discovery`` tag on created private subnets (None = no tag)."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -71,6 +76,14 @@ class NetworkArgs:
         if self.bedrock_endpoint_policy is not None and not self.bedrock_endpoint:
             found.append(("bedrock_endpoint_policy", "set without bedrock_endpoint"))
         return found
+
+
+def _subnet_role_tags(cluster: str | None) -> dict[str, str]:
+    """Tags of a private subnet: internal load balancers, and Karpenter's subnet discovery."""
+    tags = {"kubernetes.io/role/internal-elb": "1"}
+    if cluster:
+        tags["karpenter.sh/discovery"] = cluster
+    return tags
 
 
 def _nth(names: list[str], i: int) -> str:
@@ -125,7 +138,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=block,
                 availability_zone=azs.names.apply(functools.partial(_nth, i=i)),
                 map_public_ip_on_launch=False,
-                tags={**with_name(tags, f"{name}-private-{i}"), "kubernetes.io/role/internal-elb": "1"},
+                tags={**with_name(tags, f"{name}-private-{i}"), **_subnet_role_tags(args.discovery_tag)},
                 opts=child(self),
             )
             for i, block in enumerate(private_cidrs)

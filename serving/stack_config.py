@@ -29,6 +29,7 @@ from serving.stack_config_models import (
     MonitoringConfig,
     NetworkConfig,
     Residency,
+    SystemNodesConfig,
     Versions,
 )
 from serving.stack_config_sections import (
@@ -57,6 +58,7 @@ __all__ = [
     "NetworkConfig",
     "Residency",
     "StackConfig",
+    "SystemNodesConfig",
     "Versions",
     "load_stack_file",
     "parse_stack_config",
@@ -161,17 +163,25 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
     autoscaling = parse_autoscaling(sec("autoscaling"))
     monitoring = parse_monitoring(sec("monitoring"))
     models = parse_models(paddock.get("models"), problems, region=region, fallback=fallback)
+    residency = parse_residency(sec("residency"), region)
+    network = parse_network(sec("network"))
+    cluster = parse_cluster(sec("cluster"), stack)
     config = StackConfig(
         stack=stack,
         region=region,
         environment=environment or stack,
         namespace=namespace or "serving",
         tags=tags,
-        residency=parse_residency(sec("residency"), region),
-        network=parse_network(sec("network")),
-        cluster=parse_cluster(sec("cluster"), stack),
+        residency=residency,
+        network=network,
+        cluster=cluster,
         versions=parse_versions(
-            sec("versions"), models=models, gateway=gateway, autoscaling=autoscaling, monitoring=monitoring
+            sec("versions"),
+            models=models,
+            gateway=gateway,
+            autoscaling=autoscaling,
+            monitoring=monitoring,
+            create_cluster=cluster.create,
         ),
         models=models,
         fallback=fallback,

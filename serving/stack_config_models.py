@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Engine = Literal["vllm", "tgi"]
-CapacityType = Literal["on-demand", "spot"]
+CapacityType = Literal["on-demand", "spot", "capacity-block", "reservation"]
+#: capacity types that consume a reservation (``capacityReservationId`` required)
+RESERVED_CAPACITY_TYPES = ("capacity-block", "reservation")
 NodeAutoscaler = Literal["cluster-autoscaler", "karpenter", "none"]
 GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
 
@@ -49,6 +51,27 @@ class NetworkConfig:
     private_subnet_ids: tuple[str, ...] = ()
 
 
+#: default instance types of the system node group: small, current, general purpose, sold On-Demand everywhere
+DEFAULT_SYSTEM_INSTANCE_TYPES = ("m6i.xlarge",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SystemNodesConfig:
+    """``paddock:cluster.systemNodes``: untainted managed node group for CoreDNS, add-ons, monitoring, KEDA,
+    the node autoscaler and the gateway (label ``paddock.dev/pool: system``)."""
+
+    create: bool
+    """``create``; default = the stack creates the cluster (an adopted cluster brings its own)."""
+    instance_types: tuple[str, ...] = DEFAULT_SYSTEM_INSTANCE_TYPES
+    """``instanceTypes``; default ``[m6i.xlarge]`` (4 vCPU, 16 GiB, On-Demand)."""
+    min_size: int = 2
+    """``min``: nodes at least (spread over the private subnets' AZs); 1..100, default 2."""
+    max_size: int = 4
+    """``max``: nodes at most; >= min, default max(4, min)."""
+    disk_gib: int = 50
+    """``diskGib``: encrypted gp3 root volume per node, GiB; 20..1000, default 50."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClusterConfig:
     """``paddock:cluster``: create an EKS cluster, or adopt one (``existingClusterName``)."""
@@ -60,6 +83,12 @@ class ClusterConfig:
     """``kubernetesVersion`` (required when creating), e.g. "1.33"."""
     endpoint_public_access: bool = False
     """``endpointPublicAccess``; default false (private API endpoint only)."""
+    public_access_cidrs: tuple[str, ...] = ()
+    """``publicAccessCidrs``: CIDRs allowed on the public endpoint; required with endpointPublicAccess."""
+    private_access_cidrs: tuple[str, ...] = ()
+    """``privateAccessCidrs``: runner CIDRs inside/connected to the VPC, allowed on 443 of the cluster SG."""
+    system_nodes: SystemNodesConfig = field(default_factory=lambda: SystemNodesConfig(create=False))
+    """``systemNodes`` (see :class:`SystemNodesConfig`)."""
     secrets_kms_key_arn: str | None = None
     """``secretsKmsKeyArn``: KMS key for Secrets envelope encryption; default: a key the stack creates."""
     admin_role_arns: tuple[str, ...] = ()
@@ -85,6 +114,9 @@ class Versions:
     kube_prometheus_stack_chart: str | None = None
     cluster_autoscaler_chart: str | None = None
     karpenter_chart: str | None = None
+    eks_addons: Mapping[str, str] = field(default_factory=dict)
+    """``eksAddons``: EKS managed add-on -> pinned version (required for created clusters): vpc-cni, coredns,
+    kube-proxy, eks-pod-identity-agent, aws-ebs-csi-driver."""
 
     def image_engine_version(self, engine: Engine) -> str | None:
         """The engine version named by the pinned image's tag (``vllm/vllm-openai:v0.11.0`` -> ``0.11.0``),
@@ -125,6 +157,10 @@ class ModelConfig:
     quantization: Literal["none", "fp8", "int8", "int4"] = "none"
     kv_cache_dtype: Literal["auto", "fp8"] = "auto"
     capacity_type: CapacityType = "on-demand"
+    """``capacityType``: on-demand, spot, capacity-block (EC2 Capacity Block) or reservation (On-Demand
+    Capacity Reservation); default on-demand."""
+    capacity_reservation_id: str | None = None
+    """``capacityReservationId`` (``cr-...``): required with capacity-block/reservation, else rejected."""
     replicas_min: int = 1
     """``replicas.min``; 0 = scale to zero."""
     replicas_max: int = 1

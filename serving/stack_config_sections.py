@@ -6,12 +6,14 @@ and the caller (:func:`serving.stack_config.parse_stack_config`) raises once.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from typing import Any
 
 from serving.config_reader import Problems, Section
 from serving.stack_config_models import (
+    RESERVED_CAPACITY_TYPES,
     AutoscalingConfig,
     BedrockModel,
     ClusterConfig,
@@ -22,6 +24,7 @@ from serving.stack_config_models import (
     MonitoringConfig,
     NetworkConfig,
     Residency,
+    SystemNodesConfig,
     Versions,
 )
 
@@ -36,6 +39,11 @@ KMS_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+"
 #: GPU catalog ids accepted for ``gpu`` (DESIGN.md "paddock size"); sizing validates against the catalog.
 GPU_IDS = ("a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200")
 AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
+CIDR = r"(\d{1,3}\.){3}\d{1,3}/(\d|[12]\d|3[0-2])"
+CAPACITY_RESERVATION_ID = r"cr-[0-9a-f]{8,17}"
+#: EKS managed add-ons every created cluster runs, pinned in ``paddock:versions.eksAddons``
+EKS_ADDONS = ("vpc-cni", "coredns", "kube-proxy", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+ADDON_VERSION = r"v\d+\.\d+\.\d+-eksbuild\.\d+"
 
 
 def parse_residency(s: Section, region: str) -> Residency:
@@ -84,6 +92,41 @@ def parse_network(s: Section) -> NetworkConfig:
     return n
 
 
+def _system_nodes(s: Section, create_cluster: bool) -> SystemNodesConfig:
+    create = s.get_bool("create", create_cluster)
+    types = s.get_str_list("instanceTypes", None, pattern=INSTANCE_TYPE, hint="is not an instance type")
+    if s.has("instanceTypes") and s.raw("instanceTypes") == []:
+        s.problems.add(s.key("instanceTypes"), "needs at least one instance type")
+    lo = s.get_int("min", 2, lo=1, hi=100)
+    hi = s.get_int("max", max(4, lo or 2), lo=1, hi=100)
+    if lo is not None and hi is not None and lo > hi:
+        s.problems.add(s.key("min"), f"{lo} is greater than max {hi}")
+    if create and not create_cluster:
+        s.problems.add(s.key("create"), "a system node group is only created with the cluster (create: true)")
+    n = SystemNodesConfig(
+        create=bool(create),
+        instance_types=tuple(types) if types else SystemNodesConfig(create=False).instance_types,
+        min_size=lo or 2,
+        max_size=hi or max(4, lo or 2),
+        disk_gib=s.get_int("diskGib", 50, lo=20, hi=1000),
+    )
+    s.finish()
+    return n
+
+
+def _cidrs(s: Section, name: str) -> tuple[str, ...]:
+    found = s.get_str_list(name, (), pattern=CIDR, hint="is not a CIDR block like 203.0.113.10/32")
+    good: list[str] = []
+    for i, cidr in enumerate(found or ()):
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError as exc:  # 300.1.2.3/32, or host bits set (10.0.0.1/16)
+            s.problems.add(f"{s.key(name)}[{i}]", f"{cidr!r} is not a network CIDR ({exc})")
+            continue
+        good.append(cidr)
+    return tuple(good)
+
+
 def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     existing = s.get_str(
         "existingClusterName", None, pattern=r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", hint="bad name"
@@ -96,13 +139,27 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     version = s.get_str("kubernetesVersion", None, pattern=r"1\.\d{2}", hint="is not a version like 1.33")
     if create and version is None and not s.has("kubernetesVersion"):
         s.problems.add(s.key("kubernetesVersion"), "is required when the stack creates the cluster")
+    public = s.get_bool("endpointPublicAccess", False)
+    public_cidrs = _cidrs(s, "publicAccessCidrs")
+    if create and public and not public_cidrs and not s.has("publicAccessCidrs"):
+        s.problems.add(
+            s.key("publicAccessCidrs"),
+            "is required with endpointPublicAccess: true (the runner's CIDR; 0.0.0.0/0 = the whole internet)",
+        )
+    elif public and s.has("publicAccessCidrs") and not s.raw("publicAccessCidrs"):
+        s.problems.add(s.key("publicAccessCidrs"), "must not be empty with endpointPublicAccess: true")
+    if public_cidrs and not public:
+        s.problems.add(s.key("publicAccessCidrs"), "set without endpointPublicAccess: true")
     c = ClusterConfig(
         create=bool(create),
         name=s.get_str(
             "name", existing or f"paddock-{stack}", pattern=r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", hint="bad"
         ),
         kubernetes_version=version,
-        endpoint_public_access=s.get_bool("endpointPublicAccess", False),
+        endpoint_public_access=bool(public),
+        public_access_cidrs=public_cidrs,
+        private_access_cidrs=_cidrs(s, "privateAccessCidrs"),
+        system_nodes=_system_nodes(s.section("systemNodes"), bool(create)),
         secrets_kms_key_arn=s.get_str("secretsKmsKeyArn", None, pattern=KMS_ARN, hint="is not a KMS key ARN"),
         admin_role_arns=tuple(
             s.get_str_list("adminRoleArns", (), pattern=ROLE_ARN, hint="is not an IAM role ARN")
@@ -111,6 +168,21 @@ def parse_cluster(s: Section, stack: str) -> ClusterConfig:
     )
     s.finish()
     return c
+
+
+def _eks_addons(s: Section, create_cluster: bool) -> dict[str, str]:
+    """``paddock:versions.eksAddons``: each of :data:`EKS_ADDONS`, pinned when the cluster is created."""
+    out: dict[str, str] = {}
+    for name in EKS_ADDONS:
+        value = s.get_str(
+            name, None, pattern=ADDON_VERSION, hint="is not an add-on version like v1.21.1-eksbuild.3"
+        )
+        if value is None and create_cluster and not s.has(name):
+            s.problems.add(s.key(name), "is required (the stack creates the cluster and its managed add-ons)")
+        if isinstance(value, str):
+            out[name] = value
+    s.finish()
+    return out
 
 
 def _image(s: Section, name: str, needed_by: str | None) -> Any:
@@ -140,6 +212,7 @@ def parse_versions(
     gateway: GatewayConfig,
     autoscaling: AutoscalingConfig,
     monitoring: MonitoringConfig,
+    create_cluster: bool = False,
 ) -> Versions:
     engines = {m.engine for m in models}
     node_as = autoscaling.node_autoscaler
@@ -178,6 +251,7 @@ def parse_versions(
         karpenter_chart=_chart(
             s, "karpenterChart", when(node_as == "karpenter", "nodeAutoscaler: karpenter")
         ),
+        eks_addons=_eks_addons(s.section("eksAddons"), create_cluster),
     )
     s.finish()
     return v
@@ -213,6 +287,20 @@ def _model(s: Section, *, region: str, fallback: FallbackConfig) -> ModelConfig 
             s.key("fallback"), f"{fb!r} is not 'none' or a key of paddock:fallback.bedrock.models ({known})"
         )
     weights = s.get_str("weights", pattern=rf"hf|{S3_URI}", hint="is not 'hf' or s3://bucket/prefix/")
+    capacity = s.get_choice("capacityType", ("on-demand", "spot", *RESERVED_CAPACITY_TYPES), "on-demand")
+    reservation = s.get_str(
+        "capacityReservationId",
+        None,
+        pattern=CAPACITY_RESERVATION_ID,
+        hint="is not a capacity reservation id (cr-...)",
+    )
+    if capacity in RESERVED_CAPACITY_TYPES and reservation is None and not s.has("capacityReservationId"):
+        s.problems.add(s.key("capacityReservationId"), f"is required with capacityType: {capacity}")
+    if reservation is not None and capacity not in RESERVED_CAPACITY_TYPES:
+        s.problems.add(
+            s.key("capacityReservationId"),
+            f"is only valid with capacityType: {' or '.join(RESERVED_CAPACITY_TYPES)} (got {capacity})",
+        )
     kwargs: dict[str, Any] = dict(
         alias=s.get_str("alias", pattern=ALIAS, hint="is not a DNS label (a-z, 0-9, '-', max 40)"),
         model=s.get_str("model"),
@@ -225,7 +313,8 @@ def _model(s: Section, *, region: str, fallback: FallbackConfig) -> ModelConfig 
         gpu=_gpu(s),
         quantization=s.get_choice("quantization", ("none", "fp8", "int8", "int4"), "none"),
         kv_cache_dtype=s.get_choice("kvCacheDtype", ("auto", "fp8"), "auto"),
-        capacity_type=s.get_choice("capacityType", ("on-demand", "spot"), "on-demand"),
+        capacity_type=capacity,
+        capacity_reservation_id=reservation,
         replicas_min=r_min,
         replicas_max=r_max,
         fallback=fb,

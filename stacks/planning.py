@@ -44,7 +44,8 @@ def plan_models(cfg: StackConfig) -> dict[str, ServingPlan]:
                 quantization=m.quantization,
                 kv_cache_dtype=m.kv_cache_dtype,
                 region=cfg.region,
-                capacity_type=m.capacity_type,
+                # reserved capacity (ODCR, Capacity Block) is sized and priced like On-Demand
+                capacity_type="spot" if m.capacity_type == "spot" else "on-demand",
             )
         except PaddockError as exc:
             field = exc.field or ""

@@ -75,6 +75,7 @@ def _network(cfg: StackConfig, tags: dict[str, str]) -> Network:
             az_count=net.az_count,
             nat_gateway=net.nat_gateway,
             vpc_endpoints=net.vpc_endpoints,
+            discovery_tag=cfg.cluster.name,
             bedrock_endpoint=False,  # BedrockFallback creates it, with an endpoint policy naming its role
             existing_vpc_id=net.existing_vpc_id,
             private_subnet_ids=net.private_subnet_ids,
@@ -94,6 +95,10 @@ def _cluster(cfg: StackConfig, network: Network, tags: dict[str, str]) -> Cluste
             kubernetes_version=cl.kubernetes_version,
             subnet_ids=network.private_subnet_ids,
             endpoint_public_access=cl.endpoint_public_access,
+            public_access_cidrs=cl.public_access_cidrs,
+            private_access_cidrs=cl.private_access_cidrs,
+            addon_versions=cfg.versions.eks_addons,
+            system_nodes=cl.system_nodes,
             secrets_kms_key_arn=cl.secrets_kms_key_arn,
             admin_role_arns=cl.admin_role_arns,
             log_retention_days=cfg.residency.log_retention_days,
@@ -121,12 +126,17 @@ def _node_group(
             region=cfg.region,
             ami_type=cfg.versions.gpu_ami_type,
             capacity_type=model.capacity_type,
+            capacity_reservation_id=model.capacity_reservation_id,
+            cluster_security_group_id=cluster.cluster_security_group_id,
+            vpc_id=network.vpc_id,
             replicas_min=model.replicas_min,
             replicas_max=model.replicas_max,
             weights_bucket=model.weights_bucket,
             weights_prefix=model.weights_prefix,
             tags=tags,
         ),
+        # nodes only become Ready once the CNI runs (the created cluster has no self-managed add-ons)
+        opts=pulumi.ResourceOptions(depends_on=cluster.node_prerequisites),
     )
 
 
@@ -166,7 +176,8 @@ def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
 
 
 def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
-    """Network -> Cluster -> per model (GpuNodeGroup, ModelServer) -> GpuPlumbing."""
+    """Network -> Cluster (add-ons, system nodes, provider) -> per model (GpuNodeGroup, ModelServer) ->
+    GpuPlumbing."""
     tags = cfg.aws_tags()
     network = _network(cfg, tags)
     cluster = _cluster(cfg, network, tags)

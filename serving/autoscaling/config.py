@@ -27,7 +27,8 @@ def model_scaling(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> tuple[M
             cold_start_hold_seconds=m.cold_start_hold_seconds,
             has_fallback=not m.pinned and cfg.residency.allow_fallback,
             namespace=cfg.namespace,
-            capacity_type=m.capacity_type,
+            # ODCR / Capacity Block capacity is On-Demand priced; Karpenter "reserved" is not wired
+            capacity_type="spot" if m.capacity_type == "spot" else "on-demand",
         )
         for m in cfg.models
     )

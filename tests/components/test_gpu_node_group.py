@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -72,7 +73,11 @@ def test_node_group_follows_the_plan(run: Run) -> None:
         "paddock.dev/model": "llama-70b",
         "paddock.dev/gpu": "h100-80gb",
         "nvidia.com/gpu.present": "true",
+        "k8s.amazonaws.com/accelerator": "h100-80gb",
     }
+    assert ng["tags"]["k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"] == (
+        "h100-80gb"
+    )
     assert ng["launchTemplate"]["id"].startswith("lt-") and ng["launchTemplate"]["version"] == "1"
     assert ng["tags"]["k8s.io/cluster-autoscaler/paddock-t"] == "owned"
     assert ng["tags"]["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "4"
@@ -102,7 +107,13 @@ def test_launch_template_requires_imdsv2_and_sizes_the_root_volume(run: Run) -> 
 def test_bottlerocket_spot_multi_node_scale_to_zero(run: Run) -> None:
     plan = plan_70b_h100(nodes_per_replica=2, gpus_per_node=8, pipeline_parallel_size=2)
     args = _args(
-        plan=plan, ami_type="BOTTLEROCKET_x86_64_NVIDIA", capacity_type="spot", replicas_min=0, replicas_max=3
+        plan=plan,
+        ami_type="BOTTLEROCKET_x86_64_NVIDIA",
+        capacity_type="spot",
+        replicas_min=0,
+        replicas_max=3,
+        cluster_security_group_id="sg-cluster",
+        vpc_id="vpc-1",
     )
     reg = run(lambda: GpuNodeGroup("g", args))
     ng = reg.named("g-ng").inputs
@@ -180,3 +191,96 @@ def test_invalid_args_named_together() -> None:
         "replicas_min",
         "weights_prefix",
     ]
+
+
+def _user_data(reg: Registered) -> str | None:
+    raw = reg.named("g-lt").inputs.get("userData")
+    return base64.b64decode(raw).decode() if raw else None
+
+
+def test_nvme_instance_mounts_instance_store_raid0_with_nodeadm(run: Run) -> None:
+    reg = run(lambda: GpuNodeGroup("g", _args()))  # p5.48xlarge: 8 x 3.84 TB NVMe
+    text = _user_data(reg)
+    assert text is not None and text.startswith("MIME-Version: 1.0\nContent-Type: multipart/mixed;")
+    assert "Content-Type: application/node.eks.aws" in text
+    assert "kind: NodeConfig" in text and "localStorage:\n      strategy: RAID0" in text
+    assert reg.named("g-lt").inputs["tags"]["paddock.dev/cache-disk"] == "nvme"
+
+
+def test_bottlerocket_nvme_binds_kubelet_and_containerd_to_ephemeral_storage(run: Run) -> None:
+    reg = run(lambda: GpuNodeGroup("g", _args(ami_type="BOTTLEROCKET_x86_64_NVIDIA")))
+    text = _user_data(reg)
+    assert text is not None and "[settings.bootstrap-commands.paddock-ephemeral-storage]" in text
+    assert '["apiclient", "ephemeral-storage", "init"]' in text
+    assert '"bind", "--dirs", "/var/lib/containerd", "/var/lib/kubelet", "/var/log/pods"' in text
+    assert "essential = true" in text and 'mode = "always"' in text
+
+
+def test_on_demand_capacity_reservation_is_targeted(run: Run) -> None:
+    reg = run(
+        lambda: GpuNodeGroup(
+            "g", _args(capacity_type="reservation", capacity_reservation_id="cr-0123456789abcdef0")
+        )
+    )
+    lt = reg.named("g-lt").inputs
+    assert lt["capacityReservationSpecification"] == {
+        "capacityReservationTarget": {"capacityReservationId": "cr-0123456789abcdef0"}
+    }
+    assert "instanceMarketOptions" not in lt
+    assert reg.named("g-ng").inputs["capacityType"] == "ON_DEMAND"
+
+
+def test_capacity_block_sets_market_type_and_node_group_capacity_type(run: Run) -> None:
+    reg = run(
+        lambda: GpuNodeGroup(
+            "g", _args(capacity_type="capacity-block", capacity_reservation_id="cr-0123456789abcdef0")
+        )
+    )
+    lt = reg.named("g-lt").inputs
+    assert lt["instanceMarketOptions"] == {"marketType": "capacity-block"}
+    assert lt["capacityReservationSpecification"]["capacityReservationTarget"] == {
+        "capacityReservationId": "cr-0123456789abcdef0"
+    }
+    assert reg.named("g-ng").inputs["capacityType"] == "CAPACITY_BLOCK"
+
+
+def test_on_demand_has_no_reservation_settings(run: Run) -> None:
+    lt = run(lambda: GpuNodeGroup("g", _args())).named("g-lt").inputs
+    assert "capacityReservationSpecification" not in lt and "instanceMarketOptions" not in lt
+
+
+def test_reservation_id_rules() -> None:
+    with pytest.raises(pulumi.InputPropertiesError, match="capacity_reservation_id: is required"):
+        GpuNodeGroup("g", _args(capacity_type="capacity-block"))
+    with pytest.raises(pulumi.InputPropertiesError, match="capacity_reservation_id: set with capacity_type"):
+        GpuNodeGroup("g", _args(capacity_reservation_id="cr-0123456789abcdef0"))
+
+
+def test_multi_node_efa_gets_placement_group_efa_interface_and_one_subnet(run: Run) -> None:
+    plan = plan_70b_h100(nodes_per_replica=2, gpus_per_node=8, pipeline_parallel_size=2)
+    args = _args(plan=plan, cluster_security_group_id="sg-cluster", vpc_id="vpc-1")
+    reg = run(lambda: GpuNodeGroup("g", args))
+    assert reg.named("g-pg").inputs["strategy"] == "cluster"
+    lt = reg.named("g-lt").inputs
+    assert lt["placement"] == {"groupName": "g-pg-id"}
+    (nic,) = lt["networkInterfaces"]
+    assert (nic["interfaceType"], nic["deviceIndex"], nic["networkCardIndex"]) == ("efa", 0, 0)
+    assert nic["securityGroups"][0] == "sg-cluster" and nic["securityGroups"][1].startswith("sg-")
+    sg = reg.named("g-efa-sg").inputs
+    assert sg["vpcId"] == "vpc-1"
+    assert sg["ingress"] == [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]
+    assert sg["egress"] == [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]
+    assert reg.named("g-ng").inputs["subnetIds"] == ["subnet-a"]
+
+
+def test_single_node_plan_has_no_efa_or_placement(run: Run) -> None:
+    reg = run(lambda: GpuNodeGroup("g", _args()))
+    assert reg.of_type("aws:ec2/placementGroup:PlacementGroup") == []
+    assert "networkInterfaces" not in reg.named("g-lt").inputs
+    assert reg.named("g-ng").inputs["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def test_multi_node_efa_without_security_group_is_rejected() -> None:
+    plan = plan_70b_h100(nodes_per_replica=2, gpus_per_node=8, pipeline_parallel_size=2)
+    with pytest.raises(pulumi.InputPropertiesError, match="cluster_security_group_id"):
+        GpuNodeGroup("g", _args(plan=plan))

@@ -124,3 +124,15 @@ def test_invalid_args_are_reported_together_before_any_child() -> None:
 def test_adoption_needs_two_subnets() -> None:
     with pytest.raises(pulumi.InputPropertiesError, match="private_subnet_ids"):
         Network("net", NetworkArgs(region="eu-west-1", create=False, existing_vpc_id="vpc-1"))
+
+
+def test_endpoints_for_cluster_autoscaler_and_discovery_tags(run: Run) -> None:
+    reg = run(lambda: Network("net", NetworkArgs(region="eu-central-1", discovery_tag="paddock-t")))
+    services = {r.inputs["serviceName"] for r in reg.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert {"com.amazonaws.eu-central-1.autoscaling", "com.amazonaws.eu-central-1.eks"} <= services
+    for subnet in reg.of_type("aws:ec2/subnet:Subnet"):
+        assert subnet.inputs["tags"]["karpenter.sh/discovery"] == "paddock-t"
+    plain = run(lambda: Network("net", NetworkArgs(region="eu-central-1")))
+    assert all(
+        "karpenter.sh/discovery" not in s.inputs["tags"] for s in plain.of_type("aws:ec2/subnet:Subnet")
+    )

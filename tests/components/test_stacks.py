@@ -28,6 +28,7 @@ UNTAGGABLE = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+    "aws:ec2/tag:Tag",  # is itself a tag (karpenter.sh/discovery on the EKS-made cluster security group)
 }
 
 
@@ -56,12 +57,13 @@ def _core_files(out: Path, result: offline.PlanResult) -> list[Path]:
     return files
 
 
-def test_prod_eu_serves_70b_on_h100_with_the_sizing_flags(
+def test_prod_eu_serves_70b_on_l40s_with_the_sizing_flags(
     plans: dict[str, tuple[offline.PlanResult, Path]],
 ) -> None:
     result, _ = plans["prod-eu"]
     plan = result.plans["llama-70b"]
-    assert plan.gpu == "h100-80gb" and plan.instance_type is not None and plan.instance_type.startswith("p5")
+    # p5 is not sold On-Demand in eu-central-1; g6e (L40S, Ada: FP8 in vLLM) is
+    assert plan.gpu == "l40s" and plan.instance_type is not None and plan.instance_type.startswith("g6e.")
     res = _by_name(result)
     assert res["gpu-llama-70b-ng"]["inputs"]["instanceTypes"] == [plan.instance_type]
     values = res["model-llama-70b-release"]["inputs"]["values"]
@@ -73,7 +75,11 @@ def test_prod_eu_serves_70b_on_h100_with_the_sizing_flags(
     assert principals == {"arn:aws:iam::123456789012:role/bedrock-role"}
     assert "net-vpce-bedrock-runtime" not in res
     assert "net-nat" not in res
-    assert res["eks-eks"]["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
+    vpc = res["eks-eks"]["inputs"]["vpcConfig"]
+    # the runner outside the created VPC reaches the public endpoint (restricted to its CIDR); nodes: private
+    assert (vpc["endpointPublicAccess"], vpc["endpointPrivateAccess"]) == (True, True)
+    assert vpc["publicAccessCidrs"] == ["203.0.113.10/32"]
+    assert {"net-vpce-autoscaling", "net-vpce-eks"} <= set(res)
     assert sorted(result.plans) == ["llama-70b", "llama-8b-eu-only"]
 
 

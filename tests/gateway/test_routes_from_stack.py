@@ -26,7 +26,7 @@ def test_prod_eu_table(prod: StackConfig) -> None:
                 "primary": {
                     "url": "http://llama-70b.serving.svc:8000/v1",
                     "model": "llama-3.3-70b",
-                    "maxInFlight": 256,
+                    "maxInFlight": 320,  # prod-eu: replicas.max 5 on g6e.12xlarge
                 },
                 "fallback": {
                     "bedrock": {

@@ -33,7 +33,7 @@ def test_prod_eu_models_map_one_to_one() -> None:
         )
         for m in models
     ]
-    assert got == [("llama-70b", 1, 4, 2.0, 120.0, True), ("llama-8b-eu-only", 1, 4, 1.0, 60.0, False)]
+    assert got == [("llama-70b", 1, 5, 2.0, 120.0, True), ("llama-8b-eu-only", 1, 4, 1.0, 60.0, False)]
     assert {m.namespace for m in models} == {cfg.namespace}
     settings = autoscaling_settings(cfg)
     assert (settings.keda, settings.node_autoscaler, settings.cooldown_seconds) == (

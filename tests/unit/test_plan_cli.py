@@ -76,8 +76,8 @@ def test_tree_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     shutil.copytree(STACKS, stacks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     code, out, _ = _run(capsys, "-s", "prod-eu", "--stacks-dir", str(stacks), "--out", str(tmp_path / "p"))
     assert code == 0
-    assert "prod-eu (eu-central-1)" in out and "gpu-llama-70b-ng" in out and "p5.48xlarge" in out
-    assert "llama-70b: meta-llama/Llama-3.3-70B-Instruct on p5.48xlarge" in out
+    assert "prod-eu (eu-central-1)" in out and "gpu-llama-70b-ng" in out and "g6e.12xlarge" in out
+    assert "llama-70b: meta-llama/Llama-3.3-70B-Instruct on g6e.12xlarge" in out
     assert f"wrote {tmp_path / 'p'}/ in " in out
 
 

@@ -27,8 +27,15 @@ BASE: dict[str, Any] = {
         "kubePrometheusStackChart": "75.15.1",
         "clusterAutoscalerChart": "9.48.0",
         "gpuAmiType": "AL2023_x86_64_NVIDIA",
+        "eksAddons": {
+            "vpc-cni": "v1.21.1-eksbuild.3",
+            "coredns": "v1.13.2-eksbuild.1",
+            "kube-proxy": "v1.35.0-eksbuild.2",
+            "eks-pod-identity-agent": "v1.3.10-eksbuild.3",
+            "aws-ebs-csi-driver": "v1.57.1-eksbuild.1",
+        },
     },
-    "paddock:cluster": {"kubernetesVersion": "1.33"},
+    "paddock:cluster": {"kubernetesVersion": "1.35"},
     "paddock:models": [
         {
             "alias": "llama-8b",
@@ -117,7 +124,8 @@ def test_prod_eu_is_pinned_to_the_eu_with_one_pinned_alias() -> None:
     assert cfg.region == "eu-central-1" and all(r.startswith("eu-") for r in cfg.residency.allowed_regions)
     assert [(m.alias, m.pinned) for m in cfg.models] == [("llama-70b", False), ("llama-8b-eu-only", True)]
     big = cfg.model("llama-70b")
-    assert (big.gpu, big.quantization, big.kv_cache_dtype) == ("h100-80gb", "fp8", "fp8")
+    # p5 is not sold On-Demand in eu-central-1: L40S (Ada, FP8 in vLLM) on g6e, which is
+    assert (big.gpu, big.quantization, big.kv_cache_dtype) == ("l40s", "fp8", "fp8")
     assert cfg.fallback.models["claude-sonnet"].inference_profile.startswith("eu.")
 
 
