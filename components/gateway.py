@@ -10,7 +10,7 @@ loader before anything is created, so a stack never ships a table the gateway wo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,9 @@ class GatewayArgs:
     service_account: str = "paddock-gateway"
     """ServiceAccount of the pods (BedrockFallback's GATEWAY_SERVICE_ACCOUNT)."""
     chart_path: Path = CHART_PATH
+    after: Sequence[pulumi.Resource] = ()
+    """What the release waits for: the Bedrock role's policy and Pod Identity association
+    (BedrockFallback.ready), the system nodes, the engines it routes to."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -104,7 +107,7 @@ class Gateway(pulumi.ComponentResource):
             chart=str(args.chart_path),
             namespace=args.namespace,
             values=rendered,
-            opts=child(self, provider=args.provider),
+            opts=child(self, provider=args.provider, depends_on=list(args.after)),
         )
         self.service_url: str = f"http://{RELEASE_NAME}.{args.namespace}.svc:{GATEWAY_PORT}/v1"
         self.aliases: list[str] = sorted(args.routes["aliases"])

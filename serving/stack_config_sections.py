@@ -178,6 +178,9 @@ def parse_versions(
         karpenter_chart=_chart(
             s, "karpenterChart", when(node_as == "karpenter", "nodeAutoscaler: karpenter")
         ),
+        # required only when a plan spans nodes: known after sizing (serving.controllers.controller_problems)
+        lws_chart=_chart(s, "lwsChart", None),
+        efa_device_plugin_chart=_chart(s, "efaDevicePluginChart", None),
     )
     s.finish()
     return v
