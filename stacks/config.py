@@ -29,22 +29,28 @@ def _plain_key(key: str) -> str:
     return f"{namespace}:{name.removeprefix('config:')}"
 
 
+def _present() -> dict[str, str]:
+    """Plain key -> the key as the engine spelled it, for every config key of the running stack: those set
+    in this process (the language host, or ``set_all_config`` under mocks) and those in the
+    ``PULUMI_CONFIG`` environment bag the CLI passes."""
+    found = {_plain_key(k): k for k in runtime_config.get_config_env()}
+    found.update({_plain_key(k): k for k in runtime_config.CONFIG.get()})
+    return found
+
+
 def stack_config_keys() -> list[str]:
-    """Every config key of the running stack: those set in this process (the language host, or
-    ``set_all_config`` under mocks) and those in the ``PULUMI_CONFIG`` environment bag the CLI passes."""
-    keys = {_plain_key(k) for k in runtime_config.CONFIG.get()}
-    keys |= {_plain_key(k) for k in runtime_config.get_config_env()}
-    return sorted(keys)
+    """Every config key of the running stack (``paddock:models``, ``aws:region``...), sorted."""
+    return sorted(_present())
 
 
 def raw_config() -> dict[str, Any]:
     """The stack's config as the mapping :func:`serving.stack_config.parse_stack_config` takes: ``aws:region``
     and EVERY ``paddock:*`` key present (unknown ones included, so the parser reports them)."""
-    present = [k for k in stack_config_keys() if k.startswith(f"{NAMESPACE}:")]
+    present = _present()
+    wanted = [*CONFIG_KEYS, *(k for k in sorted(present) if k.startswith(f"{NAMESPACE}:"))]
     raw: dict[str, Any] = {}
-    for key in dict.fromkeys([*CONFIG_KEYS, *present]):
-        namespace, name = key.split(":", 1)
-        value = pulumi.Config(namespace).get(name)
+    for key in dict.fromkeys(wanted):
+        value = runtime_config.get_config(present.get(key, key))
         if value is None:
             continue
         if key in SCALAR_KEYS:
