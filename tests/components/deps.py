@@ -60,7 +60,10 @@ class Graph:
 
 
 def run_graph(
-    program: Callable[[], None], *, stack: str = "test", region: str = "eu-central-1",
+    program: Callable[[], None],
+    *,
+    stack: str = "test",
+    region: str = "eu-central-1",
     config: Mapping[str, str] | None = None,
 ) -> Graph:
     """Run ``program`` as a stack body under mocks (like stacks.mock_runtime.run_program)."""

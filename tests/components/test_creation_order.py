@@ -177,7 +177,9 @@ def test_pulumi_config_env_bag_keys_are_read(monkeypatch: pytest.MonkeyPatch) ->
     raw = stack_raw("dev")
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"paddock:config:gatway": '{"enabled": true}'}))
     seen: list[list[str]] = []
-    run_graph(lambda: seen.append(stack_config.stack_config_keys()), stack="dev", config=to_pulumi_config(raw))
+    run_graph(
+        lambda: seen.append(stack_config.stack_config_keys()), stack="dev", config=to_pulumi_config(raw)
+    )
     assert "paddock:gatway" in seen[0] and "paddock:models" in seen[0]
     with pytest.raises(pulumi.RunError, match="paddock:gatway: unknown key"):
         run_graph(lambda: None if stack_config.load() else None, stack="dev", config=to_pulumi_config(raw))
