@@ -47,6 +47,7 @@ from serving.autoscaling.karpenter import (
     node_lifecycle_policy,
 )
 from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values
+from serving.catalog import get_instance
 from serving.release_values import gpu_node_labels
 from serving.residency.iam import pod_identity_trust_policy
 
@@ -287,6 +288,9 @@ class NodeScaling(pulumi.ComponentResource):
             opts=child(self, provider=args.provider, depends_on=[*args.after, *waits, queue]),
         )
         root = max((m.plan.root_volume_gib for m in args.models), default=100)
+        nvme = any(
+            m.plan.instance_type and get_instance(m.plan.instance_type).nvme_gb > 0 for m in args.models
+        )
         node_class = node_role.name.apply(
             lambda role: karpenter_node_class(
                 name=KARPENTER_NODE_CLASS,
@@ -294,6 +298,7 @@ class NodeScaling(pulumi.ComponentResource):
                 node_role=str(role),
                 ami_alias=args.karpenter_ami_alias or "",
                 root_volume_gib=root,
+                local_nvme=nvme,
             )
         )
         # the EC2NodeClass CRD comes with the chart; nodes it launches join through the access entry

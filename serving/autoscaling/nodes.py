@@ -151,12 +151,20 @@ def karpenter_node_pool(
 
 
 def karpenter_node_class(
-    *, name: str, cluster_name: str, node_role: str, ami_alias: str, root_volume_gib: int
+    *,
+    name: str,
+    cluster_name: str,
+    node_role: str,
+    ami_alias: str,
+    root_volume_gib: int,
+    local_nvme: bool = False,
 ) -> dict[str, Any]:
     """A ``karpenter.k8s.aws/v1`` EC2NodeClass for GPU nodes. ``ami_alias`` is pinned in stack config
-    (``al2023@v20251103``); subnets and security groups are found by the ``karpenter.sh/discovery`` tag."""
+    (``al2023@v20251103``); subnets and security groups are found by the ``karpenter.sh/discovery`` tag.
+    ``local_nvme``: the instance types have instance-store NVMe, mounted as RAID0 for kubelet/containerd
+    (``instanceStorePolicy: RAID0``) so emptyDir volumes (the model cache) land there (shared contract)."""
     discovery = {"tags": {"karpenter.sh/discovery": cluster_name}}
-    return {
+    node_class: dict[str, Any] = {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
         "metadata": {"name": name},
@@ -174,3 +182,6 @@ def karpenter_node_class(
             "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
         },
     }
+    if local_nvme:
+        node_class["spec"]["instanceStorePolicy"] = "RAID0"
+    return node_class

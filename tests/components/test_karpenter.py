@@ -131,6 +131,7 @@ def test_node_role_access_entry_and_node_class(graph: Graph) -> None:
     cls = graph.inputs["node-scaling-node-class"]
     assert cls["spec"]["role"] == "node-scaling-karpenter-node-role"
     assert cls["spec"]["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "paddock-dev"}}]
+    assert cls["spec"]["instanceStorePolicy"] == "RAID0"  # g6e.xlarge has local NVMe: the cache lands there
     assert {"node-scaling-karpenter", "node-scaling-karpenter-node-access"} <= graph.waits(
         "node-scaling-node-class"
     )
