@@ -93,6 +93,8 @@ class NodeScalingArgs:
     namespace: str = "kube-system"
     after: Sequence[pulumi.Resource] = ()
     """What every controller release waits for (system node group, Pod Identity agent add-on)."""
+    system_node_selector: Mapping[str, str] = field(default_factory=dict)
+    """nodeSelector of the system nodes, for the Karpenter controller (empty on an adopted cluster)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -282,7 +284,10 @@ class NodeScaling(pulumi.ComponentResource):
             version=args.karpenter_chart_version,
             namespace=args.namespace,
             values=karpenter_values(
-                cluster_name=args.cluster_name, interruption_queue=args.cluster_name, role_arn=None
+                cluster_name=args.cluster_name,
+                interruption_queue=args.cluster_name,
+                role_arn=None,
+                node_selector=args.system_node_selector,
             ),
             **system_release_args(),
             opts=child(self, provider=args.provider, depends_on=[*args.after, *waits, queue]),

@@ -366,6 +366,7 @@ def add_node_scaling(platform: Platform) -> None:
             cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
             karpenter_chart_version=cfg.versions.karpenter_chart,
             karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
+            system_node_selector=system_selector(cfg),
             after=list(platform.system),
         ),
         # its children were "autoscaling-<x>" under the former Autoscaling component: inherited aliases

@@ -61,6 +61,7 @@ def test_controller_release_and_its_identity(graph: Graph) -> None:
     values = release["values"]
     assert values["settings"] == {"clusterName": "paddock-dev", "interruptionQueue": "paddock-dev"}
     assert values["serviceAccount"] == {"name": "karpenter", "annotations": {}}
+    assert values["nodeSelector"] == {"paddock.dev/pool": "system"}  # never on a node it manages
     assoc = graph.inputs["node-scaling-karpenter-pod-identity"]
     assert (assoc["namespace"], assoc["serviceAccount"]) == ("kube-system", "karpenter")
     trust = json.loads(graph.inputs["node-scaling-karpenter-role"]["assumeRolePolicy"])
