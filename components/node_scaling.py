@@ -95,6 +95,8 @@ class NodeScalingArgs:
     """What every controller release waits for (system node group, Pod Identity agent add-on)."""
     system_node_selector: Mapping[str, str] = field(default_factory=dict)
     """nodeSelector of the system nodes, for the Karpenter controller (empty on an adopted cluster)."""
+    isolated_vpc: bool = False
+    """No internet egress (no NAT gateway): Karpenter's ``settings.isolatedVPC``."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -288,6 +290,7 @@ class NodeScaling(pulumi.ComponentResource):
                 interruption_queue=args.cluster_name,
                 role_arn=None,
                 node_selector=args.system_node_selector,
+                isolated_vpc=args.isolated_vpc,
             ),
             **system_release_args(),
             opts=child(self, provider=args.provider, depends_on=[*args.after, *waits, queue]),

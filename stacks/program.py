@@ -367,6 +367,7 @@ def add_node_scaling(platform: Platform) -> None:
             karpenter_chart_version=cfg.versions.karpenter_chart,
             karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
             system_node_selector=system_selector(cfg),
+            isolated_vpc=not cfg.network.nat_gateway,
             after=list(platform.system),
         ),
         # its children were "autoscaling-<x>" under the former Autoscaling component: inherited aliases

@@ -59,7 +59,11 @@ def test_controller_release_and_its_identity(graph: Graph) -> None:
         "kube-system",
     )
     values = release["values"]
-    assert values["settings"] == {"clusterName": "paddock-dev", "interruptionQueue": "paddock-dev"}
+    assert values["settings"] == {
+        "clusterName": "paddock-dev",
+        "interruptionQueue": "paddock-dev",
+        "isolatedVPC": False,  # dev has a NAT gateway
+    }
     assert values["serviceAccount"] == {"name": "karpenter", "annotations": {}}
     assert values["nodeSelector"] == {"paddock.dev/pool": "system"}  # never on a node it manages
     assoc = graph.inputs["node-scaling-karpenter-pod-identity"]

@@ -115,3 +115,22 @@ def test_node_class_raid0_only_with_local_nvme() -> None:
     args = dict(name="g", cluster_name="c", node_role="r", ami_alias="al2023@v20251103", root_volume_gib=100)
     assert "instanceStorePolicy" not in karpenter_node_class(**args)["spec"]  # type: ignore[arg-type]
     assert karpenter_node_class(**args, local_nvme=True)["spec"]["instanceStorePolicy"] == "RAID0"  # type: ignore[arg-type]
+
+
+def test_karpenter_values_isolated_vpc_and_system_nodes() -> None:
+    from serving.autoscaling.values import karpenter_values
+
+    values = karpenter_values(
+        cluster_name="c",
+        interruption_queue="c",
+        role_arn=None,
+        node_selector={"paddock.dev/pool": "system"},
+        isolated_vpc=True,
+    )
+    assert values["settings"]["isolatedVPC"] is True
+    assert values["nodeSelector"] == {"paddock.dev/pool": "system"}
+    assert values["serviceAccount"] == {"name": "karpenter", "annotations": {}}
+    assert (
+        karpenter_values(cluster_name="c", interruption_queue="c", role_arn=None)["settings"]["isolatedVPC"]
+        is False
+    )
