@@ -186,3 +186,45 @@ def test_pulumi_config_env_bag_keys_are_read(monkeypatch: pytest.MonkeyPatch) ->
 
 
 Check = Callable[[Graph], None]
+
+
+# ── component level: each edge is the component's own (deleting it fails these) ─────────────────────────────
+def test_model_server_release_waits_for_its_association_and_after() -> None:
+    import pulumi_aws as aws
+
+    from tests.components.test_model_server import _program
+
+    def body() -> None:
+        gate = aws.iam.Role("gate", assume_role_policy="{}")
+        _program(after=[gate])()
+
+    waits = run_graph(body).waits("model-llama-70b-release")
+    assert {"model-llama-70b-pod-identity", "model-llama-70b-pod-weights", "gate"} <= waits
+
+
+def test_gateway_release_waits_for_after() -> None:
+    import pulumi_aws as aws
+
+    from components.gateway import Gateway, GatewayArgs
+    from tests.components.test_gateway_component import prod_routes
+
+    def body() -> None:
+        association = aws.iam.Role("assoc", assume_role_policy="{}")
+        Gateway(
+            "gw",
+            GatewayArgs(
+                namespace="serving",
+                image="ghcr.io/acme/paddock-gateway:0.1.0",
+                routes=prod_routes(),
+                provider=None,
+                after=[association],
+            ),
+        )
+
+    assert "assoc" in run_graph(body).waits("gw-release")
+
+
+def test_bedrock_fallback_ready_lists_policy_and_association(dev: Graph) -> None:
+    """The program hands BedrockFallback.ready to the gateway: both are in the gateway release's waits."""
+    assert dev.types["bedrock-pod-identity"].endswith(":PodIdentityAssociation")
+    assert dev.types["bedrock-invoke"].endswith(":RolePolicy")
