@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pulumi
 import pytest
 
-from serving.stack_config import parse_stack_config
+from serving.stack_config import parse_stack_config, read_stack_file
 from stacks import offline, program
 from stacks.config import to_pulumi_config
 from stacks.planning import plan_models
@@ -24,7 +23,7 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 def stack_raw(stack: str) -> dict[str, Any]:
-    return copy.deepcopy(offline.read_stack_file(offline.STACKS_DIR / f"Pulumi.{stack}.yaml"))
+    return copy.deepcopy(read_stack_file(offline.STACKS_DIR / f"Pulumi.{stack}.yaml"))
 
 
 def render(raw: dict[str, Any], stack: str = "variant") -> Graph:
@@ -183,9 +182,6 @@ def test_pulumi_config_env_bag_keys_are_read(monkeypatch: pytest.MonkeyPatch) ->
     assert "paddock:gatway" in seen[0] and "paddock:models" in seen[0]
     with pytest.raises(pulumi.RunError, match="paddock:gatway: unknown key"):
         run_graph(lambda: None if stack_config.load() else None, stack="dev", config=to_pulumi_config(raw))
-
-
-Check = Callable[[Graph], None]
 
 
 # ── component level: each edge is the component's own (deleting it fails these) ─────────────────────────────

@@ -24,7 +24,7 @@ from serving.controllers import (
     multi_node,
     needs_efa,
 )
-from serving.stack_config import parse_stack_config
+from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
 from stacks import offline
 from tests.unit.scaling_fixtures import make_plan
 
@@ -50,8 +50,8 @@ def test_controller_values() -> None:
     }
 
 
-def _dev():
-    return parse_stack_config(offline.read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml"), stack="dev")
+def _dev() -> StackConfig:
+    return parse_stack_config(read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml"), stack="dev")
 
 
 def test_controller_problems_name_the_missing_keys() -> None:
@@ -69,7 +69,7 @@ def test_controller_problems_name_the_missing_keys() -> None:
 
 
 def test_bad_controller_chart_versions_are_config_errors() -> None:
-    raw = offline.read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml")
+    raw = read_stack_file(offline.STACKS_DIR / "Pulumi.dev.yaml")
     raw = {
         **raw,
         "paddock:versions": {**raw["paddock:versions"], "lwsChart": "latest", "efaDevicePluginChart": "x"},
