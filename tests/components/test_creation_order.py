@@ -120,6 +120,8 @@ def multi_node_raw(**versions: str) -> dict[str, Any]:
             "replicas": {"min": 1, "max": 1},
         }
     )
+    for key in ("lwsChart", "efaDevicePluginChart"):  # the shipped stacks pin them: start without
+        raw["paddock:versions"].pop(key, None)
     raw["paddock:versions"].update(versions)
     return raw
 
