@@ -113,12 +113,11 @@ class NodeScalingArgs:
                 if getattr(self, key) is None:
                     found.append((key, "is required with node_autoscaler karpenter"))
             for i, m in enumerate(self.models):
-                if m.capacity_type not in ("on-demand", "spot"):
+                if m.capacity_type == "reserved" and not m.capacity_reservation_id:
                     found.append(
                         (
-                            f"models[{i}].capacity_type",
-                            f"{m.capacity_type!r}: Karpenter NodePools here take "
-                            "on-demand or spot (reserved capacity needs capacityReservationSelectorTerms)",
+                            f"models[{i}].capacity_reservation_id",
+                            "is required for reserved capacity (paddock:models[i].capacityReservationId)",
                         )
                     )
         return found
@@ -296,6 +295,9 @@ class NodeScaling(pulumi.ComponentResource):
             opts=child(self, provider=args.provider, depends_on=[*args.after, *waits, queue]),
         )
         root = max((m.plan.root_volume_gib for m in args.models), default=100)
+        reservations = tuple(
+            sorted({m.capacity_reservation_id for m in args.models if m.capacity_reservation_id})
+        )
         nvme = any(
             m.plan.instance_type and get_instance(m.plan.instance_type).nvme_gb > 0 for m in args.models
         )
@@ -307,6 +309,7 @@ class NodeScaling(pulumi.ComponentResource):
                 ami_alias=args.karpenter_ami_alias or "",
                 root_volume_gib=root,
                 local_nvme=nvme,
+                capacity_reservation_ids=reservations,
             )
         )
         # the EC2NodeClass CRD comes with the chart; nodes it launches join through the access entry

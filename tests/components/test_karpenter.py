@@ -152,13 +152,13 @@ def test_node_role_access_entry_and_node_class(graph: Graph) -> None:
     }
 
 
-def test_reserved_capacity_types_are_refused_in_karpenter_mode() -> None:
+def test_reserved_capacity_needs_its_reservation_id() -> None:
     from components.node_scaling import NodeScalingArgs
     from serving.autoscaling import AutoscalingSettings
     from tests.unit.scaling_fixtures import make_model
 
     args = NodeScalingArgs(
-        models=(make_model(capacity_type="capacity-block"),),
+        models=(make_model(capacity_type="reserved"),),
         settings=AutoscalingSettings(node_autoscaler="karpenter"),
         provider=None,  # type: ignore[arg-type]
         cluster_name="c",
@@ -167,6 +167,41 @@ def test_reserved_capacity_types_are_refused_in_karpenter_mode() -> None:
         karpenter_chart_version="1.14.1",
         karpenter_ami_alias="al2023@v20251103",
     )
-    assert [p for p, _ in args.problems()] == ["models[0].capacity_type"]
-    ok = NodeScalingArgs(**{**args.__dict__, "models": (make_model(capacity_type="spot"),)})
+    assert [p for p, _ in args.problems()] == ["models[0].capacity_reservation_id"]
+    ok = NodeScalingArgs(
+        **{
+            **args.__dict__,
+            "models": (make_model(capacity_type="reserved", capacity_reservation_id="cr-0abc"),),
+        }
+    )
     assert ok.problems() == []
+
+
+def test_reserved_model_pool_and_class_select_the_reservation() -> None:
+    from serving.autoscaling import karpenter_node_class, karpenter_node_pool
+    from serving.autoscaling.config import scaling_capacity_type
+    from tests.unit.scaling_fixtures import make_model
+
+    assert scaling_capacity_type("capacity-block") == scaling_capacity_type("reservation") == "reserved"
+    assert (scaling_capacity_type("spot"), scaling_capacity_type("on-demand")) == ("spot", "on-demand")
+    model = make_model(capacity_type="reserved", capacity_reservation_id="cr-0abc")
+    requirements = karpenter_node_pool(model, node_class="g", node_labels={})["spec"]["template"]["spec"][
+        "requirements"
+    ]
+    assert {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["reserved"]} in requirements
+    assert {
+        "key": "karpenter.k8s.aws/capacity-reservation-id",
+        "operator": "In",
+        "values": ["cr-0abc"],
+    } in requirements
+    spec = karpenter_node_class(
+        name="g",
+        cluster_name="c",
+        node_role="r",
+        ami_alias="al2023@v20251103",
+        root_volume_gib=100,
+        capacity_reservation_ids=("cr-0abc",),
+    )["spec"]
+    assert spec["capacityReservationSelectorTerms"] == [{"id": "cr-0abc"}]
+    on_demand = karpenter_node_pool(make_model(), node_class="g", node_labels={})
+    assert len(on_demand["spec"]["template"]["spec"]["requirements"]) == 2  # instance type + capacity type
