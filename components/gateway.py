@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import PKG, child, raise_problems
+from components._common import PKG, child, raise_problems, system_release_args
 from serving.gateway.chart_values import CHART_PATH, GATEWAY_PORT, gateway_values
 from serving.gateway.config import parse_routes
 from serving.gateway.errors import RoutesConfigError
@@ -107,6 +107,7 @@ class Gateway(pulumi.ComponentResource):
             chart=str(args.chart_path),
             namespace=args.namespace,
             values=rendered,
+            **system_release_args(),  # runs on the system nodes: a failed install leaves no half release
             opts=child(self, provider=args.provider, depends_on=list(args.after)),
         )
         self.service_url: str = f"http://{RELEASE_NAME}.{args.namespace}.svc:{GATEWAY_PORT}/v1"
