@@ -1,9 +1,11 @@
 """The platform program: StackConfig + ServingPlans -> components. The composition root, no logic of its own.
 
 ``main()`` is what ``pulumi up`` runs (stacks/__main__.py) and what ``paddock plan`` runs under mocks.
-Layout: the core (network, cluster, one node group + model server per model, GPU plumbing) is built by
+Layout: the core (network, cluster, one GPU node group per model, GPU plumbing) is built by
 :func:`build_core`; every further component is ONE function in the "add-ons" section below, registered in
-``ADDONS``. An add-on reads what it needs from :class:`Platform` and may add exports to ``platform.exports``.
+``ADDONS`` in creation order (the model servers are one of them, after the autoscalers and controllers they
+wait for). An add-on reads what it needs from :class:`Platform`, records what later resources must wait for
+(real ``depends_on`` edges) and may add exports to ``platform.exports``.
 """
 
 from __future__ import annotations
