@@ -74,3 +74,32 @@ def weights_read_statements(bucket: str, prefix: str, partition: str = "aws") ->
             "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         },
     ]
+
+
+#: Helm timeout of third-party system charts (s): a fresh system node joining (~3-4 min for a managed node
+#: group) plus first image pulls through a pull-through cache exceed Helm's 300 s default.
+SYSTEM_CHART_TIMEOUT_SECONDS = 600
+
+
+def system_release_args(timeout: int = SYSTEM_CHART_TIMEOUT_SECONDS) -> dict[str, Any]:
+    """``helm.v3.Release`` keyword arguments of a third-party system chart: ``atomic`` (a failed install is
+    uninstalled, a failed upgrade rolled back: no half release left behind), ``cleanup_on_fail`` (resources a
+    failed upgrade created are deleted) and a timeout sized for pods that wait for a node (seconds)."""
+    return {"atomic": True, "cleanup_on_fail": True, "timeout": timeout}
+
+
+#: URN parts of the component the scaling children lived in before it was split (one Autoscaling component
+#: "autoscaling" -> NodeScaling, PodScaling, ModelScalers). Aliases keep those children's state: without them
+#: an existing stack would create each again under its new URN first, which fails for named objects (the
+#: Helm release "keda" or a ScaledObject already exists).
+LEGACY_AUTOSCALING = ("autoscaling", "paddock:scaling:Autoscaling")
+
+
+def moved(old_parent: pulumi.Input[str] | None, old_name: str | None = None) -> list[pulumi.Alias]:
+    """Aliases of a child that used to live under ``old_parent`` (a URN), named ``old_name`` (None = the
+    same name); empty when ``old_parent`` is None."""
+    if old_parent is None:
+        return []
+    if old_name is None:
+        return [pulumi.Alias(parent=old_parent)]
+    return [pulumi.Alias(name=old_name, parent=old_parent)]

@@ -90,6 +90,9 @@ class BedrockFallback(pulumi.ComponentResource):
     role_arn: pulumi.Output[str] | None
     """ARN for the gateway's ServiceAccount; None when every alias is pinned."""
     endpoint_id: pulumi.Output[str] | None
+    ready: list[pulumi.Resource]
+    """What the gateway release waits for: the invoke policy and the Pod Identity association (EKS injects
+    credentials only into pods admitted after the association exists). Empty when every alias is pinned."""
 
     def __init__(
         self, name: str, args: BedrockFallbackArgs, opts: pulumi.ResourceOptions | None = None
@@ -98,6 +101,7 @@ class BedrockFallback(pulumi.ComponentResource):
         super().__init__(f"{PKG}:residency:BedrockFallback", name, None, opts)
         self.role_arn = None
         self.endpoint_id = None
+        self.ready = []
         if args.targets:
             role = self._role(name, args)
             self.role_arn = role.arn
@@ -127,7 +131,7 @@ class BedrockFallback(pulumi.ComponentResource):
             opts=child(self),
         )
         partition = aws_partition(args.region)
-        aws.iam.RolePolicy(
+        invoke = aws.iam.RolePolicy(
             f"{name}-invoke",
             role=role.id,
             policy=pulumi.Output.from_input(args.account_id).apply(
@@ -135,8 +139,9 @@ class BedrockFallback(pulumi.ComponentResource):
             ),
             opts=child(self),
         )
+        self.ready.append(invoke)
         if args.cluster_name is not None and args.oidc_provider_arn is None:
-            aws.eks.PodIdentityAssociation(
+            association = aws.eks.PodIdentityAssociation(
                 f"{name}-pod-identity",
                 cluster_name=args.cluster_name,
                 namespace=args.namespace,
@@ -145,6 +150,7 @@ class BedrockFallback(pulumi.ComponentResource):
                 tags=dict(args.tags),
                 opts=child(self),
             )
+            self.ready.append(association)
         return role
 
     def _endpoint(self, name: str, args: BedrockFallbackArgs, role: aws.iam.Role) -> aws.ec2.VpcEndpoint:

@@ -170,8 +170,10 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=child(self, depends_on=self.ready)
         )
-        if args.create:
-            k8s.storage.v1.StorageClass(
+        #: what a pod with an EBS PersistentVolume waits for (the EBS CSI add-on and the gp3 StorageClass)
+        self.storage: list[pulumi.Resource] = []
+        if self.addons is not None:
+            storage_class = k8s.storage.v1.StorageClass(
                 f"{name}-sc-{STORAGE_CLASS}",
                 metadata={
                     "name": STORAGE_CLASS,
@@ -184,6 +186,7 @@ class Cluster(pulumi.ComponentResource):
                 reclaim_policy="Delete",
                 opts=child(self, provider=self.provider),
             )
+            self.storage = [self.addons.addons["aws-ebs-csi-driver"], storage_class]
         namespace = k8s.core.v1.Namespace(
             f"{name}-ns-{args.serving_namespace}",
             metadata={

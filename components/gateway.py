@@ -10,7 +10,7 @@ loader before anything is created, so a stack never ships a table the gateway wo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import PKG, child, raise_problems
+from components._common import PKG, child, raise_problems, system_release_args
 from serving.gateway.chart_values import CHART_PATH, GATEWAY_PORT, gateway_values
 from serving.gateway.config import parse_routes
 from serving.gateway.errors import RoutesConfigError
@@ -51,6 +51,9 @@ class GatewayArgs:
     service_account: str = "paddock-gateway"
     """ServiceAccount of the pods (BedrockFallback's GATEWAY_SERVICE_ACCOUNT)."""
     chart_path: Path = CHART_PATH
+    after: Sequence[pulumi.Resource] = ()
+    """What the release waits for: the Bedrock role's policy and Pod Identity association
+    (BedrockFallback.ready), the system nodes, the engines it routes to."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -105,7 +108,8 @@ class Gateway(pulumi.ComponentResource):
             chart=release_chart(args.chart_path),
             namespace=args.namespace,
             values=rendered,
-            opts=child(self, provider=args.provider),
+            **system_release_args(),  # runs on the system nodes: a failed install leaves no half release
+            opts=child(self, provider=args.provider, depends_on=list(args.after)),
         )
         self.service_url: str = f"http://{RELEASE_NAME}.{args.namespace}.svc:{GATEWAY_PORT}/v1"
         self.aliases: list[str] = sorted(args.routes["aliases"])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import PKG, child, raise_problems
+from components._common import PKG, child, raise_problems, system_release_args
 from serving.release_values import dcgm_exporter_values, device_plugin_values
 
 DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
@@ -51,8 +51,10 @@ class GpuPlumbing(pulumi.ComponentResource):
         raise_problems("GpuPlumbing", args.problems())
         super().__init__(f"{PKG}:k8s:GpuPlumbing", name, None, opts)
         releases: list[str] = []
+        self.ready: list[pulumi.Resource] = []
+        """The device plugin release (engine pods request nvidia.com/gpu, which it advertises)."""
         if args.device_plugin_version is not None:
-            k8s.helm.v3.Release(
+            plugin = k8s.helm.v3.Release(
                 f"{name}-device-plugin",
                 name="nvidia-device-plugin",
                 chart="nvidia-device-plugin",
@@ -60,8 +62,10 @@ class GpuPlumbing(pulumi.ComponentResource):
                 repository_opts={"repo": DEVICE_PLUGIN_REPO},
                 namespace=args.namespace,
                 values=device_plugin_values(),
+                **system_release_args(),
                 opts=child(self, provider=args.provider),
             )
+            self.ready.append(plugin)
             releases.append("nvidia-device-plugin")
         k8s.helm.v3.Release(
             f"{name}-dcgm-exporter",
@@ -71,6 +75,7 @@ class GpuPlumbing(pulumi.ComponentResource):
             repository_opts={"repo": DCGM_EXPORTER_REPO},
             namespace=args.namespace,
             values=dcgm_exporter_values(service_monitor=args.service_monitor),
+            **system_release_args(),
             opts=child(self, provider=args.provider),
         )
         releases.append("dcgm-exporter")

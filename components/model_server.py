@@ -53,6 +53,11 @@ class ModelServerArgs:
     """Namespaces allowed through the chart's NetworkPolicy (gateway, monitoring)."""
     node: NodeShape | None = None
     """Shape of the plan's instance type, for CPU/memory requests; None = per-GPU defaults."""
+    after: Sequence[pulumi.Resource] = ()
+    """What the engine release waits for besides its own Pod Identity association: the model's GPU node
+    group (so destroy removes the pods before the nodes), the node autoscaler (a pod at scale to zero needs
+    a node from it), the pod-scaling operator, the device plugin and, for multi-node plans, the LWS
+    controller that brings the LeaderWorkerSet CRD."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -103,7 +108,7 @@ class ModelServer(pulumi.ComponentResource):
             allowed_client_namespaces=args.allowed_client_namespaces,
             node=args.node,
         )
-        role = self._pod_role(name, args, service_account)
+        role, grants = self._pod_role(name, args, service_account)
         budget = startup_budget(plan.load_time_seconds)
         release = k8s.helm.v3.Release(
             f"{name}-release",
@@ -113,9 +118,12 @@ class ModelServer(pulumi.ComponentResource):
             values=self.values,
             # the release waits for readiness: give it the whole cold-start budget
             timeout=budget.progress_deadline_seconds,
-            opts=child(self, provider=args.provider, depends_on=[role]),
+            # EKS injects credentials at pod admission only if the association already exists
+            opts=child(self, provider=args.provider, depends_on=[role, *grants, *args.after]),
         )
         self.release_name = model.alias
+        self.release: k8s.helm.v3.Release = release
+        """The engine release (its ScaledObject/HPA waits for it)."""
         self.served_model_name: str = self.values["servedModelName"]
         self.service_url: pulumi.Output[str] = pulumi.Output.concat(
             "http://", model.alias, ".", pulumi.Output.from_input(args.namespace), f".svc:{ENGINE_PORT}/v1"
@@ -125,7 +133,11 @@ class ModelServer(pulumi.ComponentResource):
             {"service_url": self.service_url, "role_arn": role.arn, "release": release.name}
         )
 
-    def _pod_role(self, name: str, args: ModelServerArgs, service_account: str) -> aws.iam.Role:
+    def _pod_role(
+        self, name: str, args: ModelServerArgs, service_account: str
+    ) -> tuple[aws.iam.Role, list[pulumi.Resource]]:
+        """The engine pods' role and what must exist before a pod starts: its Pod Identity association and
+        (s3:// weights) the policy the init container reads the weights with."""
         partition = aws_partition(args.region)
         tags = dict(args.tags)
         role = aws.iam.Role(
@@ -134,15 +146,17 @@ class ModelServer(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
+        grants: list[pulumi.Resource] = []
         bucket = args.model.weights_bucket
         if bucket:
-            aws.iam.RolePolicy(
+            weights = aws.iam.RolePolicy(
                 f"{name}-pod-weights",
                 role=role.id,
                 policy=policy_json(weights_read_statements(bucket, args.model.weights_prefix, partition)),
                 opts=child(self),
             )
-        aws.eks.PodIdentityAssociation(
+            grants.append(weights)
+        association = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,
             namespace=args.namespace,
@@ -151,4 +165,5 @@ class ModelServer(pulumi.ComponentResource):
             tags=tags,
             opts=child(self),
         )
-        return role
+        grants.append(association)
+        return role, grants

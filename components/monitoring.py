@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components._common import PKG, child, raise_problems
+from components._common import PKG, child, raise_problems, system_release_args
 from serving.autoscaling import AutoscalingSettings, ModelScaling, validate_models
 from serving.monitoring.dashboards import dashboards
 from serving.monitoring.rules import prometheus_rule
@@ -44,6 +45,9 @@ class MonitoringArgs:
     targets: ScrapeTargets = field(default_factory=ScrapeTargets)
     dcgm_service_monitor: bool = True
     """Create the DCGM ServiceMonitor here (keep GpuPlumbingArgs.service_monitor False: no duplicate)."""
+    after: Sequence[pulumi.Resource] = ()
+    """What kube-prometheus-stack waits for: the system nodes and the storage Prometheus writes to (EBS CSI
+    driver add-on + gp3 StorageClass, from the Cluster component)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -85,8 +89,11 @@ class Monitoring(pulumi.ComponentResource):
             namespace=ns,
             create_namespace=True,
             values=kube_prometheus_stack_values(args.settings),
-            opts=child(self, provider=args.provider),
+            **system_release_args(),
+            opts=child(self, provider=args.provider, depends_on=list(args.after)),
         )
+        self.release: k8s.helm.v3.Release = kps
+        """kube-prometheus-stack: brings the prometheus-operator CRDs (ServiceMonitor, PrometheusRule...)."""
         after = child(self, provider=args.provider, depends_on=[kps])
         engines = {m.plan.engine for m in args.models}
         for manifest in monitors(engines, args.targets, namespace=ns, gateway=args.gateway):

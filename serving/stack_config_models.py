@@ -114,6 +114,13 @@ class Versions:
     kube_prometheus_stack_chart: str | None = None
     cluster_autoscaler_chart: str | None = None
     karpenter_chart: str | None = None
+    """``karpenterChart`` (oci://public.ecr.aws/karpenter/karpenter); required with karpenter."""
+    lws_chart: str | None = None
+    """``lwsChart`` (oci://registry.k8s.io/lws/charts/lws): the LeaderWorkerSet controller; required when a
+    model's plan spans nodes (checked after sizing, stacks/planning.py)."""
+    efa_device_plugin_chart: str | None = None
+    """``efaDevicePluginChart`` (eks-charts aws-efa-k8s-device-plugin); required when a multi-node plan runs
+    on an EFA instance type (checked after sizing)."""
     eks_addons: Mapping[str, str] = field(default_factory=dict)
     """``eksAddons``: EKS managed add-on -> pinned version (required for created clusters): vpc-cni, coredns,
     kube-proxy, eks-pod-identity-agent, aws-ebs-csi-driver."""

@@ -252,6 +252,9 @@ def parse_versions(
             s, "karpenterChart", when(node_as == "karpenter", "nodeAutoscaler: karpenter")
         ),
         eks_addons=_eks_addons(s.section("eksAddons"), create_cluster),
+        # required only when a plan spans nodes: known after sizing (serving.controllers.controller_problems)
+        lws_chart=_chart(s, "lwsChart", None),
+        efa_device_plugin_chart=_chart(s, "efaDevicePluginChart", None),
     )
     s.finish()
     return v

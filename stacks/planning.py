@@ -6,6 +6,7 @@ Pure (no Pulumi), so the offline runner sizes once and hands the plans to the pr
 from __future__ import annotations
 
 from serving.config_reader import ConfigErrors
+from serving.controllers import controller_problems
 from serving.errors import PaddockError
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig
@@ -55,6 +56,7 @@ def plan_models(cfg: StackConfig) -> dict[str, ServingPlan]:
                 else f"paddock:models[{i}].{FLAG_TO_KEY.get(field, 'gpu')}"
             )
             problems.append((key, exc.message))
+    problems += controller_problems(cfg, plans)  # charts the sized plans need (LWS, EFA)
     if problems:
         raise ConfigErrors(problems)
     return plans

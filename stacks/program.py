@@ -1,9 +1,11 @@
 """The platform program: StackConfig + ServingPlans -> components. The composition root, no logic of its own.
 
 ``main()`` is what ``pulumi up`` runs (stacks/__main__.py) and what ``paddock plan`` runs under mocks.
-Layout: the core (network, cluster, one node group + model server per model, GPU plumbing) is built by
+Layout: the core (network, cluster, one GPU node group per model, GPU plumbing) is built by
 :func:`build_core`; every further component is ONE function in the "add-ons" section below, registered in
-``ADDONS``. An add-on reads what it needs from :class:`Platform` and may add exports to ``platform.exports``.
+``ADDONS`` in creation order (the model servers are one of them, after the autoscalers and controllers they
+wait for). An add-on reads what it needs from :class:`Platform`, records what later resources must wait for
+(real ``depends_on`` edges) and may add exports to ``platform.exports``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from components import (
     Network,
     NetworkArgs,
 )
+from components._common import LEGACY_AUTOSCALING
 from serving.autoscaling.config import monitoring_settings
 from serving.catalog import get_instance
 from serving.errors import PaddockError
-from serving.release_values import NodeShape
+from serving.release_values import SYSTEM_POOL_LABEL, NodeShape
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import ModelConfig, StackConfig
 from stacks import config as stack_config
@@ -37,6 +40,8 @@ from stacks.planning import plan_models
 
 #: namespaces whose pods may call the engines (besides the serving namespace itself)
 MONITORING_NAMESPACE = "monitoring"
+#: Prometheus as KEDA triggers and prometheus-adapter read it (kube-prometheus-stack's operated Service)
+PROMETHEUS_URL = f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090"
 
 
 @dataclass
@@ -50,9 +55,28 @@ class Platform:
     network: Network
     cluster: Cluster
     node_groups: dict[str, GpuNodeGroup]
-    model_servers: dict[str, ModelServer]
+    """Managed GPU node group per alias (none in Karpenter mode: NodePools instead)."""
     gpu_plumbing: GpuPlumbing
+    model_servers: dict[str, ModelServer] = field(default_factory=dict)
+    """Filled by the add-on :func:`add_model_servers`, after everything a model waits for exists."""
     exports: dict[str, Any] = field(default_factory=dict)
+    # ── creation order: real depends_on edges, filled as the program goes ──
+    system: list[pulumi.Resource] = field(default_factory=list)
+    """What every pod on the system nodes waits for: the system node group and the core EKS add-ons (CoreDNS,
+    Pod Identity agent), i.e. ``Cluster.ready`` (empty for an adopted cluster)."""
+    storage: list[pulumi.Resource] = field(default_factory=list)
+    """What a pod with a PersistentVolume waits for: the EBS CSI add-on and the gp3 StorageClass
+    (``Cluster.storage``)."""
+    prometheus: pulumi.Resource | None = None
+    """kube-prometheus-stack release (brings the ServiceMonitor/PrometheusRule CRDs)."""
+    pod_operator: pulumi.Resource | None = None
+    """KEDA (or prometheus-adapter) release; per-model scalers wait for it."""
+    before_models: list[pulumi.Resource] = field(default_factory=list)
+    """What every model release waits for (node autoscaler, pod-scaling operator, device plugin)."""
+    before_model: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+    """alias -> what that model's release also waits for (its NodePool, the LWS controller...)."""
+    gateway_after: list[pulumi.Resource] = field(default_factory=list)
+    """What the gateway release waits for (its Bedrock role's Pod Identity association)."""
 
 
 def node_shape(plan: ServingPlan) -> NodeShape | None:
@@ -141,7 +165,12 @@ def _node_group(
 
 
 def _model_server(
-    cfg: StackConfig, model: ModelConfig, plan: ServingPlan, cluster: Cluster, tags: dict[str, str]
+    cfg: StackConfig,
+    model: ModelConfig,
+    plan: ServingPlan,
+    cluster: Cluster,
+    tags: dict[str, str],
+    after: list[pulumi.Resource] | None = None,
 ) -> ModelServer:
     return ModelServer(
         f"model-{model.alias}",
@@ -158,6 +187,7 @@ def _model_server(
             # Prometheus scrapes engines whenever it runs (also KEDA-only mode, monitoring.enabled: false)
             allowed_client_namespaces=(MONITORING_NAMESPACE,) if monitoring_settings(cfg) is not None else (),
             node=node_shape(plan),
+            after=after or [],
         ),
     )
 
@@ -176,13 +206,17 @@ def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
 
 
 def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
-    """Network -> Cluster (add-ons, system nodes, provider) -> per model (GpuNodeGroup, ModelServer) ->
-    GpuPlumbing."""
+    """Network -> Cluster -> per model GpuNodeGroup (none in Karpenter mode) -> GpuPlumbing. The model
+    servers come later (:func:`add_model_servers`), once what they wait for exists."""
     tags = cfg.aws_tags()
     network = _network(cfg, tags)
     cluster = _cluster(cfg, network, tags)
-    node_groups = {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
-    servers = {m.alias: _model_server(cfg, m, plans[m.alias], cluster, tags) for m in cfg.models}
+    karpenter = cfg.autoscaling.node_autoscaler == "karpenter"  # NodePools replace managed GPU groups
+    node_groups = (
+        {}
+        if karpenter
+        else {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
+    )
     return Platform(
         config=cfg,
         plans=plans,
@@ -190,8 +224,9 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
         network=network,
         cluster=cluster,
         node_groups=node_groups,
-        model_servers=servers,
         gpu_plumbing=_gpu_plumbing(cfg, cluster),
+        system=list(cluster.ready),
+        storage=list(cluster.storage),
     )
 
 
@@ -199,10 +234,22 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
 # One function per component, `def add_<x>(platform: Platform) -> None`, appended to ADDONS. Keep each to a
 # single constructor call fed from `platform` (config, plans, cluster.provider, model_servers[alias]...).
 #
-# Gateway (components/gateway.py), residency (components/bedrock_fallback.py), autoscaling/monitoring
-# (components/autoscaling.py, components/monitoring.py) plug in here.
+# ADDONS run in list order, and the order is the creation order made real: each add-on records on
+# `platform` what later ones must wait for (`before_models`, `before_model`, `gateway_after`...), and those
+# become `depends_on` edges (Pulumi waits for them on create and deletes in reverse on destroy):
+#   bedrock (role + Pod Identity association) · monitoring (kube-prometheus-stack after storage)
+#   · controllers (LWS, EFA) · node scaling (cluster-autoscaler / Karpenter) · pod scaling (KEDA after kps)
+#   → model servers (after node group, autoscalers, operator, device plugin, LWS)
+#   → per-model ScaledObjects/HPAs (after operator + their release) · gateway (after its association).
 
 ADDONS: list[Callable[[Platform], None]] = []
+LEGACY = LEGACY_AUTOSCALING  # (name, type) of the Autoscaling component split into node/pod/model scaling
+
+
+def system_selector(cfg: StackConfig) -> dict[str, str]:
+    """nodeSelector of pods on the system nodes: the system pool label on a created cluster; empty on an
+    adopted one, whose existing untainted nodes take them (shared contract; infra's systemNodes.create)."""
+    return dict(SYSTEM_POOL_LABEL) if cfg.cluster.create else {}
 
 
 # ── add-on: residency (components/bedrock_fallback.py; owner: residency) ──────────────────────────────────
@@ -210,7 +257,8 @@ def add_bedrock_fallback(platform: Platform) -> None:
     """The gateway's least-privilege Bedrock role (no role at all when every alias is pinned).
 
     Exports ``bedrockRoleArn`` (None when pinned) for the gateway add-on; the role is bound by Pod Identity to
-    ServiceAccount ``components.bedrock_fallback.GATEWAY_SERVICE_ACCOUNT`` in ``paddock:namespace``.
+    ServiceAccount ``components.bedrock_fallback.GATEWAY_SERVICE_ACCOUNT`` in ``paddock:namespace``. The
+    gateway release waits for that association (``platform.gateway_after``).
     """
     import pulumi_aws as aws
 
@@ -241,49 +289,18 @@ def add_bedrock_fallback(platform: Platform) -> None:
             tags=platform.tags,
         ),
     )
+    platform.gateway_after += fallback.ready
     platform.exports["bedrockRoleArn"] = fallback.role_arn
 
 
 ADDONS.append(add_bedrock_fallback)
 
 
-# ── add-on: gateway (components/gateway.py; owner: gateway) ────────────────────────────────────────────────
-def add_gateway(platform: Platform) -> None:
-    """The OpenAI-compatible gateway in front of every model, with routes rendered from config + plans.
-
-    Its ServiceAccount is the one BedrockFallback binds by Pod Identity, so no IRSA annotation is set
-    (``role_arn=None``): an IRSA annotation would make the SDK try a trust the role does not have.
-    Exports ``gatewayUrl``.
-    """
-    from components.gateway import Gateway, GatewayArgs
-    from serving.gateway.routes_from_stack import routes_from_stack
-
-    cfg = platform.config
-    if not cfg.gateway.enabled or cfg.versions.gateway_image is None:
-        return  # the config parser requires versions.gatewayImage whenever the gateway is enabled
-    gateway = Gateway(
-        "gateway",
-        GatewayArgs(
-            namespace=cfg.namespace,
-            image=cfg.versions.gateway_image,
-            routes=routes_from_stack(cfg, platform.plans),
-            provider=platform.cluster.provider,
-            role_arn=None,
-            replicas=cfg.gateway.replicas,
-            api_keys_secret=cfg.gateway.api_keys_secret or None,
-        ),
-        opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
-    )
-    platform.exports["gatewayUrl"] = gateway.service_url
-
-
-ADDONS.append(add_gateway)
-
-
-# ── add-on: autoscaling + monitoring (components/autoscaling.py, monitoring.py; owner: scaling) ─────────────
+# ── add-on: monitoring (components/monitoring.py; owner: order) ─────────────────────────────────────────────
 def add_monitoring(platform: Platform) -> None:
     """kube-prometheus-stack, engine/gateway monitors, per-model PrometheusRules and Grafana dashboards.
-    With ``paddock:monitoring.enabled: false`` only a Prometheus for KEDA runs (none without KEDA)."""
+    With ``paddock:monitoring.enabled: false`` only a Prometheus for KEDA runs (none without KEDA).
+    kube-prometheus-stack waits for the system nodes and the storage Prometheus writes to."""
     from components.monitoring import Monitoring, MonitoringArgs
     from serving.autoscaling.config import autoscaling_settings, model_scaling
     from serving.monitoring.targets import ScrapeTargets
@@ -304,46 +321,194 @@ def add_monitoring(platform: Platform) -> None:
             namespace=MONITORING_NAMESPACE,
             targets=ScrapeTargets(serving_namespace=cfg.namespace, gateway_namespace=cfg.namespace),
             dcgm_service_monitor=True,  # here, not in GpuPlumbing: kube-prometheus-stack brings the CRD
+            after=[*platform.system, *platform.storage],
         ),
     )
+    platform.prometheus = monitoring.release
     platform.exports["prometheusUrl"] = monitoring.prometheus_url
 
 
-def add_autoscaling(platform: Platform) -> None:
-    """KEDA ScaledObject (or HPA) per model on its engine metrics, and GPU node scaling (cluster-autoscaler
-    with a Pod Identity role, or Karpenter NodePools). Exports ``scalers`` (alias -> object name)."""
-    from components.autoscaling import Autoscaling, AutoscalingArgs
+# ── add-on: controllers (components/controllers.py; owner: order) ──────────────────────────────────────────
+def add_controllers(platform: Platform) -> None:
+    """The LeaderWorkerSet controller when a plan spans nodes, the EFA device plugin when it does so on an
+    EFA instance; the spanning models' releases wait for them. Nothing when no plan spans nodes."""
+    from components.controllers import Controllers, ControllersArgs
+    from serving.controllers import multi_node, needs_efa
+
+    cfg, plans = platform.config, platform.plans
+    lws, efa = multi_node(plans.values()), needs_efa(plans.values())
+    if not lws:
+        return
+    controllers = Controllers(
+        "controllers",
+        ControllersArgs(
+            provider=platform.cluster.provider,
+            lws_chart_version=cfg.versions.lws_chart,  # planning.py requires it when a plan spans nodes
+            efa_device_plugin_chart_version=cfg.versions.efa_device_plugin_chart if efa else None,
+            system_node_selector=system_selector(cfg),
+            after=list(platform.system),
+        ),
+    )
+    for alias, plan in plans.items():
+        if multi_node([plan]):
+            platform.before_model.setdefault(alias, []).extend(controllers.ready)
+
+
+# ── add-on: node scaling (components/node_scaling.py; owner: order) ────────────────────────────────────────
+def add_node_scaling(platform: Platform) -> None:
+    """GPU node scaling BEFORE the models: cluster-autoscaler (Pod Identity role) over the managed GPU node
+    groups, or Karpenter (controller, IAM, interruption queue, node role + access entry, NodePools). A model
+    at scale to zero needs a node from it, so every model release waits for it."""
+    import pulumi_aws as aws
+
+    from components.node_scaling import NodeScaling, NodeScalingArgs
     from serving.autoscaling.config import autoscaling_settings, model_scaling
 
     cfg = platform.config
-    group = next(iter(platform.node_groups.values()), None)
-    node_role = group.node_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]) if group else None
-    scaling = Autoscaling(
-        "autoscaling",
-        AutoscalingArgs(
+    karpenter = cfg.autoscaling.node_autoscaler == "karpenter"
+    scaling = NodeScaling(
+        "node-scaling",
+        NodeScalingArgs(
             models=model_scaling(cfg, platform.plans),
             settings=autoscaling_settings(cfg),
             provider=platform.cluster.provider,
             cluster_name=cfg.cluster.existing_cluster_name or cfg.cluster.name,
             cluster=platform.cluster.cluster_name,
             region=cfg.region,
-            gateway=cfg.gateway.enabled,
+            account_id=aws.get_caller_identity_output().account_id if karpenter else None,
+            tags=platform.tags,
+            cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
+            karpenter_chart_version=cfg.versions.karpenter_chart,
+            karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
+            system_node_selector=system_selector(cfg),
+            isolated_vpc=not cfg.network.nat_gateway,
+            after=list(platform.system),
+        ),
+        # its children were "autoscaling-<x>" under the former Autoscaling component: inherited aliases
+        opts=pulumi.ResourceOptions(aliases=[pulumi.Alias(name=LEGACY[0], type_=LEGACY[1])]),
+    )
+    platform.before_models += scaling.ready
+    for alias, pool in scaling.node_pools.items():
+        platform.before_model.setdefault(alias, []).append(pool)
+    if scaling.interruption_queue is not None:
+        platform.exports["karpenterInterruptionQueue"] = scaling.interruption_queue
+
+
+# ── add-on: pod scaling operator (components/pod_scaling.py; owner: order) ─────────────────────────────────
+def add_pod_scaling(platform: Platform) -> None:
+    """KEDA (or prometheus-adapter without KEDA) BEFORE the models; KEDA waits for kube-prometheus-stack,
+    whose ServiceMonitor CRD its own monitors need."""
+    from components.pod_scaling import PodScaling, PodScalingArgs
+    from serving.autoscaling.config import autoscaling_settings
+
+    cfg = platform.config
+    if not cfg.models:
+        return
+    after = [*platform.system, *([platform.prometheus] if platform.prometheus is not None else [])]
+    scaling = PodScaling(
+        "pod-scaling",
+        PodScalingArgs(
+            settings=autoscaling_settings(cfg),
+            provider=platform.cluster.provider,
             prometheus=monitoring_settings(cfg) is not None,
             keda_chart_version=cfg.versions.keda_chart,
-            cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
             prometheus_adapter_chart_version=cfg.versions.prometheus_adapter_chart,
-            karpenter_node_role=node_role,
-            karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
-            prometheus_url=f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090",
-            tags=platform.tags,
+            prometheus_url=PROMETHEUS_URL,
+            after=after,
+            moved_from=pulumi.create_urn(*LEGACY),
+        ),
+    )
+    platform.pod_operator = scaling.operator
+    platform.before_models.append(scaling.operator)
+
+
+# ── add-on: model servers (components/model_server.py) ─────────────────────────────────────────────────────
+def add_model_servers(platform: Platform) -> None:
+    """One ModelServer per model; its release waits for its GPU node group (destroy then removes pods before
+    nodes), everything in ``before_models`` and its own ``before_model`` entries, and the device plugin."""
+    cfg = platform.config
+    for m in cfg.models:
+        group = platform.node_groups.get(m.alias)
+        after = [
+            *([group] if group is not None else []),
+            *platform.gpu_plumbing.ready,
+            *platform.before_models,
+            *platform.before_model.get(m.alias, []),
+        ]
+        platform.model_servers[m.alias] = _model_server(
+            cfg, m, platform.plans[m.alias], platform.cluster, platform.tags, after=after
+        )
+
+
+# ── add-on: per-model scalers (components/model_scalers.py; owner: order) ──────────────────────────────────
+def add_model_scalers(platform: Platform) -> None:
+    """KEDA ScaledObject (or HPA) per model on its engine metrics, after the operator and its own release.
+    Exports ``scalers`` (alias -> object name)."""
+    from components.model_scalers import ModelScalers, ModelScalersArgs
+    from serving.autoscaling.config import autoscaling_settings, model_scaling
+
+    cfg = platform.config
+    if not cfg.models:
+        return
+    scalers = ModelScalers(
+        "autoscaling",
+        ModelScalersArgs(
+            models=model_scaling(cfg, platform.plans),
+            settings=autoscaling_settings(cfg),
+            provider=platform.cluster.provider,
+            gateway=cfg.gateway.enabled,
+            operator=platform.pod_operator,
+            model_releases={alias: server.release for alias, server in platform.model_servers.items()},
+            prometheus_url=PROMETHEUS_URL,
+            moved_from=pulumi.create_urn(*LEGACY),
+        ),
+    )
+    platform.exports["scalers"] = scalers.scalers
+
+
+# ── add-on: gateway (components/gateway.py; owner: gateway) ────────────────────────────────────────────────
+def add_gateway(platform: Platform) -> None:
+    """The OpenAI-compatible gateway in front of every model, with routes rendered from config + plans.
+
+    Its ServiceAccount is the one BedrockFallback binds by Pod Identity, so no IRSA annotation is set
+    (``role_arn=None``): an IRSA annotation would make the SDK try a trust the role does not have. The
+    release waits for that association (``platform.gateway_after``) and the system nodes.
+    Exports ``gatewayUrl``.
+    """
+    from components.gateway import Gateway, GatewayArgs
+    from serving.gateway.routes_from_stack import routes_from_stack
+
+    cfg = platform.config
+    if not cfg.gateway.enabled or cfg.versions.gateway_image is None:
+        return  # the config parser requires versions.gatewayImage whenever the gateway is enabled
+    gateway = Gateway(
+        "gateway",
+        GatewayArgs(
+            namespace=cfg.namespace,
+            image=cfg.versions.gateway_image,
+            routes=routes_from_stack(cfg, platform.plans),
+            provider=platform.cluster.provider,
+            role_arn=None,
+            replicas=cfg.gateway.replicas,
+            api_keys_secret=cfg.gateway.api_keys_secret or None,
+            after=[*platform.system, *platform.gateway_after],
         ),
         opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
     )
-    platform.exports["scalers"] = scaling.scalers
+    platform.exports["gatewayUrl"] = gateway.service_url
 
 
-ADDONS.extend([add_monitoring, add_autoscaling])
-
+ADDONS.extend(
+    [
+        add_monitoring,
+        add_controllers,
+        add_node_scaling,
+        add_pod_scaling,
+        add_model_servers,
+        add_model_scalers,
+        add_gateway,
+    ]
+)
 
 # ── exports ───────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -358,7 +523,7 @@ def core_exports(platform: Platform) -> dict[str, Any]:
             alias: {
                 "serviceUrl": server.service_url,
                 "servedModelName": server.served_model_name,
-                "instanceType": platform.node_groups[alias].instance_type,
+                "instanceType": platform.plans[alias].instance_type,
                 "pinned": platform.config.model(alias).pinned,
             }
             for alias, server in platform.model_servers.items()

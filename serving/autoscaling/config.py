@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from serving.autoscaling.model import AutoscalingSettings, ModelScaling
+from serving.autoscaling.model import AutoscalingSettings, CapacityType, ModelScaling
 from serving.errors import InputError
 from serving.monitoring.values import MonitoringSettings
 from serving.sizing.plan import ServingPlan
@@ -27,11 +27,19 @@ def model_scaling(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> tuple[M
             cold_start_hold_seconds=m.cold_start_hold_seconds,
             has_fallback=not m.pinned and cfg.residency.allow_fallback,
             namespace=cfg.namespace,
-            # ODCR / Capacity Block capacity is On-Demand priced; Karpenter "reserved" is not wired
-            capacity_type="spot" if m.capacity_type == "spot" else "on-demand",
+            capacity_type=scaling_capacity_type(str(m.capacity_type)),
+            capacity_reservation_id=m.capacity_reservation_id,
         )
         for m in cfg.models
     )
+
+
+def scaling_capacity_type(capacity_type: str) -> CapacityType:
+    """``paddock:models[i].capacityType`` as Karpenter names it: ``capacity-block`` and ``reservation`` are
+    both ``reserved`` (Capacity Blocks are modelled as capacity reservations in EC2)."""
+    if capacity_type in ("capacity-block", "reservation"):
+        return "reserved"
+    return "spot" if capacity_type == "spot" else "on-demand"
 
 
 def autoscaling_settings(cfg: StackConfig) -> AutoscalingSettings:

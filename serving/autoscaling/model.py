@@ -16,7 +16,9 @@ from serving.errors import InputError
 from serving.sizing.plan import ServingPlan
 
 NodeAutoscaler = Literal["cluster-autoscaler", "karpenter", "none"]
-CapacityType = Literal["on-demand", "spot"]
+CapacityType = Literal["on-demand", "spot", "reserved"]
+"""Karpenter's ``karpenter.sh/capacity-type`` values; ``reserved`` = an On-Demand Capacity Reservation or an
+EC2 Capacity Block (``paddock:models[i].capacityType`` capacity-block / reservation)."""
 
 #: Prometheus as KEDA and the HPA see it: the governing Service the Prometheus Operator creates.
 DEFAULT_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
@@ -65,6 +67,8 @@ class ModelScaling:
     deployment: str | None = None
     """Name of the engine Deployment; None = the alias."""
     capacity_type: CapacityType = "on-demand"
+    capacity_reservation_id: str | None = None
+    """``cr-...`` of the reservation / Capacity Block when ``capacity_type`` is ``reserved``."""
 
     @property
     def workload(self) -> str:

@@ -117,6 +117,15 @@ def karpenter_node_pool(
     requirements: list[dict[str, Any]] = [
         {"key": "karpenter.sh/capacity-type", "operator": "In", "values": [model.capacity_type]},
     ]
+    if model.capacity_type == "reserved" and model.capacity_reservation_id:
+        # only this model's reservation (the EC2NodeClass selects every model's reservations)
+        requirements.append(
+            {
+                "key": "karpenter.k8s.aws/capacity-reservation-id",
+                "operator": "In",
+                "values": [model.capacity_reservation_id],
+            }
+        )
     if plan.instance_type:
         requirements.insert(
             0, {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": [plan.instance_type]}
@@ -151,12 +160,23 @@ def karpenter_node_pool(
 
 
 def karpenter_node_class(
-    *, name: str, cluster_name: str, node_role: str, ami_alias: str, root_volume_gib: int
+    *,
+    name: str,
+    cluster_name: str,
+    node_role: str,
+    ami_alias: str,
+    root_volume_gib: int,
+    local_nvme: bool = False,
+    capacity_reservation_ids: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """A ``karpenter.k8s.aws/v1`` EC2NodeClass for GPU nodes. ``ami_alias`` is pinned in stack config
-    (``al2023@v20251103``); subnets and security groups are found by the ``karpenter.sh/discovery`` tag."""
+    (``al2023@v20251103``); subnets and security groups are found by the ``karpenter.sh/discovery`` tag.
+    ``local_nvme``: the instance types have instance-store NVMe, mounted as RAID0 for kubelet/containerd
+    (``instanceStorePolicy: RAID0``) so emptyDir volumes (the model cache) land there (shared contract).
+    ``capacity_reservation_ids``: ODCRs / Capacity Blocks Karpenter may launch into
+    (``capacityReservationSelectorTerms``; Karpenter never matches a reservation it was not given)."""
     discovery = {"tags": {"karpenter.sh/discovery": cluster_name}}
-    return {
+    node_class: dict[str, Any] = {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
         "metadata": {"name": name},
@@ -174,3 +194,8 @@ def karpenter_node_class(
             "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1},
         },
     }
+    if local_nvme:
+        node_class["spec"]["instanceStorePolicy"] = "RAID0"
+    if capacity_reservation_ids:
+        node_class["spec"]["capacityReservationSelectorTerms"] = [{"id": i} for i in capacity_reservation_ids]
+    return node_class

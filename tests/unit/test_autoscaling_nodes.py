@@ -107,7 +107,11 @@ def test_karpenter_node_class_and_values() -> None:
     assert cls["spec"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == "300Gi"
     assert cls["spec"]["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "c1"}}]
     values = karpenter_values(cluster_name="c1", interruption_queue="c1-karpenter", role_arn=None)
-    assert values["settings"] == {"clusterName": "c1", "interruptionQueue": "c1-karpenter"}
+    assert values["settings"] == {
+        "clusterName": "c1",
+        "interruptionQueue": "c1-karpenter",
+        "isolatedVPC": False,
+    }
 
 
 def test_keda_and_kps_values_golden() -> None:

@@ -1,5 +1,6 @@
-"""Autoscaling under Pulumi mocks: ScaledObjects/HPAs per model, KEDA and node-autoscaler releases with
-plan-derived values, Karpenter objects, and Args validation before any child exists."""
+"""Scaling components under Pulumi mocks: PodScaling (KEDA / prometheus-adapter), ModelScalers
+(ScaledObjects/HPAs per model), NodeScaling (cluster-autoscaler, Karpenter) with plan-derived values, and
+Args validation before any child exists."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.autoscaling import Autoscaling, AutoscalingArgs
+from components.model_scalers import ModelScalers, ModelScalersArgs
+from components.node_scaling import NodeScaling, NodeScalingArgs
+from components.pod_scaling import PodScaling, PodScalingArgs
 from serving.autoscaling import AutoscalingSettings
 from tests.unit.scaling_fixtures import Recorder, make_model, tgi_model
 
@@ -26,7 +29,30 @@ def recorder() -> Iterator[Recorder]:
     yield rec
 
 
+POD_FIELDS = (
+    "settings",
+    "prometheus",
+    "keda_chart_version",
+    "prometheus_adapter_chart_version",
+    "prometheus_url",
+)
+SCALER_FIELDS = ("models", "settings", "gateway", "prometheus_url")
+NODE_FIELDS = (
+    "models",
+    "settings",
+    "cluster_name",
+    "region",
+    "tags",
+    "cluster_autoscaler_chart_version",
+    "cluster_autoscaler_role_arn",
+    "karpenter_chart_version",
+    "karpenter_ami_alias",
+    "account_id",
+)
+
+
 def build(**overrides: Any) -> Callable[[], None]:
+    """The three scaling components as the program wires them (operator -> scalers; node scaling)."""
     fields: dict[str, Any] = {
         "models": (make_model(), tgi_model(min_replicas=0)),
         "settings": AutoscalingSettings(),
@@ -40,10 +66,15 @@ def build(**overrides: Any) -> Callable[[], None]:
     }
     fields.update(overrides)
 
+    def pick(names: tuple[str, ...]) -> dict[str, Any]:
+        return {k: fields[k] for k in names if k in fields}
+
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def body() -> None:
         provider = k8s.Provider("k8s")
-        Autoscaling("as", AutoscalingArgs(provider=provider, **fields))
+        pods = PodScaling("as", PodScalingArgs(provider=provider, **pick(POD_FIELDS)))
+        ModelScalers("as", ModelScalersArgs(provider=provider, operator=pods.operator, **pick(SCALER_FIELDS)))
+        NodeScaling("as", NodeScalingArgs(provider=provider, **pick(NODE_FIELDS)))
 
     return body  # type: ignore[no-any-return]
 
@@ -123,7 +154,9 @@ def test_hpa_and_prometheus_adapter_when_keda_is_off(recorder: Recorder) -> None
     assert types == [
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
         RELEASE,
-        "paddock:scaling:Autoscaling",
+        "paddock:scaling:ModelScalers",
+        "paddock:scaling:NodeScaling",
+        "paddock:scaling:PodScaling",
         "pulumi:providers:kubernetes",
     ]
     adapter = recorder.named("as-prometheus-adapter").inputs
@@ -172,52 +205,71 @@ def test_keda_off_without_adapter_version_or_with_a_bad_url(recorder: Recorder) 
     assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
 
 
-def test_karpenter_node_pools(recorder: Recorder) -> None:
-    build(
-        settings=AutoscalingSettings(node_autoscaler="karpenter"),
-        karpenter_chart_version="1.6.3",
-        karpenter_role_arn="arn:aws:iam::123456789012:role/karpenter",
-        karpenter_interruption_queue="paddock-prod-eu-karpenter",
-        karpenter_node_role="paddock-prod-eu-gpu-node",
-        karpenter_ami_alias="al2023@v20251103",
-    )()
-    cls = recorder.named("as-node-class").inputs
-    assert cls["spec"]["role"] == "paddock-prod-eu-gpu-node"
-    assert cls["spec"]["amiSelectorTerms"] == [{"alias": "al2023@v20251103"}]
-    pool = recorder.named("as-llama-70b-node-pool").inputs
-    assert pool["spec"]["template"]["metadata"]["labels"]["paddock.dev/model"] == "llama-70b"
-    assert pool["spec"]["limits"] == {"nvidia.com/gpu": 16.0}
-    assert recorder.named("as-karpenter").inputs["values"]["settings"]["interruptionQueue"] == (
-        "paddock-prod-eu-karpenter"
-    )
-    assert not recorder.by_type("aws:iam/policy:Policy")
-
-
 def test_invalid_args_name_every_field_and_create_nothing(recorder: Recorder) -> None:
+    """Each component validates before creating a child; every bad field of one component is named."""
     with pytest.raises(pulumi.InputPropertiesError) as err:
-        build(
-            models=(make_model(min_replicas=0, max_replicas=0),),
-            settings=AutoscalingSettings(keda=False, node_autoscaler="karpenter"),
-            gateway=False,
-            prometheus=False,
-            cluster_name="",
-        )()
+        build(settings=AutoscalingSettings(keda=False), keda_chart_version=None, prometheus=False)()
     text = str(err.value)
     for expected in (
-        "models[0].replicas.max: 0 must be >= 1 and >= min (0)",
-        "cluster_name: is empty",
+        "invalid PodScaling arguments",
+        "prometheus_adapter_chart_version: is required when settings.keda is false",
         "prometheus: autoscaling reads engine metrics from Prometheus",
-        "models[0].min_replicas: 0 (scale to zero) needs settings.keda",
-        "models[0].min_replicas: 0 (scale to zero) needs the gateway",
-        "karpenter_node_role: is required with node_autoscaler karpenter",
-        "karpenter_ami_alias: is required with node_autoscaler karpenter",
     ):
         assert expected in text
     assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
 
 
-def test_missing_chart_versions_are_reported(recorder: Recorder) -> None:
+def test_model_scalers_reject_scale_to_zero_without_keda_or_gateway(recorder: Recorder) -> None:
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def body() -> None:
+        ModelScalers(
+            "as",
+            ModelScalersArgs(
+                models=(make_model(min_replicas=0, max_replicas=0),),
+                settings=AutoscalingSettings(keda=False),
+                provider=k8s.Provider("k8s"),
+                gateway=False,
+            ),
+        )
+
     with pytest.raises(pulumi.InputPropertiesError) as err:
-        build(keda_chart_version=None, cluster_autoscaler_chart_version=None)()
+        body()
+    text = str(err.value)
+    for expected in (
+        "models[0].replicas.max: 0 must be >= 1 and >= min (0)",
+        "models[0].min_replicas: 0 (scale to zero) needs settings.keda",
+        "models[0].min_replicas: 0 (scale to zero) needs the gateway",
+    ):
+        assert expected in text
+    assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
+
+
+def test_node_scaling_requires_what_its_mode_needs(recorder: Recorder) -> None:
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def body(mode: str) -> None:
+        NodeScaling(
+            "ns",
+            NodeScalingArgs(
+                models=(make_model(),),
+                settings=AutoscalingSettings(node_autoscaler=mode),  # type: ignore[arg-type]
+                provider=k8s.Provider("k8s"),
+                cluster_name="",
+                region="eu-central-1",
+            ),
+        )
+
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        body("karpenter")
+    text = str(err.value)
+    for key in ("karpenter_chart_version", "karpenter_ami_alias", "account_id"):
+        assert f"{key}: is required with node_autoscaler karpenter" in text
+    assert "cluster_name: is empty" in text
+    with pytest.raises(pulumi.InputPropertiesError, match="cluster_autoscaler_chart_version: is required"):
+        body("cluster-autoscaler")
+    assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"] * 2
+
+
+def test_missing_keda_chart_version_is_reported(recorder: Recorder) -> None:
+    with pytest.raises(pulumi.InputPropertiesError) as err:
+        build(keda_chart_version=None)()
     assert "keda_chart_version: is required" in str(err.value)
-    assert "cluster_autoscaler_chart_version: is required" in str(err.value)
