@@ -1,11 +1,12 @@
 """Placement and image routes applied to every third-party chart's values, driven by data/charts.yaml.
 
 Pure. :class:`ReleasePolicy` is what components get: ``policy.apply(chart, version, values)`` returns the
-values with (1) ``nodeSelector: {paddock.dev/pool: system}`` on every non-DaemonSet workload they enable (created
-clusters only: an adopted cluster's labels are unknown, so its system pods keep the chart's placement), and
-(2) every image those workloads pull rewritten to the route :class:`serving.images.ImageRouter` picks, at the
-values paths charts.yaml names. DaemonSets keep their own placement (GPU DaemonSets select GPU nodes and
-tolerate the GPU taint in our values; node-exporter tolerates every NoSchedule taint by default).
+values with (1) ``nodeSelector: {paddock.dev/pool: system}`` on every non-DaemonSet workload they enable
+(created clusters only: an adopted cluster's labels are unknown, so there system pods keep the chart's
+placement), and (2) every image those workloads pull rewritten to the route
+:class:`serving.images.ImageRouter` picks, at the values paths charts.yaml names. DaemonSets keep their own
+placement (GPU DaemonSets select GPU nodes and tolerate the GPU taint in our values; node-exporter tolerates
+every NoSchedule taint by default).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serving.catalog.charts import ChartImage, ChartSpec, Workload, get_chart
+from serving.errors import CatalogLookupError
 from serving.images import ImageRouter, PulledImage, parse_image
 from serving.values import deep_merge
 
@@ -126,5 +128,10 @@ class ReleasePolicy:
     def apply(self, chart_name: str, version: str | None, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` with placement and image routes applied. ``version`` must be the catalog's (the
         workloads and values paths are those of that version)."""
-        chart = get_chart(chart_name, version)
+        if self.router is None and not self.system_node_selector:
+            return dict(values)
+        try:
+            chart = get_chart(chart_name, version)
+        except CatalogLookupError:  # another version: same paths assumed; the plan's Images section flags it
+            chart = get_chart(chart_name)
         return deep_merge(values, self.overrides(chart, values))

@@ -6,7 +6,7 @@ Pure (no Pulumi). ``paddock:registry.mode`` decides the route:
 - ``pull-through``: nodes pull from ECR pull-through cache rules the stack creates
   (``<account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<repository>``), reached through the ECR api/dkr
   interface endpoints and the S3 gateway endpoint. Registries ECR cannot cache (nvcr.io) go to the mirror;
-- ``mirror``: every upstream image is copied by the user (``paddock images --stack <env>`` prints the commands)
+- ``mirror``: every upstream image is copied by the user (the "Images" section of `paddock plan`'s summary.md lists the copy commands)
   to ``<mirror>/<upstream host>/<repository>``.
 
 Images already in an ECR registry of the stack's region (the gateway repository the stack creates) are pulled
@@ -203,7 +203,7 @@ class ImageRouter:
             where = f" ({key})" if key else ""
             raise ImageRouteError(
                 f"{image}{where}: {why}, but paddock:registry.mirror is not set; set it (paddock-mirror) "
-                "and copy the image there (`paddock images --stack <env>` prints the commands)",
+                "and copy the image there (`paddock plan` summary.md, section Images, lists the commands)",
                 field="paddock:registry.mirror",
             )
         host, _, path = prefix.partition("/")

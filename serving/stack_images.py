@@ -182,3 +182,68 @@ def images_markdown(rows: list[ImageRow]) -> str:
         p = row.pulled
         lines.append(f"| {row.user} | {row.image} | `{p.source}` | `{p.reference}` | {p.route} | {p.note} |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleNeed:
+    """One pull-through cache rule the stack needs (components/registry.py PullThroughRule)."""
+
+    prefix: str
+    upstream_url: str
+    credential_arn: str | None
+    credential_required: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegistryNeeds:
+    """What the Registry component must create for the stack's images to be pullable."""
+
+    rules: tuple[RuleNeed, ...]
+    mirror_repositories: tuple[str, ...]
+    """Repository names in the stack's own registry (mirror prefix in it); a mirror on another host is the
+    user's to create."""
+    gateway_repository: str | None
+
+
+def registry_needs(cfg: StackConfig, account: str) -> RegistryNeeds:
+    """Rules (one per upstream a pull-through route uses), mirror repositories and the gateway repository."""
+    from serving.catalog.charts import get_registry
+
+    rows = stack_image_routes(cfg, account)
+    own = image_router(cfg, account).own_registry
+    rules: dict[str, RuleNeed] = {}
+    mirrors: set[str] = set()
+    for row in rows:
+        p = row.pulled
+        if p is None:
+            continue
+        spec = get_registry(p.upstream)
+        if p.route == "pull-through" and spec is not None and spec.pull_through is not None:
+            upstream = spec.pull_through
+            credential = {
+                "docker.io": cfg.registry.docker_hub_credential_arn,
+                "ghcr.io": cfg.registry.github_credential_arn,
+            }.get(spec.host)
+            rules[upstream.prefix] = RuleNeed(
+                prefix=upstream.prefix,
+                upstream_url=upstream.upstream_url,
+                credential_arn=credential,
+                credential_required=upstream.credential == "required",
+            )
+        elif p.route == "mirror" and p.pulled.registry == own:
+            mirrors.add(p.pulled.repository)
+    gateway = GATEWAY_REPOSITORY if cfg.gateway.enabled and not cfg.versions.gateway_image else None
+    return RegistryNeeds(
+        rules=tuple(rules[k] for k in sorted(rules)),
+        mirror_repositories=tuple(sorted(mirrors)),
+        gateway_repository=gateway,
+    )
+
+
+def mirror_commands(rows: list[ImageRow]) -> list[str]:
+    """Copy commands for every mirrored image (crane keeps the manifest, so the digest is preserved)."""
+    return [
+        f"crane copy {row.pulled.source} {row.pulled.reference}"
+        for row in rows
+        if row.pulled is not None and row.pulled.route == "mirror"
+    ]
