@@ -6,8 +6,8 @@ Pure (no Pulumi). ``paddock:registry.mode`` decides the route:
 - ``pull-through``: nodes pull from ECR pull-through cache rules the stack creates
   (``<account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<repository>``), reached through the ECR api/dkr
   interface endpoints and the S3 gateway endpoint. Registries ECR cannot cache (nvcr.io) go to the mirror;
-- ``mirror``: every upstream image is copied by the user (the "Images" section of `paddock plan`'s summary.md lists the copy commands)
-  to ``<mirror>/<upstream host>/<repository>``.
+- ``mirror``: the user copies every upstream image to ``<mirror>/<upstream host>/<repository>`` (the
+  "Images" section of ``paddock plan``'s summary.md lists the copy commands).
 
 Images already in an ECR registry of the stack's region (the gateway repository the stack creates) are pulled
 as they are (route ``ecr``). EKS's own per-region registries (the EFA device plugin) are rewritten to the copy
