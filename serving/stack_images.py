@@ -181,6 +181,18 @@ def images_markdown(rows: list[ImageRow]) -> str:
             continue
         p = row.pulled
         lines.append(f"| {row.user} | {row.image} | `{p.source}` | `{p.reference}` | {p.route} | {p.note} |")
+    copies = mirror_commands(rows)
+    if copies:
+        lines += [
+            "",
+            "Copy these into the mirror before `pulumi up` (crane keeps the manifest digest; log in to the",
+            "target registry first, e.g. `aws ecr get-login-password | crane auth login <registry> -u AWS "
+            "--password-stdin`):",
+            "",
+            "```sh",
+            *copies,
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -243,7 +255,14 @@ def registry_needs(cfg: StackConfig, account: str) -> RegistryNeeds:
 def mirror_commands(rows: list[ImageRow]) -> list[str]:
     """Copy commands for every mirrored image (crane keeps the manifest, so the digest is preserved)."""
     return [
-        f"crane copy {row.pulled.source} {row.pulled.reference}"
+        f"crane copy {_explicit(row.pulled.source)} {row.pulled.reference}"
         for row in rows
         if row.pulled is not None and row.pulled.route == "mirror"
     ]
+
+
+def _explicit(image: str) -> str:
+    """``vllm/vllm-openai:v1`` -> ``docker.io/vllm/vllm-openai:v1`` (copy tools want the registry)."""
+    from serving.images import parse_image
+
+    return str(parse_image(image))

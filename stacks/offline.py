@@ -16,8 +16,9 @@ from typing import Any
 from serving.plan_report import write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
+from serving.stack_images import images_markdown, stack_image_routes
 from stacks.config import to_pulumi_config
-from stacks.mock_runtime import run_program
+from stacks.mock_runtime import ACCOUNT_ID, run_program
 from stacks.planning import plan_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,5 +98,6 @@ def render_plan(
         resources=result.resources,
         root=ROOT,
         manifests=manifests,
+        sections=[images_markdown(stack_image_routes(result.config, ACCOUNT_ID))],
     )
     return result
