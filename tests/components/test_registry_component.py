@@ -1,4 +1,4 @@
-"""Registry under Pulumi mocks: gateway repository, pull-through rules, mirror repositories, first-pull policy."""
+"""Registry under Pulumi mocks: gateway repository, pull-through rules, mirror repos, first-pull policy."""
 
 from __future__ import annotations
 
