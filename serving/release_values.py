@@ -24,6 +24,8 @@ GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 #: every GPU node carries this taint; only pods tolerating it land there
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+#: label of the untainted system node group; every non-GPU pod selects it on clusters Paddock creates
+SYSTEM_POOL_LABEL = {"paddock.dev/pool": "system"}
 ENGINE_PORT = 8000
 STARTUP_PERIOD_SECONDS = 10
 #: safety factor on the load-time estimate, plus fixed slack (s), and the floor of a startup budget (s)

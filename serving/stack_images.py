@@ -16,14 +16,13 @@ from serving.catalog.charts import get_chart
 from serving.chart_overrides import ReleasePolicy, enabled_images, upstream_reference
 from serving.errors import CatalogLookupError
 from serving.images import ImageRouteError, ImageRouter, PulledImage
+from serving.release_values import SYSTEM_POOL_LABEL
 from serving.stack_config import StackConfig
 
 #: ECR repository the stack creates for the gateway image (components/registry.py)
 GATEWAY_REPOSITORY = "paddock-gateway"
 #: account id used where the real one is not known yet (config checks); the plan uses the mock's
 PLACEHOLDER_ACCOUNT = "123456789012"
-#: label of the untainted system node group (contract: SYSTEM_POOL_LABEL in serving/release_values.py)
-SYSTEM_POOL = {"paddock.dev/pool": "system"}
 
 
 def project_version() -> str:
@@ -57,7 +56,7 @@ def gateway_image(cfg: StackConfig, account: str) -> str:
 def system_node_selector(cfg: StackConfig) -> dict[str, str]:
     """``{paddock.dev/pool: system}`` on a created cluster (its system node group carries it); ``{}`` on an
     adopted cluster, whose node labels Paddock does not know."""
-    return dict(SYSTEM_POOL) if cfg.cluster.create else {}
+    return dict(SYSTEM_POOL_LABEL) if cfg.cluster.create else {}
 
 
 def release_policy(cfg: StackConfig, account: str) -> ReleasePolicy:
