@@ -164,3 +164,22 @@ def test_system_pods_have_requests_so_the_pool_can_be_sized() -> None:
                 continue
             requests = get_path(values, f"{workload.resources_path}.requests") or workload.default_requests
             assert {"cpu", "memory"} <= set(requests), (chart_name, workload.name)
+
+
+def test_pod_templates_as_configured() -> None:
+    from serving.chart_overrides import chart_name_of, pod_templates
+
+    values = ReleasePolicy(router=pull_through(), system_node_selector=SYSTEM).apply(
+        "keda", "2.17.2", keda_values(monitoring=True)
+    )
+    pods = {p.workload: p for p in pod_templates("keda", "2.17.2", values)}
+    assert set(pods) == {"operator", "operator-metrics-apiserver", "admission-webhooks"}
+    operator = pods["operator"]
+    assert operator.replicas == 2  # ours (helm_values/keda.yaml.j2), not the chart's 1
+    assert operator.node_selector == {"kubernetes.io/os": "linux", **SYSTEM}
+    assert operator.requests == {"cpu": "100m", "memory": "128Mi"}
+    assert pods["admission-webhooks"].requests == {"cpu": "100m", "memory": "100Mi"}  # chart default
+    assert operator.images == (f"{ECR}/github/kedacore/keda:2.17.2",)
+    plugin = pod_templates("nvidia-device-plugin", "0.17.1", device_plugin_values())[0]
+    assert plugin.replicas is None and plugin.node_selector == {"nvidia.com/gpu.present": "true"}
+    assert chart_name_of("oci://public.ecr.aws/karpenter/karpenter") == "karpenter"
