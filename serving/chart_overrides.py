@@ -121,7 +121,7 @@ class ReleasePolicy:
         if self.router is None:
             return []
         return [
-            (image, self.router.route(upstream_reference(image, values), key=f"{chart.name} {image.id}"))
+            (image, self.router.resolve(upstream_reference(image, values), key=f"{chart.name} {image.id}"))
             for image in enabled_images(chart, values)
         ]
 

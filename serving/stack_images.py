@@ -243,10 +243,14 @@ def registry_needs(cfg: StackConfig, account: str) -> RegistryNeeds:
             )
         elif p.route == "mirror" and p.pulled.registry == own:
             mirrors.add(p.pulled.repository)
-    gateway = GATEWAY_REPOSITORY if cfg.gateway.enabled and not cfg.versions.gateway_image else None
+    # Repository names are per account and region, not per stack: short-lived stacks (paddock:ephemeral) use the
+    # ones a permanent stack of their region created (the ephemeral template shares dev's region) instead of
+    # colliding with them, and their destroy never meets a repository full of images.
+    owner = cfg.ephemeral is None
+    gateway = GATEWAY_REPOSITORY if owner and cfg.gateway.enabled and not cfg.versions.gateway_image else None
     return RegistryNeeds(
-        rules=tuple(rules[k] for k in sorted(rules)),
-        mirror_repositories=tuple(sorted(mirrors)),
+        rules=tuple(rules[k] for k in sorted(rules)) if owner else (),
+        mirror_repositories=tuple(sorted(mirrors)) if owner else (),
         gateway_repository=gateway,
     )
 

@@ -148,7 +148,7 @@ def _model_server(
     releases: ReleasePolicy,
     registry: Registry,
 ) -> ModelServer:
-    route = releases.router.route if releases.router is not None else None
+    route = releases.router.resolve if releases.router is not None else None
     image = cfg.versions.engine_image(model.engine)
     sync = cfg.versions.aws_cli_image
     return ModelServer(
@@ -333,7 +333,7 @@ def add_gateway(platform: Platform) -> None:
         "gateway",
         GatewayArgs(
             namespace=cfg.namespace,
-            image=router.route(image, key="paddock:versions.gatewayImage").reference if router else image,
+            image=router.resolve(image, key="paddock:versions.gatewayImage").reference if router else image,
             routes=routes_from_stack(cfg, platform.plans),
             provider=platform.cluster.provider,
             role_arn=None,

@@ -171,3 +171,10 @@ def test_mirror_prefix_forms() -> None:
 def test_default_mode_follows_nat() -> None:
     assert default_mode(nat_gateway=True) == "direct"
     assert default_mode(nat_gateway=False) == "pull-through"
+
+
+def test_resolve_keeps_an_unroutable_image_and_says_why() -> None:
+    pulled = router("pull-through", mirror=None).resolve(SAMPLES["nvcr.io"], key="dcgm")
+    assert pulled.route == "none" and pulled.reference == SAMPLES["nvcr.io"]
+    assert "paddock:registry.mirror" in pulled.note
+    assert router("pull-through").resolve(SAMPLES["quay.io"]).route == "pull-through"
