@@ -243,9 +243,9 @@ def registry_needs(cfg: StackConfig, account: str) -> RegistryNeeds:
             )
         elif p.route == "mirror" and p.pulled.registry == own:
             mirrors.add(p.pulled.repository)
-    # Repository names are per account and region, not per stack: short-lived stacks (paddock:ephemeral) use the
-    # ones a permanent stack of their region created (the ephemeral template shares dev's region) instead of
-    # colliding with them, and their destroy never meets a repository full of images.
+    # Repository names are per account and region, not per stack: short-lived stacks (paddock:ephemeral) use
+    # the ones a permanent stack of their region created (the ephemeral template shares dev's region) instead
+    # of colliding with them, and their destroy never meets a repository full of images.
     owner = cfg.ephemeral is None
     gateway = GATEWAY_REPOSITORY if owner and cfg.gateway.enabled and not cfg.versions.gateway_image else None
     return RegistryNeeds(

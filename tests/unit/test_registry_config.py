@@ -131,3 +131,11 @@ def test_nat_stacks_pull_direct_and_need_no_rules(stack: str) -> None:
     rows = stack_image_routes(cfg)
     assert {r.pulled.route for r in rows if r.pulled} == {"direct", "ecr"}
     assert registry_needs(cfg, "123456789012").rules == ()
+
+
+def test_ephemeral_stacks_create_no_repository_or_rule() -> None:
+    cfg = load_stack_file(STACKS / "Pulumi.ephemeral.yaml")
+    needs = registry_needs(cfg, "123456789012")
+    assert needs.gateway_repository is None and needs.rules == () and needs.mirror_repositories == ()
+    dev = registry_needs(load_stack_file(STACKS / "Pulumi.dev.yaml"), "123456789012")
+    assert dev.gateway_repository == "paddock-gateway"  # dev (same region) owns it
