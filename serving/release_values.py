@@ -174,3 +174,17 @@ def dcgm_exporter_values(*, service_monitor: bool) -> dict[str, Any]:
             "service_monitor": service_monitor,
         },
     )
+
+
+def lws_values(*, replicas: int = 1) -> dict[str, Any]:
+    """Values of the LeaderWorkerSet chart (helm_values/lws.yaml.j2); placement/images via ReleasePolicy."""
+    return render_values("lws.yaml.j2", {"replicas": replicas})
+
+
+def efa_device_plugin_values() -> dict[str, Any]:
+    """Values of the aws-efa-k8s-device-plugin chart (helm_values/aws_efa_device_plugin.yaml.j2): GPU nodes
+    only, tolerating the GPU taint."""
+    return render_values(
+        "aws_efa_device_plugin.yaml.j2",
+        {"node_selector": {GPU_PRESENT_LABEL: "true"}, "tolerations": [GPU_TOLERATION]},
+    )

@@ -19,9 +19,14 @@ from serving.chart_overrides import (
     get_path,
     upstream_reference,
 )
-from serving.images import ImageRouter
+from serving.images import ImageRouter, eks_registry_host
 from serving.monitoring.values import MonitoringSettings, kube_prometheus_stack_values
-from serving.release_values import dcgm_exporter_values, device_plugin_values
+from serving.release_values import (
+    dcgm_exporter_values,
+    device_plugin_values,
+    efa_device_plugin_values,
+    lws_values,
+)
 
 ECR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
 SYSTEM = {"paddock.dev/pool": "system"}
@@ -44,6 +49,8 @@ BUILDERS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     ),
     "nvidia-device-plugin": ("0.17.1", device_plugin_values),
     "dcgm-exporter": ("4.1.1", lambda: dcgm_exporter_values(service_monitor=True)),
+    "lws": ("0.7.0", lws_values),
+    "aws-efa-k8s-device-plugin": ("v0.5.30", efa_device_plugin_values),
     "karpenter": (
         "1.6.0",
         lambda: karpenter_values(cluster_name="c", interruption_queue="q", role_arn=None),
@@ -85,6 +92,9 @@ def test_every_image_is_rewritten_in_pull_through_mode(chart_name: str) -> None:
     assert images
     for image in images:
         ref = upstream_reference(image, final)
+        if image.registry.startswith("602401143452."):  # EKS's registry: its copy in the stack's region
+            assert ref.startswith(f"{eks_registry_host('eu-central-1')}/"), ref
+            continue
         assert ref.startswith(f"{ECR}/"), (image.id, ref)
         tail = ref.split("/", 1)[1]
         expected_prefix = "paddock-mirror/nvcr.io/" if image.registry == "nvcr.io" else ""
@@ -110,7 +120,7 @@ def test_system_pods_on_the_system_pool_daemonsets_untouched(chart_name: str) ->
 
 def test_gpu_daemonsets_tolerate_the_gpu_taint() -> None:
     taint = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-    for chart_name in ("nvidia-device-plugin", "dcgm-exporter"):
+    for chart_name in ("nvidia-device-plugin", "dcgm-exporter", "aws-efa-k8s-device-plugin"):
         version, build = BUILDERS[chart_name]
         final = ReleasePolicy(system_node_selector=SYSTEM).apply(chart_name, version, build())
         assert taint in final["tolerations"], chart_name
@@ -134,6 +144,9 @@ def test_direct_mode_changes_no_image() -> None:
     for chart_name, (version, build) in BUILDERS.items():
         values = build()
         final = ReleasePolicy(router=router).apply(chart_name, version, values)
+        if chart_name == "aws-efa-k8s-device-plugin":  # EKS's own registry: the in-region copy, NAT or not
+            assert final["image"]["repository"].startswith(eks_registry_host("eu-central-1"))
+            continue
         assert final == values, chart_name
 
 
