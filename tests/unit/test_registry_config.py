@@ -139,3 +139,16 @@ def test_ephemeral_stacks_create_no_repository_or_rule() -> None:
     assert needs.gateway_repository is None and needs.rules == () and needs.mirror_repositories == ()
     dev = registry_needs(load_stack_file(STACKS / "Pulumi.dev.yaml"), "123456789012")
     assert dev.gateway_repository == "paddock-gateway"  # dev (same region) owns it
+
+
+def test_gateway_image_defaults_to_the_stacks_repository_at_the_project_version() -> None:
+    from serving.stack_images import gateway_image, project_version
+
+    cfg = load_stack_file(STACKS / "Pulumi.dev.yaml")
+    assert cfg.versions.gateway_image is None  # the ghcr.io/example placeholder is gone
+    assert gateway_image(cfg, "123456789012") == (
+        f"123456789012.dkr.ecr.us-east-1.amazonaws.com/paddock-gateway:{project_version()}"
+    )
+    pinned = parse_stack_config(_cfg(), stack="t")  # BASE pins ghcr.io/example/paddock-gateway:0.1.0
+    assert gateway_image(pinned, "123456789012") == "ghcr.io/example/paddock-gateway:0.1.0"
+    assert registry_needs(pinned, "123456789012").gateway_repository is None
