@@ -12,13 +12,14 @@ Versions are pinned in ``paddock:versions`` (lwsChart, efaDevicePluginChart); va
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components._common import PKG, child, raise_problems, system_release_args
+from serving.chart_overrides import ReleasePolicy
 from serving.controllers import (
     EFA_DEVICE_PLUGIN_CHART,
     EKS_CHARTS_REPO,
@@ -40,8 +41,8 @@ class ControllersArgs:
     """lws chart version; None = no LeaderWorkerSet controller (no plan spans nodes)."""
     efa_device_plugin_chart_version: str | None = None
     """aws-efa-k8s-device-plugin chart version; None = not deployed (no multi-node plan on EFA)."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """nodeSelector of the system nodes (empty on an adopted cluster)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of both charts (serving/chart_overrides.py)."""
     after: Sequence[pulumi.Resource] = ()
     """What each release waits for (system node group)."""
 
@@ -74,7 +75,7 @@ class Controllers(pulumi.ComponentResource):
                     version=args.lws_chart_version,
                     namespace=LWS_NAMESPACE,
                     create_namespace=True,
-                    values=lws_values(node_selector=args.system_node_selector),
+                    values=args.releases.apply("lws", args.lws_chart_version, lws_values()),
                     **system_release_args(),
                     opts=after,
                 )
@@ -89,7 +90,11 @@ class Controllers(pulumi.ComponentResource):
                     version=args.efa_device_plugin_chart_version,
                     repository_opts={"repo": EKS_CHARTS_REPO},
                     namespace="kube-system",
-                    values=efa_device_plugin_values(),
+                    values=args.releases.apply(
+                        "aws-efa-k8s-device-plugin",
+                        args.efa_device_plugin_chart_version,
+                        efa_device_plugin_values(),
+                    ),
                     **system_release_args(),
                     opts=after,
                 )

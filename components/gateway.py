@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class GatewayArgs:
     after: Sequence[pulumi.Resource] = ()
     """What the release waits for: the Bedrock role's policy and Pod Identity association
     (BedrockFallback.ready), the system nodes, the engines it routes to."""
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    """nodeSelector of the pods: ``{paddock.dev/pool: system}`` on created clusters, ``{}`` when adopted."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -97,6 +99,7 @@ class Gateway(pulumi.ComponentResource):
                 service_account=args.service_account,
                 role_arn=role_arn,
                 api_keys_secret=args.api_keys_secret,
+                node_selector=args.node_selector,
             )
 
         rendered: pulumi.Input[Mapping[str, Any]] = (

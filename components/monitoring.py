@@ -19,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components._common import PKG, child, raise_problems, system_release_args
 from serving.autoscaling import AutoscalingSettings, ModelScaling, validate_models
+from serving.chart_overrides import ReleasePolicy
 from serving.monitoring.dashboards import dashboards
 from serving.monitoring.rules import prometheus_rule
 from serving.monitoring.targets import ScrapeTargets, monitors
@@ -48,6 +49,8 @@ class MonitoringArgs:
     after: Sequence[pulumi.Resource] = ()
     """What kube-prometheus-stack waits for: the system nodes and the storage Prometheus writes to (EBS CSI
     driver add-on + gp3 StorageClass, from the Cluster component)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of kube-prometheus-stack (serving/chart_overrides.py)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -88,7 +91,11 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": KPS_REPO},
             namespace=ns,
             create_namespace=True,
-            values=kube_prometheus_stack_values(args.settings),
+            values=args.releases.apply(
+                "kube-prometheus-stack",
+                args.kube_prometheus_stack_version,
+                kube_prometheus_stack_values(args.settings),
+            ),
             **system_release_args(),
             opts=child(self, provider=args.provider, depends_on=list(args.after)),
         )

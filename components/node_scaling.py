@@ -48,6 +48,7 @@ from serving.autoscaling.karpenter import (
 )
 from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values
 from serving.catalog import get_instance
+from serving.chart_overrides import ReleasePolicy
 from serving.release_values import gpu_node_labels
 from serving.residency.iam import pod_identity_trust_policy
 
@@ -93,8 +94,8 @@ class NodeScalingArgs:
     namespace: str = "kube-system"
     after: Sequence[pulumi.Resource] = ()
     """What every controller release waits for (system node group, Pod Identity agent add-on)."""
-    system_node_selector: Mapping[str, str] = field(default_factory=dict)
-    """nodeSelector of the system nodes, for the Karpenter controller (empty on an adopted cluster)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of cluster-autoscaler and Karpenter (chart_overrides)."""
     isolated_vpc: bool = False
     """No internet egress (no NAT gateway): Karpenter's ``settings.isolatedVPC``."""
 
@@ -169,11 +170,16 @@ class NodeScaling(pulumi.ComponentResource):
         settings = cluster_autoscaler_settings(
             args.models, cluster_name=args.cluster_name, region=args.region
         )
-        values: pulumi.Input[dict[str, Any]] = cluster_autoscaler_values(settings)
+        version = args.cluster_autoscaler_chart_version
+        values: pulumi.Input[dict[str, Any]] = args.releases.apply(
+            "cluster-autoscaler", version, cluster_autoscaler_values(settings)
+        )
         waits: list[pulumi.Resource] = [*args.after]
         if args.cluster_autoscaler_role_arn is not None:
             values = pulumi.Output.from_input(args.cluster_autoscaler_role_arn).apply(
-                lambda arn: cluster_autoscaler_values(replace(settings, role_arn=arn))
+                lambda arn: args.releases.apply(
+                    "cluster-autoscaler", version, cluster_autoscaler_values(replace(settings, role_arn=arn))
+                )
             )
         else:
             waits += self._pod_identity(
@@ -284,12 +290,15 @@ class NodeScaling(pulumi.ComponentResource):
             chart=KARPENTER_CHART,
             version=args.karpenter_chart_version,
             namespace=args.namespace,
-            values=karpenter_values(
-                cluster_name=args.cluster_name,
-                interruption_queue=args.cluster_name,
-                role_arn=None,
-                node_selector=args.system_node_selector,
-                isolated_vpc=args.isolated_vpc,
+            values=args.releases.apply(
+                "karpenter",
+                args.karpenter_chart_version,
+                karpenter_values(
+                    cluster_name=args.cluster_name,
+                    interruption_queue=args.cluster_name,
+                    role_arn=None,
+                    isolated_vpc=args.isolated_vpc,
+                ),
             ),
             **system_release_args(),
             opts=child(self, provider=args.provider, depends_on=[*args.after, *waits, queue]),

@@ -10,7 +10,7 @@ kube-prometheus-stack (``after``), which brings that CRD.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +24,7 @@ from serving.autoscaling.adapter import (
     split_prometheus_url,
 )
 from serving.autoscaling.values import keda_values
+from serving.chart_overrides import ReleasePolicy
 from serving.errors import InputError
 
 KEDA_REPO = "https://kedacore.github.io/charts"
@@ -48,6 +49,8 @@ class PodScalingArgs:
     after: Sequence[pulumi.Resource] = ()
     """What the operator release waits for: kube-prometheus-stack (ServiceMonitor CRD), system nodes."""
     moved_from: pulumi.Input[str] | None = None
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of KEDA / prometheus-adapter (serving/chart_overrides.py)."""
     """URN of the former Autoscaling component whose ``autoscaling-keda`` / ``autoscaling-prometheus-adapter``
     release this one is (an alias keeps the release in place on existing stacks); None = new stack."""
 
@@ -101,7 +104,9 @@ class PodScaling(pulumi.ComponentResource):
                 repository_opts={"repo": KEDA_REPO},
                 namespace=args.keda_namespace,
                 create_namespace=True,
-                values=keda_values(monitoring=args.prometheus),
+                values=args.releases.apply(
+                    "keda", args.keda_chart_version, keda_values(monitoring=args.prometheus)
+                ),
                 **system_release_args(),
                 opts=child(
                     self,
@@ -119,7 +124,11 @@ class PodScaling(pulumi.ComponentResource):
                 repository_opts={"repo": PROMETHEUS_ADAPTER_REPO},
                 namespace=args.adapter_namespace,
                 create_namespace=True,
-                values=prometheus_adapter_values(prometheus_url=args.prometheus_url),
+                values=args.releases.apply(
+                    "prometheus-adapter",
+                    args.prometheus_adapter_chart_version,
+                    prometheus_adapter_values(prometheus_url=args.prometheus_url),
+                ),
                 **system_release_args(),
                 opts=child(
                     self,

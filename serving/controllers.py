@@ -13,7 +13,7 @@ from typing import Any
 
 from serving.autoscaling.values import render_template
 from serving.catalog import get_instance
-from serving.release_values import GPU_TOLERATION
+from serving.release_values import GPU_PRESENT_LABEL, GPU_TOLERATION
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig
 
@@ -39,15 +39,19 @@ def needs_efa(plans: Iterable[ServingPlan]) -> bool:
     )
 
 
-def lws_values(*, node_selector: Mapping[str, str], replicas: int = 1) -> dict[str, Any]:
-    """Values of the lws chart: controller on the system nodes (``node_selector``; empty on an adopted
-    cluster, whose untainted nodes take it)."""
-    return render_template("lws.yaml.j2", node_selector=dict(node_selector), replicas=replicas)
+def lws_values(*, replicas: int = 1) -> dict[str, Any]:
+    """Values of the lws chart (placement on the system nodes and the image route come from
+    :class:`serving.chart_overrides.ReleasePolicy`)."""
+    return render_template("lws.yaml.j2", replicas=replicas)
 
 
 def efa_device_plugin_values() -> dict[str, Any]:
-    """Values of the EFA device plugin chart: tolerate the GPU taint."""
-    return render_template("efa_device_plugin.yaml.j2", tolerations=[GPU_TOLERATION])
+    """Values of the EFA device plugin chart: a DaemonSet on GPU nodes only, tolerating the GPU taint."""
+    return render_template(
+        "efa_device_plugin.yaml.j2",
+        node_selector={GPU_PRESENT_LABEL: "true"},
+        tolerations=[GPU_TOLERATION],
+    )
 
 
 def controller_problems(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> list[tuple[str, str]]:

@@ -69,6 +69,7 @@ def write_plan(
     resources: Sequence[Mapping[str, Any]],
     root: Path,
     manifests: bool = True,
+    sections: Sequence[str] = (),
 ) -> list[Path]:
     """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted.
     ``manifests=False`` skips ``helm template`` (no helm binary available)."""
@@ -92,7 +93,7 @@ def write_plan(
             (out_dir / "manifests" / f"{name}.yaml").write_text(text)
     for stem, doc in policy_documents(resources).items():
         _dump(out_dir / "iam" / f"{stem}.json", doc)
-    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources))
+    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, sections=sections))
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
 
 
@@ -142,8 +143,11 @@ def summary(
     config: Mapping[str, Any],
     plans: Mapping[str, Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
+    *,
+    sections: Sequence[str] = (),
 ) -> str:
-    """Markdown summary: stack facts, models with their plans, Helm releases, resource counts per type."""
+    """Markdown summary: stack facts, models with their plans, Helm releases, ``sections`` (markdown blocks
+    others compute, e.g. serving.stack_images.images_markdown), resource counts per type."""
     counts = Counter(r["type"] for r in resources)
     lines = [
         f"# Offline plan: stack `{stack}`",
@@ -170,6 +174,8 @@ def summary(
         lines.append(
             f"- `{inputs.get('name')}`: chart `{inputs.get('chart')}` {inputs.get('version', '')} ({source})"
         )
+    for section in sections:
+        lines += ["", section.rstrip("\n")]
     lines += ["", "## Resources by type", "", "| type | count |", "|---|---|"]
     lines += [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items())]
     return "\n".join(lines) + "\n"

@@ -28,6 +28,7 @@ from serving.stack_config_models import (
     ModelConfig,
     MonitoringConfig,
     NetworkConfig,
+    RegistryConfig,
     Residency,
     SystemNodesConfig,
     Versions,
@@ -41,6 +42,7 @@ from serving.stack_config_sections import (
     parse_models,
     parse_monitoring,
     parse_network,
+    parse_registry,
     parse_residency,
     parse_versions,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "ModelConfig",
     "MonitoringConfig",
     "NetworkConfig",
+    "RegistryConfig",
     "Residency",
     "StackConfig",
     "SystemNodesConfig",
@@ -80,6 +83,7 @@ PADDOCK_KEYS = (
     "autoscaling",
     "monitoring",
     "ephemeral",
+    "registry",
 )
 
 
@@ -106,6 +110,8 @@ class StackConfig:
     gateway: GatewayConfig
     autoscaling: AutoscalingConfig
     monitoring: MonitoringConfig
+    registry: RegistryConfig
+    """``paddock:registry``: how nodes pull images (direct, ECR pull-through, mirror)."""
     ephemeral: EphemeralConfig | None = field(default=None)
 
     def model(self, alias: str) -> ModelConfig:
@@ -188,6 +194,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
         gateway=gateway,
         autoscaling=autoscaling,
         monitoring=monitoring,
+        registry=parse_registry(sec("registry"), network, region),
         ephemeral=parse_ephemeral(paddock.get("ephemeral"), problems),
     )
     _cross_checks(config, problems)

@@ -17,8 +17,10 @@ from serving.helm import resolve_release_chart
 from serving.plan_report import write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
+from serving.stack_images import images_markdown, stack_image_routes
+from serving.system_pods import system_pods_markdown
 from stacks.config import to_pulumi_config
-from stacks.mock_runtime import run_program
+from stacks.mock_runtime import ACCOUNT_ID, run_program
 from stacks.planning import plan_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,5 +104,9 @@ def render_plan(
         resources=result.resources,
         root=ROOT,
         manifests=manifests,
+        sections=[
+            images_markdown(stack_image_routes(result.config, ACCOUNT_ID)),
+            system_pods_markdown(result.resources),
+        ],
     )
     return result

@@ -29,12 +29,15 @@ from components import (
     NetworkArgs,
 )
 from components._common import LEGACY_AUTOSCALING
+from components.registry import PullThroughRule, Registry, RegistryArgs
 from serving.autoscaling.config import monitoring_settings
 from serving.catalog import get_instance
+from serving.chart_overrides import ReleasePolicy
 from serving.errors import PaddockError
-from serving.release_values import SYSTEM_POOL_LABEL, NodeShape
+from serving.release_values import NodeShape
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import ModelConfig, StackConfig
+from serving.stack_images import gateway_image, registry_needs, release_policy, system_node_selector
 from stacks import config as stack_config
 from stacks.planning import plan_models
 
@@ -77,6 +80,12 @@ class Platform:
     """alias -> what that model's release also waits for (its NodePool, the LWS controller...)."""
     gateway_after: list[pulumi.Resource] = field(default_factory=list)
     """What the gateway release waits for (its Bedrock role's Pod Identity association)."""
+    account: str = ""
+    """AWS account id of the stack (aws.get_caller_identity; 123456789012 under the mock runtime)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """Image routes + system placement for every release (serving/stack_images.py)."""
+    registry: Registry | None = None
+    """ECR repositories and pull-through rules the images need (components/registry.py)."""
 
 
 def node_shape(plan: ServingPlan) -> NodeShape | None:
@@ -170,15 +179,20 @@ def _model_server(
     plan: ServingPlan,
     cluster: Cluster,
     tags: dict[str, str],
+    releases: ReleasePolicy,
+    registry: Registry | None,
     after: list[pulumi.Resource] | None = None,
 ) -> ModelServer:
+    route = releases.router.resolve if releases.router is not None else None
+    image = cfg.versions.engine_image(model.engine)
+    sync = cfg.versions.aws_cli_image
     return ModelServer(
         f"model-{model.alias}",
         ModelServerArgs(
             model=model,
             plan=plan,
-            image=cfg.versions.engine_image(model.engine),
-            aws_cli_image=cfg.versions.aws_cli_image,
+            image=route(image).reference if route else image,
+            aws_cli_image=route(sync).reference if route and sync else sync,
             cluster_name=cluster.cluster_name,
             provider=cluster.provider,
             namespace=cluster.serving_namespace,
@@ -189,10 +203,57 @@ def _model_server(
             node=node_shape(plan),
             after=after or [],
         ),
+        # pull-through rules before the first pull
+        opts=pulumi.ResourceOptions(depends_on=[registry] if registry is not None else []),
     )
 
 
-def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
+def _account() -> str:
+    """The stack's AWS account id (a synchronous invoke: image references are plain strings in values)."""
+    import pulumi_aws as aws
+
+    return str(aws.get_caller_identity().account_id)
+
+
+def _registry(cfg: StackConfig, account: str, tags: dict[str, str]) -> Registry:
+    """ECR pull-through rules, mirror repositories and the gateway repository the stack's images need."""
+    needs = registry_needs(cfg, account)
+    return Registry(
+        "registry",
+        RegistryArgs(
+            region=cfg.region,
+            account=account,
+            rules=tuple(
+                PullThroughRule(
+                    prefix=r.prefix,
+                    upstream_url=r.upstream_url,
+                    credential_arn=r.credential_arn,
+                    credential_required=r.credential_required,
+                )
+                for r in needs.rules
+            ),
+            mirror_repositories=needs.mirror_repositories,
+            gateway_repository=needs.gateway_repository,
+            tags=tags,
+        ),
+    )
+
+
+def attach_first_pull(name: str, role_arn: pulumi.Input[str], registry: Registry) -> None:
+    """Let a node role make the first pull through the stack's pull-through rules (GPU node groups here;
+    integration: the system node group's ``node_role_arn`` too). No-op without rules."""
+    import pulumi_aws as aws
+
+    if registry.node_policy_arn is None:
+        return
+    aws.iam.RolePolicyAttachment(
+        f"{name}-first-pull",
+        role=pulumi.Output.from_input(role_arn).apply(lambda arn: arn.rsplit("/", 1)[-1]),
+        policy_arn=registry.node_policy_arn,
+    )
+
+
+def _gpu_plumbing(cfg: StackConfig, cluster: Cluster, releases: ReleasePolicy) -> GpuPlumbing:
     bottlerocket = cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")  # ships the device plugin itself
     return GpuPlumbing(
         "gpu",
@@ -201,6 +262,7 @@ def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
             device_plugin_version=None if bottlerocket else cfg.versions.nvidia_device_plugin_chart,
             dcgm_exporter_version=cfg.versions.dcgm_exporter_chart,
             service_monitor=False,  # Monitoring creates DCGM's ServiceMonitor after the Prometheus CRDs exist
+            releases=releases,
         ),
     )
 
@@ -217,6 +279,13 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
         if karpenter
         else {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
     )
+    account = _account()
+    releases = release_policy(cfg, account)
+    registry = _registry(cfg, account, tags)
+    for alias, group in node_groups.items():
+        attach_first_pull(f"gpu-{alias}", group.node_role_arn, registry)
+    if cluster.addons is not None and cluster.addons.system_node_group is not None:
+        attach_first_pull("system", cluster.addons.system_node_group.node_role_arn, registry)
     return Platform(
         config=cfg,
         plans=plans,
@@ -224,9 +293,12 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
         network=network,
         cluster=cluster,
         node_groups=node_groups,
-        gpu_plumbing=_gpu_plumbing(cfg, cluster),
+        gpu_plumbing=_gpu_plumbing(cfg, cluster, releases),
         system=list(cluster.ready),
         storage=list(cluster.storage),
+        account=account,
+        releases=releases,
+        registry=registry,
     )
 
 
@@ -244,12 +316,6 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
 
 ADDONS: list[Callable[[Platform], None]] = []
 LEGACY = LEGACY_AUTOSCALING  # (name, type) of the Autoscaling component split into node/pod/model scaling
-
-
-def system_selector(cfg: StackConfig) -> dict[str, str]:
-    """nodeSelector of pods on the system nodes: the system pool label on a created cluster; empty on an
-    adopted one, whose existing untainted nodes take them (shared contract; infra's systemNodes.create)."""
-    return dict(SYSTEM_POOL_LABEL) if cfg.cluster.create else {}
 
 
 # ── add-on: residency (components/bedrock_fallback.py; owner: residency) ──────────────────────────────────
@@ -322,6 +388,7 @@ def add_monitoring(platform: Platform) -> None:
             targets=ScrapeTargets(serving_namespace=cfg.namespace, gateway_namespace=cfg.namespace),
             dcgm_service_monitor=True,  # here, not in GpuPlumbing: kube-prometheus-stack brings the CRD
             after=[*platform.system, *platform.storage],
+            releases=platform.releases,
         ),
     )
     platform.prometheus = monitoring.release
@@ -345,7 +412,7 @@ def add_controllers(platform: Platform) -> None:
             provider=platform.cluster.provider,
             lws_chart_version=cfg.versions.lws_chart,  # planning.py requires it when a plan spans nodes
             efa_device_plugin_chart_version=cfg.versions.efa_device_plugin_chart if efa else None,
-            system_node_selector=system_selector(cfg),
+            releases=platform.releases,
             after=list(platform.system),
         ),
     )
@@ -380,7 +447,7 @@ def add_node_scaling(platform: Platform) -> None:
             cluster_autoscaler_chart_version=cfg.versions.cluster_autoscaler_chart,
             karpenter_chart_version=cfg.versions.karpenter_chart,
             karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
-            system_node_selector=system_selector(cfg),
+            releases=platform.releases,
             isolated_vpc=not cfg.network.nat_gateway,
             after=list(platform.system),
         ),
@@ -416,6 +483,7 @@ def add_pod_scaling(platform: Platform) -> None:
             prometheus_url=PROMETHEUS_URL,
             after=after,
             moved_from=pulumi.create_urn(*LEGACY),
+            releases=platform.releases,
         ),
     )
     platform.pod_operator = scaling.operator
@@ -436,7 +504,14 @@ def add_model_servers(platform: Platform) -> None:
             *platform.before_model.get(m.alias, []),
         ]
         platform.model_servers[m.alias] = _model_server(
-            cfg, m, platform.plans[m.alias], platform.cluster, platform.tags, after=after
+            cfg,
+            m,
+            platform.plans[m.alias],
+            platform.cluster,
+            platform.tags,
+            platform.releases,
+            platform.registry,
+            after=after,
         )
 
 
@@ -479,19 +554,26 @@ def add_gateway(platform: Platform) -> None:
     from serving.gateway.routes_from_stack import routes_from_stack
 
     cfg = platform.config
-    if not cfg.gateway.enabled or cfg.versions.gateway_image is None:
-        return  # the config parser requires versions.gatewayImage whenever the gateway is enabled
+    if not cfg.gateway.enabled:
+        return
+    image = gateway_image(cfg, platform.account)  # default: the stack's ECR repository, project version tag
+    router = platform.releases.router
     gateway = Gateway(
         "gateway",
         GatewayArgs(
             namespace=cfg.namespace,
-            image=cfg.versions.gateway_image,
+            image=router.resolve(image, key="paddock:versions.gatewayImage").reference if router else image,
             routes=routes_from_stack(cfg, platform.plans),
             provider=platform.cluster.provider,
             role_arn=None,
             replicas=cfg.gateway.replicas,
             api_keys_secret=cfg.gateway.api_keys_secret or None,
-            after=[*platform.system, *platform.gateway_after],
+            node_selector=system_node_selector(cfg),
+            after=[
+                *platform.system,
+                *platform.gateway_after,
+                *([platform.registry] if platform.registry is not None else []),
+            ],
         ),
         opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
     )
@@ -515,7 +597,9 @@ ADDONS.extend(
 
 def core_exports(platform: Platform) -> dict[str, Any]:
     """Stack outputs of the core: cluster, VPC and, per model, its endpoint and hardware."""
+    registry = platform.registry
     return {
+        "gatewayRepositoryUrl": registry.gateway_repository_url if registry is not None else None,
         "clusterName": platform.cluster.cluster_name,
         "vpcId": platform.network.vpc_id,
         "kubeconfig": platform.cluster.kubeconfig,

@@ -6,7 +6,6 @@ with ``yaml.safe_load`` so a component passes one plain dict to ``helm.v3.Releas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,17 +74,16 @@ def karpenter_values(
     cluster_name: str,
     interruption_queue: str,
     role_arn: str | None,
-    node_selector: Mapping[str, str] | None = None,
     isolated_vpc: bool = False,
 ) -> dict[str, Any]:
-    """Values for the Karpenter chart (NodePools are separate objects, see serving.autoscaling.nodes).
-    ``node_selector``: the system nodes' label (empty on an adopted cluster); ``isolated_vpc``: no internet
-    egress (Karpenter then calls only services with a VPC endpoint and skips the pricing API)."""
+    """Values for the Karpenter chart (NodePools are separate objects, see serving.autoscaling.nodes;
+    placement on the system nodes and the image route: serving.chart_overrides.ReleasePolicy).
+    ``isolated_vpc``: no internet egress (Karpenter then calls only services with a VPC endpoint and skips the
+    pricing API)."""
     return render_template(
         "karpenter.yaml.j2",
         cluster_name=cluster_name,
         interruption_queue=interruption_queue,
         sa_annotations=_sa_annotations(role_arn),
-        node_selector=dict(node_selector or {}),
         isolated_vpc=isolated_vpc,
     )

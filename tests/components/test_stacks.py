@@ -29,6 +29,7 @@ UNTAGGABLE = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
     "aws:ec2/tag:Tag",  # is itself a tag (karpenter.sh/discovery on the EKS-made cluster security group)
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",  # the resource has no tags argument
 }
 
 
