@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.controllers import Controllers, ControllersArgs
+from serving.chart_overrides import ReleasePolicy
 from tests.components.deps import run_graph
 
 
@@ -27,7 +28,9 @@ def test_lws_only_and_after_edges() -> None:
 
         nodes = aws.iam.Role("system-nodes", assume_role_policy="{}")
         _program(
-            lws_chart_version="0.10.0", system_node_selector={"paddock.dev/pool": "system"}, after=[nodes]
+            lws_chart_version="0.10.0",
+            releases=ReleasePolicy(system_node_selector={"paddock.dev/pool": "system"}),
+            after=[nodes],
         )
 
     graph = run_graph(body)
@@ -35,6 +38,7 @@ def test_lws_only_and_after_edges() -> None:
     lws = graph.inputs["ctl-lws"]
     assert (lws["atomic"], lws["cleanupOnFail"], lws["createNamespace"]) == (True, True, True)
     assert "system-nodes" in graph.waits("ctl-lws")
+    assert lws["values"]["nodeSelector"] == {"paddock.dev/pool": "system"}
 
 
 def test_bad_versions_are_named_before_any_child() -> None:
