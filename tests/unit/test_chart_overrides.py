@@ -21,12 +21,8 @@ from serving.chart_overrides import (
 )
 from serving.images import ImageRouter, eks_registry_host
 from serving.monitoring.values import MonitoringSettings, kube_prometheus_stack_values
-from serving.release_values import (
-    dcgm_exporter_values,
-    device_plugin_values,
-    efa_device_plugin_values,
-    lws_values,
-)
+from serving.controllers import efa_device_plugin_values, lws_values
+from serving.release_values import dcgm_exporter_values, device_plugin_values
 
 ECR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
 SYSTEM = {"paddock.dev/pool": "system"}

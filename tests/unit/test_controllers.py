@@ -38,15 +38,17 @@ def test_multi_node_and_efa_need() -> None:
 
 
 def test_controller_values() -> None:
-    assert lws_values(node_selector={"paddock.dev/pool": "system"}) == {
-        "nodeSelector": {"paddock.dev/pool": "system"},
+    # placement on the system nodes comes from the ReleasePolicy (tests/unit/test_chart_overrides.py)
+    assert lws_values() == {
         "replicaCount": 1,
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "enablePrometheus": False,
         "enableCertManager": False,
     }
-    assert lws_values(node_selector={})["nodeSelector"] == {}  # adopted cluster: its own untainted nodes
     assert efa_device_plugin_values() == {
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+        "nodeSelector": {"nvidia.com/gpu.present": "true"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "resources": {"requests": {"cpu": "10m", "memory": "20Mi"}},
     }
 
 
@@ -122,13 +124,12 @@ def test_node_class_raid0_only_with_local_nvme() -> None:
 
 def test_karpenter_values_isolated_vpc_and_system_nodes() -> None:
     from serving.autoscaling.values import karpenter_values
+    from serving.chart_overrides import ReleasePolicy
 
-    values = karpenter_values(
-        cluster_name="c",
-        interruption_queue="c",
-        role_arn=None,
-        node_selector={"paddock.dev/pool": "system"},
-        isolated_vpc=True,
+    values = ReleasePolicy(system_node_selector={"paddock.dev/pool": "system"}).apply(
+        "karpenter",
+        "1.14.1",
+        karpenter_values(cluster_name="c", interruption_queue="c", role_arn=None, isolated_vpc=True),
     )
     assert values["settings"]["isolatedVPC"] is True
     assert values["nodeSelector"] == {"paddock.dev/pool": "system"}
