@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from serving import helm
+from serving.bringup import CHECKS, Finding, verdicts
 from serving.release_values import startup_budget
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -52,6 +53,21 @@ def policy_documents(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return docs
 
 
+def render_manifests(resources: Sequence[Mapping[str, Any]], root: Path) -> dict[str, str]:
+    """``{release name: helm template output}`` for every release of one of our charts."""
+    out: dict[str, str] = {}
+    for release in releases(resources):
+        chart = local_chart(release, root)
+        if chart is None:
+            continue
+        inputs = release["inputs"]
+        name = str(inputs.get("name") or release["name"])
+        out[name] = helm.template(
+            chart, inputs.get("values") or {}, release=name, namespace=str(inputs.get("namespace", "default"))
+        )
+    return out
+
+
 def _dump(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".json":
@@ -69,9 +85,12 @@ def write_plan(
     resources: Sequence[Mapping[str, Any]],
     root: Path,
     manifests: bool = True,
+    manifest_texts: Mapping[str, str] | None = None,
+    bringup: Sequence[Finding] | None = None,
 ) -> list[Path]:
     """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted.
-    ``manifests=False`` skips ``helm template`` (no helm binary available)."""
+    ``manifests=False`` skips ``helm template`` (no helm binary available); ``manifest_texts`` are manifests
+    already rendered (:func:`render_manifests`); ``bringup`` the findings of the bring-up analysis."""
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
@@ -81,18 +100,16 @@ def write_plan(
     for release in releases(resources):
         inputs = release["inputs"]
         name = str(inputs.get("name") or release["name"])
-        values = inputs.get("values") or {}
-        _dump(out_dir / "values" / f"{name}.yaml", values)
-        chart = local_chart(release, root)
-        if chart is not None and manifests:
-            text = helm.template(
-                chart, values, release=name, namespace=str(inputs.get("namespace", "default"))
-            )
-            (out_dir / "manifests").mkdir(exist_ok=True)
-            (out_dir / "manifests" / f"{name}.yaml").write_text(text)
+        _dump(out_dir / "values" / f"{name}.yaml", inputs.get("values") or {})
+    texts = manifest_texts
+    if texts is None and manifests:
+        texts = render_manifests(resources, root)
+    for name, text in sorted((texts or {}).items()):
+        (out_dir / "manifests").mkdir(exist_ok=True)
+        (out_dir / "manifests" / f"{name}.yaml").write_text(text)
     for stem, doc in policy_documents(resources).items():
         _dump(out_dir / "iam" / f"{stem}.json", doc)
-    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources))
+    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, bringup))
     return sorted(p for p in out_dir.rglob("*") if p.is_file())
 
 
@@ -142,8 +159,10 @@ def summary(
     config: Mapping[str, Any],
     plans: Mapping[str, Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
+    bringup: Sequence[Finding] | None = None,
 ) -> str:
-    """Markdown summary: stack facts, models with their plans, Helm releases, resource counts per type."""
+    """Markdown summary: stack facts, models with their plans, bring-up verdicts, Helm releases, resource
+    counts per type."""
     counts = Counter(r["type"] for r in resources)
     lines = [
         f"# Offline plan: stack `{stack}`",
@@ -161,6 +180,7 @@ def summary(
             if warnings(config, plans)
             else []
         ),
+        *(bringup_section(bringup) if bringup is not None else []),
         "## Helm releases",
         "",
     ]
@@ -173,3 +193,18 @@ def summary(
     lines += ["", "## Resources by type", "", "| type | count |", "|---|---|"]
     lines += [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items())]
     return "\n".join(lines) + "\n"
+
+
+def bringup_section(findings: Sequence[Finding]) -> list[str]:
+    """``## Bring-up``: one row per check with its verdict, then every failing/assumed finding."""
+    marks = verdicts(findings)
+    lines = ["## Bring-up", "", "| check | proves | verdict | reason |", "|---|---|---|---|"]
+    for check, (_, proves) in CHECKS.items():
+        mine = [f for f in findings if f.check == check and f.verdict == marks[check]]
+        reason = mine[0].message if mine else ""
+        more = f" (+{len(mine) - 1} more)" if len(mine) > 1 else ""
+        lines.append(f"| `{check}` | {proves} | **{marks[check]}** | {reason.replace('|', '/')}{more} |")
+    problems = [f for f in findings if f.verdict != "pass"]
+    if problems:
+        lines += ["", *(f"- {f.verdict}: {f.line()}" for f in problems)]
+    return [*lines, ""]
