@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.bringup import facts
-from serving.bringup.context import Cluster
+from serving.bringup.context import SYSTEM_KEY, Cluster
 from serving.bringup.model import Finding
 from serving.bringup.pools import Pool, fits_node, matches
 from serving.bringup.workloads import Pod
@@ -154,11 +154,12 @@ def check_scheduling(c: Cluster) -> list[Finding]:
             continue
         pool = growable[0]
         grower, problem = _autoscaler(c, pool.kind, placement)
-        if not problem and grower is not None and grower not in c.graph.waits_for(pod.owner) and grower != pod.owner:
-            problem = f"{grower} is not installed before {pod.owner} (it does not dependOn it)"
+        if grower is not None and grower not in c.graph.waits_for(pod.owner) and grower != pod.owner:
+            late = f"{grower} is not installed before {pod.owner} (no dependsOn)"
+            problem = f"{problem}; {late}" if problem else late
         if problem:
             out.append(Finding("scheduling", "fail", pod.owner,
-                               "paddock:autoscaling.nodeAutoscaler" if "no " in problem[:3] else c.pod_key(pod),
+                               "paddock:autoscaling.nodeAutoscaler" if problem.startswith("no ") else c.pod_key(pod),
                                f"{missing} of {pod.replicas} replicas of {_describe(pod)} need {pool.name} to grow from min {pool.min_nodes}, but {problem}"))
     for owner in sorted(assumed):
         out.append(Finding("scheduling", "assumed", owner, "paddock:cluster.create",
@@ -230,8 +231,8 @@ def check_disk(c: Cluster) -> list[Finding]:
         per_node = max(1, int(plan.get("replicas_per_node", 1)))
         checkpoint = float(plan.get("checkpoint_gib", plan.get("weights_gib_total", 0)))
         need = float(plan.get("cache_gib", checkpoint * per_node))
-        image_repo = next((i for p in c.pods if p.owner.endswith(f"{alias}-release") or p.node_selector.get("paddock.dev/model") == alias for i in p.images), "")
-        image = facts.image_disk_gib(image_repo.split(":")[0]) if image_repo else facts.image_disk_gib("")
+        images = [i for p in c.pods if p.node_selector.get("paddock.dev/model") == alias and not p.daemon for i in p.images]
+        image = max((facts.image_disk_gib(i.split(":")[0]) for i in images), default=facts.image_disk_gib(""))
         kind = str(plan.get("cache_disk_kind") or ("nvme" if pool.raid0_nvme else "root"))
         nvme_gib = 0.0
         for t in pool.instance_types:

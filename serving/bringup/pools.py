@@ -94,10 +94,12 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
     lt = next((graph.by_name[d] for d in ng.get("dependsOn") or () if graph.by_name.get(d, {}).get("type") == LAUNCH_TEMPLATE), None)
     root = float(inputs.get("diskSize") or 20)
     raid0 = False
+    # the volume kubelet and containerd write to: Bottlerocket's data volume /dev/xvdb, else the root volume
+    data_device = "/dev/xvdb" if "BOTTLEROCKET" in str(inputs.get("amiType", "")) else "/dev/xvda"
     if lt is not None:
         for bdm in lt["inputs"].get("blockDeviceMappings") or []:
             size = (bdm.get("ebs") or {}).get("volumeSize")
-            if size and bdm.get("deviceName") in ("/dev/xvda", "/dev/sda1"):
+            if size and bdm.get("deviceName") == data_device:
                 root = float(size)
         raid0 = "RAID0" in _user_data(lt) or "raid0" in _user_data(lt).lower()
     tags = inputs.get("tags") or {}
