@@ -114,9 +114,7 @@ def resource_tree(stack: str, region: str, resources: Sequence[Mapping[str, Any]
     show_default=True,
     help="Stack files.",
 )
-def command(
-    stack: str, out: Path | None, as_json: bool, charts_file: Path | None, stacks_dir: Path
-) -> None:
+def command(stack: str, out: Path | None, as_json: bool, charts_file: Path | None, stacks_dir: Path) -> None:
     """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md; then
     simulate its bring-up (exit 1 when a check fails)."""
     from serving.bringup import load_chart_catalog, verdicts

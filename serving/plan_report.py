@@ -8,7 +8,6 @@ own charts rendered with ``helm template``), iam/<resource>.json (every IAM/endp
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +20,8 @@ from serving.bringup import CHECKS, Finding, verdicts
 from serving.release_values import startup_budget
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+INDEX = ".paddock-plan-files"
+"""Relative paths of the files the last write_plan wrote into a plan folder (the only ones it deletes)."""
 #: (resource type, input key, file suffix) of policy documents written to iam/
 POLICY_INPUTS = (
     ("aws:iam/rolePolicy:RolePolicy", "policy", ""),
@@ -88,29 +89,55 @@ def write_plan(
     manifest_texts: Mapping[str, str] | None = None,
     bringup: Sequence[Finding] | None = None,
 ) -> list[Path]:
-    """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted.
+    """Write every plan file under ``out_dir``; return the written paths, sorted. Files a previous write_plan
+    listed in ``.paddock-plan-files`` are removed first; nothing else in ``out_dir`` is deleted.
     ``manifests=False`` skips ``helm template`` (no helm binary available); ``manifest_texts`` are manifests
     already rendered (:func:`render_manifests`); ``bringup`` the findings of the bring-up analysis."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    _dump(out_dir / "resources.json", list(resources))
-    _dump(out_dir / "plans.json", dict(plans))
-    _dump(out_dir / "stack_config.json", dict(config))
+    remove_previous(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, Any] = {
+        out_dir / "resources.json": list(resources),
+        out_dir / "plans.json": dict(plans),
+        out_dir / "stack_config.json": dict(config),
+    }
     for release in releases(resources):
         inputs = release["inputs"]
         name = str(inputs.get("name") or release["name"])
-        _dump(out_dir / "values" / f"{name}.yaml", inputs.get("values") or {})
+        files[out_dir / "values" / f"{name}.yaml"] = inputs.get("values") or {}
+    for stem, doc in policy_documents(resources).items():
+        files[out_dir / "iam" / f"{stem}.json"] = doc
+    for path, data in files.items():
+        _dump(path, data)
     texts = manifest_texts
     if texts is None and manifests:
         texts = render_manifests(resources, root)
+    written = list(files)
     for name, text in sorted((texts or {}).items()):
-        (out_dir / "manifests").mkdir(exist_ok=True)
-        (out_dir / "manifests" / f"{name}.yaml").write_text(text)
-    for stem, doc in policy_documents(resources).items():
-        _dump(out_dir / "iam" / f"{stem}.json", doc)
+        path = out_dir / "manifests" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        written.append(path)
     (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, bringup))
-    return sorted(p for p in out_dir.rglob("*") if p.is_file())
+    written.append(out_dir / "summary.md")
+    (out_dir / INDEX).write_text("".join(f"{p.relative_to(out_dir)}\n" for p in sorted(written)))
+    return sorted(written)
+
+
+def remove_previous(out_dir: Path) -> None:
+    """Delete the files listed by a previous write_plan (then their folders, when left empty)."""
+    index = out_dir / INDEX
+    if not index.is_file():
+        return
+    folders: set[Path] = set()
+    for line in index.read_text().splitlines():
+        path = out_dir / line
+        if line and ".." not in Path(line).parts and path.is_file():
+            path.unlink()
+            folders.add(path.parent)
+    index.unlink()
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        if folder != out_dir and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from serving.bringup.checks_nodes import check_capacity, check_disk, check_scheduling
-from serving.bringup.checks_wiring import check_controllers, check_images, check_order, check_reachability
+from serving.bringup.checks_hardware import check_capacity, check_disk
+from serving.bringup.checks_images import check_images
+from serving.bringup.checks_order import check_controllers, check_order, check_reachability
+from serving.bringup.checks_scheduling import check_scheduling
 from serving.bringup.context import Cluster
 from serving.bringup.model import BringupInput, Finding, Verdict
 

@@ -160,7 +160,7 @@ def parse_chart_catalog(data: Any, *, path: str) -> ChartCatalog:
 
 
 def load_chart_catalog(path: Path | None = None) -> ChartCatalog:
-    """Read the catalog (default ``serving/catalog/data/charts.yaml``); an empty one when the file is absent."""
+    """Read the catalog (default ``serving/catalog/data/charts.yaml``); empty when the file is absent."""
     target = path or DEFAULT_PATH
     if not target.is_file():
         return ChartCatalog(charts={}, path=str(target))

@@ -1,5 +1,5 @@
-"""EKS facts of ``serving/bringup/data/eks.yaml`` (add-on pods, kube reserve, system instance types, pull-through
-upstreams, image sizes), loaded once per process."""
+"""EKS facts of ``serving/bringup/data/eks.yaml`` (add-on pods, kube reserve, system instance types,
+pull-through upstreams, image sizes), loaded once per process."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ class Pool:
     root_gib: float = 0.0
     raid0_nvme: bool = False
     capacity_type: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
     growable_by: str | None = None
     """``cluster-autoscaler`` (tagged for auto-discovery) or ``karpenter``."""
     sized: bool = True
@@ -88,10 +89,21 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
     if len(types) == 1:
         labels["node.kubernetes.io/instance-type"] = types[0]
     taints = [
-        {"key": str(t.get("key")), "value": str(t.get("value", "")), "effect": _EFFECT.get(t["effect"], t["effect"])}
+        {
+            "key": str(t.get("key")),
+            "value": str(t.get("value", "")),
+            "effect": _EFFECT.get(t["effect"], t["effect"]),
+        }
         for t in inputs.get("taints") or []
     ]
-    lt = next((graph.by_name[d] for d in ng.get("dependsOn") or () if graph.by_name.get(d, {}).get("type") == LAUNCH_TEMPLATE), None)
+    lt = next(
+        (
+            graph.by_name[d]
+            for d in ng.get("dependsOn") or ()
+            if graph.by_name.get(d, {}).get("type") == LAUNCH_TEMPLATE
+        ),
+        None,
+    )
     root = float(inputs.get("diskSize") or 20)
     raid0 = False
     # the volume kubelet and containerd write to: Bottlerocket's data volume /dev/xvdb, else the root volume
@@ -118,6 +130,7 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
         root_gib=root,
         raid0_nvme=raid0,
         capacity_type=str(inputs.get("capacityType", "ON_DEMAND")),
+        tags={str(k): str(v) for k, v in tags.items()},
         growable_by=growable,
         sized=known,
     )
@@ -126,35 +139,59 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
 def karpenter_pool(rec: Mapping[str, Any]) -> Pool:
     """A :class:`Pool` from a Karpenter NodePool: min 0, grown by Karpenter; sized from an
     ``node.kubernetes.io/instance-type In [...]`` requirement when it has one."""
-    tmpl = ((rec["inputs"].get("spec") or {}).get("template") or {})
+    tmpl = (rec["inputs"].get("spec") or {}).get("template") or {}
     labels = {str(k): str(v) for k, v in ((tmpl.get("metadata") or {}).get("labels") or {}).items()}
     labels.setdefault("kubernetes.io/os", "linux")
     spec = tmpl.get("spec") or {}
-    taints = [{"key": str(t.get("key")), "value": str(t.get("value", "")), "effect": str(t.get("effect"))} for t in spec.get("taints") or []]
+    taints = [
+        {"key": str(t.get("key")), "value": str(t.get("value", "")), "effect": str(t.get("effect"))}
+        for t in spec.get("taints") or []
+    ]
     types: list[str] = []
     for req in spec.get("requirements") or []:
         if req.get("key") == "node.kubernetes.io/instance-type" and req.get("operator") == "In":
             types = [str(v) for v in req.get("values") or []]
     cpu, mem, gpus, known = _node_capacity(types) if types else (0.0, 0.0, 0, False)
     return Pool(
-        name=str(rec["name"]), kind="karpenter", labels=labels, taints=taints, min_nodes=0,
-        max_nodes=UNBOUNDED, cpu_m=cpu, memory_mib=mem, gpus=gpus, instance_types=types,
-        growable_by="karpenter", sized=known,
+        name=str(rec["name"]),
+        kind="karpenter",
+        labels=labels,
+        taints=taints,
+        min_nodes=0,
+        max_nodes=UNBOUNDED,
+        cpu_m=cpu,
+        memory_mib=mem,
+        gpus=gpus,
+        instance_types=types,
+        growable_by="karpenter",
+        sized=known,
     )
 
 
 def assumed_pool() -> Pool:
-    """The existing untainted nodes of an adopted cluster (not modelled: any system pod fits, verdict assumed)."""
+    """The existing untainted nodes of an adopted cluster (not modelled: any pod fits, verdict assumed)."""
     return Pool(
-        name="existing nodes of the adopted cluster", kind="assumed", labels={"kubernetes.io/os": "linux"},
-        taints=[], min_nodes=1, max_nodes=1, cpu_m=0, memory_mib=0, gpus=0, sized=False,
+        name="existing nodes of the adopted cluster",
+        kind="assumed",
+        labels={"kubernetes.io/os": "linux"},
+        taints=[],
+        min_nodes=1,
+        max_nodes=1,
+        cpu_m=0,
+        memory_mib=0,
+        gpus=0,
+        sized=False,
     )
 
 
 def collect_pools(graph: Graph, *, cluster_created: bool) -> list[Pool]:
     """Every pool of the stack."""
     pools = [node_group_pool(r, graph) for r in graph.of_type(NODE_GROUP)]
-    pools += [karpenter_pool(r) for r in graph.resources if r["type"].startswith(NODE_POOL_PREFIX) and r["type"].endswith(":NodePool")]
+    pools += [
+        karpenter_pool(r)
+        for r in graph.resources
+        if r["type"].startswith(NODE_POOL_PREFIX) and r["type"].endswith(":NodePool")
+    ]
     if not cluster_created:
         pools.append(assumed_pool())
     return pools
@@ -171,7 +208,9 @@ def tolerates(pod: Pod, taint: Mapping[str, str]) -> bool:
             continue
         if not key and op == "Exists":
             return True
-        if key == taint.get("key") and (op == "Exists" or str(tol.get("value", "")) == taint.get("value", "")):
+        if key == taint.get("key") and (
+            op == "Exists" or str(tol.get("value", "")) == taint.get("value", "")
+        ):
             return True
     return False
 

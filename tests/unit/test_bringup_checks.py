@@ -15,15 +15,20 @@ from bringup_fixtures import (
     release,
     run,
 )
+
 from serving.bringup import verdicts
 
 
 def test_healthy_stack_passes_every_check() -> None:
     marks = verdicts(run(healthy()))
     assert marks == {
-        "scheduling": "pass", "images": "pass", "order": "pass", "disk": "pass",
+        "scheduling": "pass",
+        "images": "pass",
+        "order": "pass",
+        "disk": "pass",
         "capacity": "assumed",  # the m5.xlarge system pool is not in the GPU catalog
-        "controllers": "pass", "reachability": "pass",
+        "controllers": "pass",
+        "reachability": "pass",
     }
 
 
@@ -43,7 +48,7 @@ def test_system_pods_are_summed_on_the_system_pool() -> None:
     by_name(stack, "ca")["inputs"]["values"]["resources"]["requests"]["memory"] = "9Gi"  # alone fits
     by_name(stack, "keda")["inputs"]["values"]["resources"] = {"operator": {"requests": {"memory": "7Gi"}}}
     (f,) = fails(stack, "scheduling")  # 9 + 7 GiB > one m5.xlarge (16 GiB - 993 MiB reserve)
-    assert f.resource == "keda" and "1 of 1 replicas" in f.message and "system-ng (min 1)" in f.message
+    assert f.resource == "keda" and "1 of 1 replicas" in f.message and "system-ng (min 1, max 1)" in f.message
     by_name(stack, "system-ng")["inputs"]["scalingConfig"] = {"minSize": 2, "maxSize": 2}
     assert not fails(stack, "scheduling")
 
@@ -56,6 +61,14 @@ def test_gpu_pool_at_min_zero_needs_the_autoscaler_installed_before() -> None:
     (f,) = fails(stack, "scheduling")
     assert f.resource == "a-release" and f.key == "paddock:models[0].replicas.min"
     assert "ca is not installed before a-release" in f.message
+
+
+def test_cluster_autoscaler_grows_only_node_groups_tagged_for_its_cluster() -> None:
+    stack = healthy()
+    by_name(stack, "gpu-a-ng")["inputs"]["scalingConfig"] = {"minSize": 0, "maxSize": 2}
+    del by_name(stack, "gpu-a-ng")["inputs"]["tags"]["k8s.io/cluster-autoscaler/c"]
+    (f,) = fails(stack, "scheduling")
+    assert "gpu-a-ng lacks the auto-discovery tag k8s.io/cluster-autoscaler/c" in f.message
 
 
 def test_autoscaler_that_cannot_schedule_cannot_grow_a_pool() -> None:
@@ -109,7 +122,11 @@ def test_no_nat_no_pull_through_means_no_route() -> None:
     stack = drop(healthy(), "net-nat")
     found = fails(stack, "images")
     vllm = next(f for f in found if "vllm/vllm-openai" in f.message)
-    assert vllm.resource == "a-release" and vllm.key == "paddock:registry" and "registry-1.docker.io" in vllm.message
+    assert (
+        vllm.resource == "a-release"
+        and vllm.key == "paddock:registry"
+        and "registry-1.docker.io" in vllm.message
+    )
     assert "credential" in vllm.message
     assert any("nvcr.io" not in f.message and "ghcr.io/kedacore" in f.message for f in found)
 
@@ -126,10 +143,19 @@ def test_pull_through_rules_and_ecr_endpoints_are_a_route() -> None:
         for s in ("ecr.api", "ecr.dkr", "s3")
     ]
     stack["resources"] += [
-        rec("aws:ecr/pullThroughCacheRule:PullThroughCacheRule", "ptc-hub", ecrRepositoryPrefix="docker-hub",
-            upstreamRegistryUrl="registry-1.docker.io", credentialArn="arn:aws:secretsmanager:x"),
-        rec("aws:ecr/pullThroughCacheRule:PullThroughCacheRule", "ptc-public", ecrRepositoryPrefix="ecr-public",
-            upstreamRegistryUrl="public.ecr.aws"),
+        rec(
+            "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+            "ptc-hub",
+            ecrRepositoryPrefix="docker-hub",
+            upstreamRegistryUrl="registry-1.docker.io",
+            credentialArn="arn:aws:secretsmanager:x",
+        ),
+        rec(
+            "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+            "ptc-public",
+            ecrRepositoryPrefix="ecr-public",
+            upstreamRegistryUrl="public.ecr.aws",
+        ),
     ]
     assert not fails(stack, "images")
     del by_name(stack, "ptc-hub")["inputs"]["credentialArn"]
@@ -149,12 +175,24 @@ def test_custom_resource_before_its_crd_release() -> None:
 
 def test_release_rendering_custom_resources_waits_for_the_crd_release() -> None:
     stack = healthy()
-    by_name(stack, "keda")["inputs"]["values"]["prometheus"] = {"operator": {"serviceMonitor": {"enabled": True}}}
-    stack["resources"].append(release("kps", "kube-prometheus-stack", version="75.15.1", namespace="monitoring",
-                                      values={"alertmanager": {"enabled": False}, "grafana": {"enabled": False},
-                                              "kubeStateMetrics": {"enabled": False},
-                                              **{k: {"nodeSelector": SYSTEM} for k in ("prometheusOperator",)},
-                                              "prometheus": {"prometheusSpec": {"nodeSelector": SYSTEM}}}))
+    by_name(stack, "keda")["inputs"]["values"]["prometheus"] = {
+        "operator": {"serviceMonitor": {"enabled": True}}
+    }
+    stack["resources"].append(
+        release(
+            "kps",
+            "kube-prometheus-stack",
+            version="75.15.1",
+            namespace="monitoring",
+            values={
+                "alertmanager": {"enabled": False},
+                "grafana": {"enabled": False},
+                "kubeStateMetrics": {"enabled": False},
+                **{k: {"nodeSelector": SYSTEM} for k in ("prometheusOperator",)},
+                "prometheus": {"prometheusSpec": {"nodeSelector": SYSTEM}},
+            },
+        )
+    )
     assert [f.resource for f in fails(stack, "order")] == ["keda"]
     by_name(stack, "keda")["dependsOn"] = ["kps"]
     assert not fails(stack, "order")
@@ -175,6 +213,21 @@ def test_kubernetes_resources_wait_for_cni_and_dns_through_the_provider() -> Non
     assert all("eks-vpc-cni" in f.message and "eks-coredns" in f.message for f in found)
 
 
+def test_self_managed_cni_and_dns_cannot_be_waited_for() -> None:
+    stack = drop(healthy(), "eks-vpc-cni", "eks-coredns")
+    by_name(stack, "eks-k8s")["dependsOn"] = ["eks-eks"]
+    (f,) = fails(stack, "order")
+    assert f.resource == "eks-eks" and f.key == "paddock:versions.eksAddons"
+    assert "vpc-cni and coredns are EKS's self-managed defaults" in f.message
+
+
+def test_coredns_addon_waits_for_the_nodes_it_runs_on() -> None:
+    stack = healthy()
+    by_name(stack, "eks-coredns")["dependsOn"] = ["eks-eks"]
+    (f,) = fails(stack, "order")
+    assert f.resource == "eks-coredns" and "before system-ng" in f.message
+
+
 def test_depending_on_a_component_waits_for_its_children() -> None:
     stack = healthy()
     by_name(stack, "a-pia")["parent"] = "model-a"
@@ -189,7 +242,9 @@ def test_cache_and_image_exceed_the_root_volume() -> None:
     stack["plans"]["a"] = {"checkpoint_gib": 70.0, "replicas_per_node": 1}
     stack["manifests"]["a"] = engine_manifest(size_limit="80Gi")
     (f,) = fails(stack, "disk")
-    assert f.resource == "gpu-a-ng" and f.key == "paddock:models[0].gpu" and "100 GiB root volume" in f.message
+    assert (
+        f.resource == "gpu-a-ng" and f.key == "paddock:models[0].gpu" and "100 GiB root volume" in f.message
+    )
     assert "NVMe is not mounted" in f.message
 
 
@@ -253,8 +308,14 @@ def test_leaderworkerset_needs_the_lws_controller() -> None:
 
 def test_persistent_volumes_need_the_ebs_csi_driver() -> None:
     stack = healthy()
-    stack["resources"].append(release("kps", "kube-prometheus-stack", version="75.15.1", values={
-        "prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": {}}}}}))
+    stack["resources"].append(
+        release(
+            "kps",
+            "kube-prometheus-stack",
+            version="75.15.1",
+            values={"prometheus": {"prometheusSpec": {"storageSpec": {"volumeClaimTemplate": {}}}}},
+        )
+    )
     assert any("aws-ebs-csi-driver" in f.message for f in fails(stack, "controllers"))
     stack["resources"].append(rec("aws:eks/addon:Addon", "eks-ebs", addonName="aws-ebs-csi-driver"))
     assert not any("aws-ebs-csi-driver" in f.message for f in fails(stack, "controllers"))
@@ -262,8 +323,14 @@ def test_persistent_volumes_need_the_ebs_csi_driver() -> None:
 
 def test_nodepools_need_karpenter() -> None:
     stack = healthy()
-    stack["resources"].append(rec("kubernetes:karpenter.sh/v1:NodePool", "np", provider="eks-k8s",
-                                  spec={"template": {"spec": {"taints": []}}}))
+    stack["resources"].append(
+        rec(
+            "kubernetes:karpenter.sh/v1:NodePool",
+            "np",
+            provider="eks-k8s",
+            spec={"template": {"spec": {"taints": []}}},
+        )
+    )
     (f,) = fails(stack, "controllers")
     assert f.resource == "np" and f.key == "paddock:versions.karpenterChart"
 

@@ -1,0 +1,108 @@
+"""Check ``images``: every image pulled at install has a route from the stack's network: a NAT gateway,
+same-region ECR through the ecr.api/ecr.dkr/s3 endpoints (pull-through cache rules and the configured mirror
+live there), or, in an adopted VPC, assumed egress."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from serving.bringup import facts
+from serving.bringup.checks_common import assumed, fail, passed
+from serving.bringup.context import Cluster
+from serving.bringup.model import Finding
+from serving.bringup.workloads import Pod
+
+CHECK = "images"
+NAT = "aws:ec2/natGateway:NatGateway"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+PTC_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+ECR_ENDPOINTS = frozenset({"ecr.api", "ecr.dkr", "s3"})
+NEEDS_CREDENTIAL = ("registry-1.docker.io", "ghcr.io", "registry.gitlab.com")
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """``(registry host, repository)``: ``vllm/vllm-openai:v1`` -> (``docker.io``, ``vllm/vllm-openai``);
+    ``nginx`` -> (``docker.io``, ``library/nginx``)."""
+    ref = image.split("@", 1)[0]
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        host, path = first, rest
+    else:
+        host, path = "docker.io", ref if rest else f"library/{ref}"
+    last = path.rsplit("/", 1)[-1]
+    return host, path.rsplit(":", 1)[0] if ":" in last else path
+
+
+def endpoint_services(c: Cluster) -> set[str]:
+    """Services with a VPC endpoint: ``com.amazonaws.<region>.ecr.api`` -> ``ecr.api``."""
+    prefix = f"com.amazonaws.{c.inp.region}."
+    return {str(r["inputs"].get("serviceName", "")).removeprefix(prefix) for r in c.graph.of_type(ENDPOINT)}
+
+
+def _route(c: Cluster, pod: Pod, image: str, *, nat: bool, ecr_ok: bool) -> Finding | None:
+    host, repo = split_image(image)
+    region = c.inp.region
+    if ".dkr.ecr." in host:
+        same = host.endswith(f".{region}.amazonaws.com")
+        if (same and ecr_ok) or nat:
+            return None
+        where = "in the stack's region" if same else "in another region"
+        return fail(
+            CHECK,
+            pod.owner,
+            "paddock:network.vpcEndpoints",
+            f"{image} ({pod.name}): ECR {where} without ecr.api/ecr.dkr/s3 endpoints or a NAT gateway",
+        )
+    if not c.network_created:
+        return assumed(
+            CHECK, pod.owner, "paddock:network.create", f"{image}: adopted VPC, egress to {host} assumed"
+        )
+    if nat:
+        return None
+    upstream = facts.eks_facts()["pull_through_upstreams"]["registries"].get(host)
+    if upstream:
+        cred = ", with a Secrets Manager credential" if upstream["credential"] else ""
+        how = (
+            f"add an ECR pull-through cache rule for {upstream['upstream']} "
+            f"(paddock:registry.mode pull-through{cred})"
+        )
+    else:
+        how = f"{host} is no ECR pull-through upstream: copy it into ECR (paddock:registry.mode mirror)"
+    return fail(
+        CHECK,
+        pod.owner,
+        "paddock:registry",
+        f"{image} ({pod.name}) has no route: no NAT gateway (paddock:network.natGateway), not in ECR "
+        f"through a pull-through rule or mirror; {how}",
+    )
+
+
+def check_images(c: Cluster) -> list[Finding]:
+    """See the module docstring. Also: a pull-through rule for an upstream that needs a credential has one."""
+    out: list[Finding] = []
+    nat = bool(c.graph.of_type(NAT))
+    ecr_ok = ECR_ENDPOINTS <= endpoint_services(c)
+    seen: set[tuple[str, str]] = set()
+    for pod in c.pods:
+        for image in pod.images:
+            if (pod.owner, image) not in seen:
+                seen.add((pod.owner, image))
+                found = _route(c, pod, image, nat=nat, ecr_ok=ecr_ok)
+                if found is not None:
+                    out.append(found)
+    for rule in c.graph.of_type(PTC_RULE):
+        inputs: Mapping[str, Any] = rule["inputs"]
+        url = str(inputs.get("upstreamRegistryUrl", ""))
+        if url in NEEDS_CREDENTIAL and not inputs.get("credentialArn"):
+            out.append(
+                fail(
+                    CHECK,
+                    str(rule["name"]),
+                    "paddock:registry",
+                    f"pull-through rule {inputs.get('ecrRepositoryPrefix')} -> {url} needs a credentialArn "
+                    "(a Secrets Manager secret named ecr-pullthroughcache/...)",
+                )
+            )
+    route = "a NAT gateway" if nat else "ECR endpoints (pull-through cache / mirror)"
+    return passed(out, CHECK, "network", "paddock:registry", f"every image has a route ({route})")
