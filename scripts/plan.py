@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from serving import helm
@@ -162,13 +163,13 @@ def command(stack: str, out: Path | None, as_json: bool, charts_file: Path | Non
             f"max-model-len {plan.max_model_len}, load ≈ {plan.load_time_seconds:.0f} s"
         )
     for line in found:
-        console.print(f"[yellow]warning:[/] {line}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
     for check, verdict in verdicts(result.findings).items():
         colour = {"pass": "green", "fail": "red", "assumed": "yellow"}[verdict]
         console.print(f"bring-up [bold]{check}[/]: [{colour}]{verdict}[/]", highlight=False)
     for f in result.findings:
         if f.verdict == "fail":
-            console.print(f"[red]error:[/] {f.line()}", highlight=False, soft_wrap=True)
+            console.print(f"[red]error:[/] {escape(f.line())}", highlight=False, soft_wrap=True)
     console.print(
         f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s, "
         f"bring-up {result.analysis_seconds:.2f} s)"
