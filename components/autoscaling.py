@@ -38,6 +38,7 @@ from serving.autoscaling.adapter import (
     split_prometheus_url,
 )
 from serving.autoscaling.values import cluster_autoscaler_values, karpenter_values, keda_values
+from serving.chart_overrides import ReleasePolicy
 from serving.errors import InputError
 from serving.release_values import gpu_node_labels
 from serving.residency.iam import pod_identity_trust_policy
@@ -91,6 +92,8 @@ class AutoscalingArgs:
     adapter_namespace: str = "monitoring"
     """Namespace of the prometheus-adapter release (beside Prometheus)."""
     node_autoscaler_namespace: str = "kube-system"
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of KEDA, prometheus-adapter, cluster-autoscaler, Karpenter."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -180,7 +183,9 @@ class Autoscaling(pulumi.ComponentResource):
             repository_opts={"repo": KEDA_REPO},
             namespace=args.keda_namespace,
             create_namespace=True,
-            values=keda_values(monitoring=args.prometheus),
+            values=args.releases.apply(
+                "keda", args.keda_chart_version, keda_values(monitoring=args.prometheus)
+            ),
             opts=child(self, provider=args.provider),
         )
         for m in args.models:
@@ -205,7 +210,11 @@ class Autoscaling(pulumi.ComponentResource):
             repository_opts={"repo": PROMETHEUS_ADAPTER_REPO},
             namespace=args.adapter_namespace,
             create_namespace=True,
-            values=prometheus_adapter_values(prometheus_url=args.prometheus_url),
+            values=args.releases.apply(
+                "prometheus-adapter",
+                args.prometheus_adapter_chart_version,
+                prometheus_adapter_values(prometheus_url=args.prometheus_url),
+            ),
             opts=child(self, provider=args.provider),
         )
         scalers: dict[str, str] = {}
@@ -231,10 +240,15 @@ class Autoscaling(pulumi.ComponentResource):
         settings = cluster_autoscaler_settings(
             args.models, cluster_name=args.cluster_name, region=args.region
         )
-        values: pulumi.Input[dict[str, Any]] = cluster_autoscaler_values(settings)
+        version = args.cluster_autoscaler_chart_version
+        values: pulumi.Input[dict[str, Any]] = args.releases.apply(
+            "cluster-autoscaler", version, cluster_autoscaler_values(settings)
+        )
         if args.cluster_autoscaler_role_arn is not None:
             values = pulumi.Output.from_input(args.cluster_autoscaler_role_arn).apply(
-                lambda arn: cluster_autoscaler_values(replace(settings, role_arn=arn))
+                lambda arn: args.releases.apply(
+                    "cluster-autoscaler", version, cluster_autoscaler_values(replace(settings, role_arn=arn))
+                )
             )
         else:
             self._pod_identity(name, args, policy)
@@ -275,10 +289,14 @@ class Autoscaling(pulumi.ComponentResource):
         deps: list[pulumi.Resource] = []
         if args.karpenter_chart_version:
             values = pulumi.Output.from_input(args.karpenter_role_arn).apply(
-                lambda arn: karpenter_values(
-                    cluster_name=args.cluster_name,
-                    interruption_queue=args.karpenter_interruption_queue or "",
-                    role_arn=arn,
+                lambda arn: args.releases.apply(
+                    "karpenter",
+                    args.karpenter_chart_version,
+                    karpenter_values(
+                        cluster_name=args.cluster_name,
+                        interruption_queue=args.karpenter_interruption_queue or "",
+                        role_arn=arn,
+                    ),
                 )
             )
             deps.append(

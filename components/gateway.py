@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,8 @@ class GatewayArgs:
     service_account: str = "paddock-gateway"
     """ServiceAccount of the pods (BedrockFallback's GATEWAY_SERVICE_ACCOUNT)."""
     chart_path: Path = CHART_PATH
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    """nodeSelector of the pods: ``{paddock.dev/pool: system}`` on created clusters, ``{}`` when adopted."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -93,6 +95,7 @@ class Gateway(pulumi.ComponentResource):
                 service_account=args.service_account,
                 role_arn=role_arn,
                 api_keys_secret=args.api_keys_secret,
+                node_selector=args.node_selector,
             )
 
         rendered: pulumi.Input[Mapping[str, Any]] = (

@@ -8,12 +8,13 @@ the device plugin in the OS, so the release is skipped for them (``device_plugin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components._common import PKG, child, raise_problems
+from serving.chart_overrides import ReleasePolicy
 from serving.release_values import dcgm_exporter_values, device_plugin_values
 
 DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
@@ -34,6 +35,8 @@ class GpuPlumbingArgs:
     """Create the DCGM ServiceMonitor (needs kube-prometheus-stack's CRDs: paddock:monitoring.enabled)."""
     namespace: str = "kube-system"
     """Namespace of both DaemonSets (system-node-critical priority)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """Image routes (serving/chart_overrides.py); both DaemonSets keep their GPU-node placement."""
 
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -59,7 +62,9 @@ class GpuPlumbing(pulumi.ComponentResource):
                 version=args.device_plugin_version,
                 repository_opts={"repo": DEVICE_PLUGIN_REPO},
                 namespace=args.namespace,
-                values=device_plugin_values(),
+                values=args.releases.apply(
+                    "nvidia-device-plugin", args.device_plugin_version, device_plugin_values()
+                ),
                 opts=child(self, provider=args.provider),
             )
             releases.append("nvidia-device-plugin")
@@ -70,7 +75,11 @@ class GpuPlumbing(pulumi.ComponentResource):
             version=args.dcgm_exporter_version,
             repository_opts={"repo": DCGM_EXPORTER_REPO},
             namespace=args.namespace,
-            values=dcgm_exporter_values(service_monitor=args.service_monitor),
+            values=args.releases.apply(
+                "dcgm-exporter",
+                args.dcgm_exporter_version,
+                dcgm_exporter_values(service_monitor=args.service_monitor),
+            ),
             opts=child(self, provider=args.provider),
         )
         releases.append("dcgm-exporter")

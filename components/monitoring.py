@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components._common import PKG, child, raise_problems
 from serving.autoscaling import AutoscalingSettings, ModelScaling, validate_models
+from serving.chart_overrides import ReleasePolicy
 from serving.monitoring.dashboards import dashboards
 from serving.monitoring.rules import prometheus_rule
 from serving.monitoring.targets import ScrapeTargets, monitors
@@ -44,6 +45,8 @@ class MonitoringArgs:
     targets: ScrapeTargets = field(default_factory=ScrapeTargets)
     dcgm_service_monitor: bool = True
     """Create the DCGM ServiceMonitor here (keep GpuPlumbingArgs.service_monitor False: no duplicate)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """System-node placement and image routes of kube-prometheus-stack (serving/chart_overrides.py)."""
 
     def problems(self) -> list[tuple[str, str]]:
         """Every invalid field as ``(path, reason)``; checked before any child exists."""
@@ -84,7 +87,11 @@ class Monitoring(pulumi.ComponentResource):
             repository_opts={"repo": KPS_REPO},
             namespace=ns,
             create_namespace=True,
-            values=kube_prometheus_stack_values(args.settings),
+            values=args.releases.apply(
+                "kube-prometheus-stack",
+                args.kube_prometheus_stack_version,
+                kube_prometheus_stack_values(args.settings),
+            ),
             opts=child(self, provider=args.provider),
         )
         after = child(self, provider=args.provider, depends_on=[kps])

@@ -102,36 +102,24 @@ def resource_tree(stack: str, region: str, resources: Sequence[Mapping[str, Any]
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the tree.")
 @click.option(
-    "--charts",
-    "charts_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Chart catalog for the bring-up analysis (default serving/catalog/data/charts.yaml).",
-)
-@click.option(
     "--stacks-dir",
     type=click.Path(path_type=Path),
     default=STACKS_DIR,
     show_default=True,
     help="Stack files.",
 )
-def command(stack: str, out: Path | None, as_json: bool, charts_file: Path | None, stacks_dir: Path) -> None:
+def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> None:
     """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md; then
     simulate its bring-up (exit 1 when a check fails)."""
-    from serving.bringup import load_chart_catalog, verdicts
+    from serving.bringup import verdicts
 
     path = stack_path(stack, stacks_dir)
-    if charts_file is not None and not charts_file.is_file():
-        raise InputError(f"no chart catalog {charts_file}", field="--charts")
-    charts = load_chart_catalog(charts_file)
     console = Console(stderr=as_json)
     started = time.perf_counter()
     manifests = helm_available(console)
     offline = importlib.import_module("stacks.offline")
     out_dir = out or PLAN_DIR / stack
-    result = offline.render_plan(
-        stack=stack, out_dir=out_dir, stack_file=path, manifests=manifests, charts=charts
-    )
+    result = offline.render_plan(stack=stack, out_dir=out_dir, stack_file=path, manifests=manifests)
     total = time.perf_counter() - started
     found = warnings(result.config.to_dict(), {a: p.to_dict() for a, p in result.plans.items()})
     failed = [f for f in result.findings if f.verdict == "fail"]

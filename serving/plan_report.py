@@ -88,6 +88,7 @@ def write_plan(
     manifests: bool = True,
     manifest_texts: Mapping[str, str] | None = None,
     bringup: Sequence[Finding] | None = None,
+    sections: Sequence[str] = (),
 ) -> list[Path]:
     """Write every plan file under ``out_dir``; return the written paths, sorted. Files a previous write_plan
     listed in ``.paddock-plan-files`` are removed first; nothing else in ``out_dir`` is deleted.
@@ -117,7 +118,9 @@ def write_plan(
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
         written.append(path)
-    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, bringup))
+    (out_dir / "summary.md").write_text(
+        summary(stack, config, plans, resources, bringup, sections=sections)
+    )
     written.append(out_dir / "summary.md")
     (out_dir / INDEX).write_text("".join(f"{p.relative_to(out_dir)}\n" for p in sorted(written)))
     return sorted(written)
@@ -187,9 +190,12 @@ def summary(
     plans: Mapping[str, Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
     bringup: Sequence[Finding] | None = None,
+    *,
+    sections: Sequence[str] = (),
 ) -> str:
-    """Markdown summary: stack facts, models with their plans, bring-up verdicts, Helm releases, resource
-    counts per type."""
+    """Markdown summary: stack facts, models with their plans, bring-up verdicts, Helm releases,
+    ``sections`` (markdown blocks others compute, e.g. serving.stack_images.images_markdown), resource counts
+    per type."""
     counts = Counter(r["type"] for r in resources)
     lines = [
         f"# Offline plan: stack `{stack}`",
@@ -217,6 +223,8 @@ def summary(
         lines.append(
             f"- `{inputs.get('name')}`: chart `{inputs.get('chart')}` {inputs.get('version', '')} ({source})"
         )
+    for section in sections:
+        lines += ["", section.rstrip("\n")]
     lines += ["", "## Resources by type", "", "| type | count |", "|---|---|"]
     lines += [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items())]
     return "\n".join(lines) + "\n"

@@ -28,6 +28,7 @@ from serving.stack_config_models import (
     ModelConfig,
     MonitoringConfig,
     NetworkConfig,
+    RegistryConfig,
     Residency,
     Versions,
 )
@@ -40,6 +41,7 @@ from serving.stack_config_sections import (
     parse_models,
     parse_monitoring,
     parse_network,
+    parse_registry,
     parse_residency,
     parse_versions,
 )
@@ -55,6 +57,7 @@ __all__ = [
     "ModelConfig",
     "MonitoringConfig",
     "NetworkConfig",
+    "RegistryConfig",
     "Residency",
     "StackConfig",
     "Versions",
@@ -78,6 +81,7 @@ PADDOCK_KEYS = (
     "autoscaling",
     "monitoring",
     "ephemeral",
+    "registry",
 )
 
 
@@ -104,6 +108,8 @@ class StackConfig:
     gateway: GatewayConfig
     autoscaling: AutoscalingConfig
     monitoring: MonitoringConfig
+    registry: RegistryConfig
+    """``paddock:registry``: how nodes pull images (direct, ECR pull-through, mirror)."""
     ephemeral: EphemeralConfig | None = field(default=None)
 
     def model(self, alias: str) -> ModelConfig:
@@ -161,6 +167,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
     autoscaling = parse_autoscaling(sec("autoscaling"))
     monitoring = parse_monitoring(sec("monitoring"))
     models = parse_models(paddock.get("models"), problems, region=region, fallback=fallback)
+    network = parse_network(sec("network"))
     config = StackConfig(
         stack=stack,
         region=region,
@@ -168,7 +175,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
         namespace=namespace or "serving",
         tags=tags,
         residency=parse_residency(sec("residency"), region),
-        network=parse_network(sec("network")),
+        network=network,
         cluster=parse_cluster(sec("cluster"), stack),
         versions=parse_versions(
             sec("versions"), models=models, gateway=gateway, autoscaling=autoscaling, monitoring=monitoring
@@ -178,6 +185,7 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
         gateway=gateway,
         autoscaling=autoscaling,
         monitoring=monitoring,
+        registry=parse_registry(sec("registry"), network, region),
         ephemeral=parse_ephemeral(paddock.get("ephemeral"), problems),
     )
     _cross_checks(config, problems)

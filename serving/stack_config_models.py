@@ -14,6 +14,7 @@ Engine = Literal["vllm", "tgi"]
 CapacityType = Literal["on-demand", "spot"]
 NodeAutoscaler = Literal["cluster-autoscaler", "karpenter", "none"]
 GpuAmiType = Literal["AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA"]
+RegistryMode = Literal["direct", "pull-through", "mirror"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,26 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RegistryConfig:
+    """``paddock:registry``: where nodes pull images from (serving/images.py maps each image to its route)."""
+
+    mode: RegistryMode
+    """``mode``: ``direct`` (upstream registries, needs a NAT), ``pull-through`` (ECR pull-through cache rules
+    the stack creates; nvcr.io images still come from ``mirror``) or ``mirror`` (every image copied to
+    ``mirror``); default ``direct`` when ``paddock:network.natGateway`` is true, else ``pull-through``."""
+    mirror: str | None = None
+    """``mirror``: private registry prefix the user copies images into: ``<host>/<prefix>`` or a bare prefix
+    in the stack's own ECR registry (``paddock-mirror``); required by ``mode: mirror`` and by pull-through
+    stacks that pull from registries ECR cannot cache (nvcr.io: device plugin, DCGM exporter)."""
+    docker_hub_credential_arn: str | None = None
+    """``dockerHubCredentialArn``: Secrets Manager secret (name prefixed ``ecr-pullthroughcache/``) with a
+    Docker Hub user and access token; required for a pull-through rule on Docker Hub (vLLM, Grafana)."""
+    github_credential_arn: str | None = None
+    """``githubCredentialArn``: secret (``ecr-pullthroughcache/`` prefix) with a GitHub user and token;
+    required for a pull-through rule on ghcr.io (KEDA, TGI)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Versions:
     """``paddock:versions``: every third-party chart and image, pinned (never defaulted in components)."""
 
@@ -79,6 +100,8 @@ class Versions:
     aws_cli_image: str | None = None
     """Image of the init container that syncs S3 weights (required when a model uses s3:// weights)."""
     gateway_image: str | None = None
+    """``gatewayImage``; default: the ECR repository the stack creates (``paddock-gateway``) at the project
+    version tag (resolved by stacks/program.py, which knows the account)."""
     keda_chart: str | None = None
     prometheus_adapter_chart: str | None = None
     """prometheus-adapter chart: the HPAs' custom-metrics API when ``paddock:autoscaling.keda`` is false."""

@@ -21,6 +21,7 @@ from serving.stack_config_models import (
     ModelConfig,
     MonitoringConfig,
     NetworkConfig,
+    RegistryConfig,
     Residency,
     Versions,
 )
@@ -33,6 +34,11 @@ IMAGE = r"[a-z0-9]+([._/:-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha
 CHART_VERSION = r"v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?"
 ROLE_ARN = r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+"
 KMS_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+"
+#: a Secrets Manager secret ECR pull-through cache may use: its name must start with ecr-pullthroughcache/
+PTC_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/[\w/+=.@-]+"
+#: registry prefix: ``host/prefix`` or a bare ECR repository prefix (``paddock-mirror``)
+MIRROR = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*"
+REGISTRY_MODES = ("direct", "pull-through", "mirror")
 #: GPU catalog ids accepted for ``gpu`` (DESIGN.md "paddock size"); sizing validates against the catalog.
 GPU_IDS = ("a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200")
 AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
@@ -154,7 +160,7 @@ def parse_versions(
         vllm_image=_image(s, "vllmImage", when("vllm" in engines, "a model uses engine vllm")),
         tgi_image=_image(s, "tgiImage", when("tgi" in engines, "a model uses engine tgi")),
         aws_cli_image=_image(s, "awsCliImage", when(any(m.weights != "hf" for m in models), "s3:// weights")),
-        gateway_image=_image(s, "gatewayImage", when(gateway.enabled, "paddock:gateway.enabled")),
+        gateway_image=_image(s, "gatewayImage", None),  # default: the ECR repository the stack creates
         keda_chart=_chart(s, "kedaChart", when(autoscaling.keda, "paddock:autoscaling.keda")),
         prometheus_adapter_chart=_chart(
             s,
@@ -181,6 +187,39 @@ def parse_versions(
     )
     s.finish()
     return v
+
+
+def parse_registry(s: Section, network: NetworkConfig, region: str) -> RegistryConfig:
+    """``paddock:registry``; the default mode follows ``paddock:network.natGateway``. Whether every image the
+    stack pulls has a route is checked once all sections are parsed (serving/stack_images.py)."""
+    mode = s.get_choice("mode", REGISTRY_MODES, "direct" if network.nat_gateway else "pull-through")
+    mirror = s.get_str(
+        "mirror", None, pattern=MIRROR, hint="is not a registry prefix (host/prefix or prefix)"
+    )
+    hint = "is not a Secrets Manager secret ARN whose name starts with ecr-pullthroughcache/"
+    docker = s.get_str("dockerHubCredentialArn", None, pattern=PTC_SECRET_ARN, hint=hint)
+    github = s.get_str("githubCredentialArn", None, pattern=PTC_SECRET_ARN, hint=hint)
+    if mode == "mirror" and mirror is None and not s.has("mirror"):
+        s.problems.add(s.key("mirror"), "is required with mode: mirror (the prefix images are copied to)")
+    if mode == "direct" and network.create and not network.nat_gateway:
+        s.problems.add(
+            s.key("mode"),
+            "direct needs internet egress: set paddock:network.natGateway: true, or use pull-through/mirror",
+        )
+    for name, arn in (("dockerHubCredentialArn", docker), ("githubCredentialArn", github)):
+        arn_region = arn.split(":")[3] if isinstance(arn, str) else region
+        if region and arn_region != region:
+            s.problems.add(
+                s.key(name), f"the secret must be in {region}, the region of the pull-through rules"
+            )
+    r = RegistryConfig(
+        mode=mode or "pull-through",
+        mirror=mirror,
+        docker_hub_credential_arn=docker,
+        github_credential_arn=github,
+    )
+    s.finish()
+    return r
 
 
 def _gpu(s: Section) -> Any:

@@ -17,8 +17,9 @@ from serving.bringup import BringupInput, ChartCatalog, Finding, analyze, load_c
 from serving.plan_report import render_manifests, write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
+from serving.stack_images import images_markdown, stack_image_routes
 from stacks.config import to_pulumi_config
-from stacks.mock_runtime import run_program
+from stacks.mock_runtime import ACCOUNT_ID, run_program
 from stacks.planning import plan_models
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,5 +122,6 @@ def render_plan(
         manifests=manifests,
         manifest_texts=texts,
         bringup=findings,
+        sections=[images_markdown(stack_image_routes(result.config, ACCOUNT_ID))],
     )
     return replace(result, findings=tuple(findings), analysis_seconds=analysis)

@@ -26,12 +26,15 @@ from components import (
     Network,
     NetworkArgs,
 )
+from components.registry import PullThroughRule, Registry, RegistryArgs
 from serving.autoscaling.config import monitoring_settings
 from serving.catalog import get_instance
+from serving.chart_overrides import ReleasePolicy
 from serving.errors import PaddockError
 from serving.release_values import NodeShape
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import ModelConfig, StackConfig
+from serving.stack_images import gateway_image, registry_needs, release_policy, system_node_selector
 from stacks import config as stack_config
 from stacks.planning import plan_models
 
@@ -53,6 +56,12 @@ class Platform:
     model_servers: dict[str, ModelServer]
     gpu_plumbing: GpuPlumbing
     exports: dict[str, Any] = field(default_factory=dict)
+    account: str = ""
+    """AWS account id of the stack (aws.get_caller_identity; 123456789012 under the mock runtime)."""
+    releases: ReleasePolicy = field(default_factory=ReleasePolicy)
+    """Image routes + system placement for every release (serving/stack_images.py)."""
+    registry: Registry | None = None
+    """ECR repositories and pull-through rules the images need (components/registry.py)."""
 
 
 def node_shape(plan: ServingPlan) -> NodeShape | None:
@@ -131,15 +140,24 @@ def _node_group(
 
 
 def _model_server(
-    cfg: StackConfig, model: ModelConfig, plan: ServingPlan, cluster: Cluster, tags: dict[str, str]
+    cfg: StackConfig,
+    model: ModelConfig,
+    plan: ServingPlan,
+    cluster: Cluster,
+    tags: dict[str, str],
+    releases: ReleasePolicy,
+    registry: Registry,
 ) -> ModelServer:
+    route = releases.router.route if releases.router is not None else None
+    image = cfg.versions.engine_image(model.engine)
+    sync = cfg.versions.aws_cli_image
     return ModelServer(
         f"model-{model.alias}",
         ModelServerArgs(
             model=model,
             plan=plan,
-            image=cfg.versions.engine_image(model.engine),
-            aws_cli_image=cfg.versions.aws_cli_image,
+            image=route(image).reference if route else image,
+            aws_cli_image=route(sync).reference if route and sync else sync,
             cluster_name=cluster.cluster_name,
             provider=cluster.provider,
             namespace=cluster.serving_namespace,
@@ -149,10 +167,55 @@ def _model_server(
             allowed_client_namespaces=(MONITORING_NAMESPACE,) if monitoring_settings(cfg) is not None else (),
             node=node_shape(plan),
         ),
+        opts=pulumi.ResourceOptions(depends_on=[registry]),  # pull-through rules before the first pull
     )
 
 
-def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
+def _account() -> str:
+    """The stack's AWS account id (a synchronous invoke: image references are plain strings in values)."""
+    import pulumi_aws as aws
+
+    return str(aws.get_caller_identity().account_id)
+
+
+def _registry(cfg: StackConfig, account: str, tags: dict[str, str]) -> Registry:
+    """ECR pull-through rules, mirror repositories and the gateway repository the stack's images need."""
+    needs = registry_needs(cfg, account)
+    return Registry(
+        "registry",
+        RegistryArgs(
+            region=cfg.region,
+            account=account,
+            rules=tuple(
+                PullThroughRule(
+                    prefix=r.prefix,
+                    upstream_url=r.upstream_url,
+                    credential_arn=r.credential_arn,
+                    credential_required=r.credential_required,
+                )
+                for r in needs.rules
+            ),
+            mirror_repositories=needs.mirror_repositories,
+            gateway_repository=needs.gateway_repository,
+            tags=tags,
+        ),
+    )
+
+
+def _first_pull(alias: str, group: GpuNodeGroup, registry: Registry) -> None:
+    """Let a GPU node group's role make the first pull through the stack's pull-through rules."""
+    import pulumi_aws as aws
+
+    if registry.node_policy_arn is None:
+        return
+    aws.iam.RolePolicyAttachment(
+        f"gpu-{alias}-first-pull",
+        role=group.node_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]),
+        policy_arn=registry.node_policy_arn,
+    )
+
+
+def _gpu_plumbing(cfg: StackConfig, cluster: Cluster, releases: ReleasePolicy) -> GpuPlumbing:
     bottlerocket = cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")  # ships the device plugin itself
     return GpuPlumbing(
         "gpu",
@@ -161,6 +224,7 @@ def _gpu_plumbing(cfg: StackConfig, cluster: Cluster) -> GpuPlumbing:
             device_plugin_version=None if bottlerocket else cfg.versions.nvidia_device_plugin_chart,
             dcgm_exporter_version=cfg.versions.dcgm_exporter_chart,
             service_monitor=False,  # Monitoring creates DCGM's ServiceMonitor after the Prometheus CRDs exist
+            releases=releases,
         ),
     )
 
@@ -170,8 +234,15 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
     tags = cfg.aws_tags()
     network = _network(cfg, tags)
     cluster = _cluster(cfg, network, tags)
+    account = _account()
+    releases = release_policy(cfg, account)
+    registry = _registry(cfg, account, tags)
     node_groups = {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
-    servers = {m.alias: _model_server(cfg, m, plans[m.alias], cluster, tags) for m in cfg.models}
+    for alias, group in node_groups.items():
+        _first_pull(alias, group, registry)
+    servers = {
+        m.alias: _model_server(cfg, m, plans[m.alias], cluster, tags, releases, registry) for m in cfg.models
+    }
     return Platform(
         config=cfg,
         plans=plans,
@@ -180,7 +251,10 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
         cluster=cluster,
         node_groups=node_groups,
         model_servers=servers,
-        gpu_plumbing=_gpu_plumbing(cfg, cluster),
+        gpu_plumbing=_gpu_plumbing(cfg, cluster, releases),
+        account=account,
+        releases=releases,
+        registry=registry,
     )
 
 
@@ -248,20 +322,26 @@ def add_gateway(platform: Platform) -> None:
     from serving.gateway.routes_from_stack import routes_from_stack
 
     cfg = platform.config
-    if not cfg.gateway.enabled or cfg.versions.gateway_image is None:
-        return  # the config parser requires versions.gatewayImage whenever the gateway is enabled
+    if not cfg.gateway.enabled:
+        return
+    image = gateway_image(cfg, platform.account)  # default: the stack's ECR repository, project version tag
+    router = platform.releases.router
+    deps: list[pulumi.Resource] = [*platform.model_servers.values()]
+    if platform.registry is not None:
+        deps.append(platform.registry)
     gateway = Gateway(
         "gateway",
         GatewayArgs(
             namespace=cfg.namespace,
-            image=cfg.versions.gateway_image,
+            image=router.route(image, key="paddock:versions.gatewayImage").reference if router else image,
             routes=routes_from_stack(cfg, platform.plans),
             provider=platform.cluster.provider,
             role_arn=None,
             replicas=cfg.gateway.replicas,
             api_keys_secret=cfg.gateway.api_keys_secret or None,
+            node_selector=system_node_selector(cfg),
         ),
-        opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
+        opts=pulumi.ResourceOptions(depends_on=deps),
     )
     platform.exports["gatewayUrl"] = gateway.service_url
 
@@ -293,6 +373,7 @@ def add_monitoring(platform: Platform) -> None:
             namespace=MONITORING_NAMESPACE,
             targets=ScrapeTargets(serving_namespace=cfg.namespace, gateway_namespace=cfg.namespace),
             dcgm_service_monitor=True,  # here, not in GpuPlumbing: kube-prometheus-stack brings the CRD
+            releases=platform.releases,
         ),
     )
     platform.exports["prometheusUrl"] = monitoring.prometheus_url
@@ -325,6 +406,7 @@ def add_autoscaling(platform: Platform) -> None:
             karpenter_ami_alias=cfg.autoscaling.karpenter_ami_alias,
             prometheus_url=f"http://prometheus-operated.{MONITORING_NAMESPACE}.svc:9090",
             tags=platform.tags,
+            releases=platform.releases,
         ),
         opts=pulumi.ResourceOptions(depends_on=list(platform.model_servers.values())),
     )

@@ -10,7 +10,7 @@ check returns findings: ``(check id, verdict pass|fail|assumed, resource, config
 from __future__ import annotations
 
 from serving.bringup.analysis import CHECKS, analyze, verdicts
-from serving.bringup.charts import ChartCatalog, load_chart_catalog
+from serving.bringup.charts import ChartCatalog, catalog_of, load_chart_catalog
 from serving.bringup.model import BringupInput, Finding
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ChartCatalog",
     "Finding",
     "analyze",
+    "catalog_of",
     "load_chart_catalog",
     "verdicts",
 ]

@@ -7,31 +7,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from serving.bringup import facts
 from serving.bringup.checks_common import assumed, fail, passed
 from serving.bringup.context import Cluster
 from serving.bringup.model import Finding
 from serving.bringup.workloads import Pod
+from serving.catalog.charts import get_registry, list_registries
+from serving.images import parse_image
 
 CHECK = "images"
 NAT = "aws:ec2/natGateway:NatGateway"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 PTC_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 ECR_ENDPOINTS = frozenset({"ecr.api", "ecr.dkr", "s3"})
-NEEDS_CREDENTIAL = ("registry-1.docker.io", "ghcr.io", "registry.gitlab.com")
 
 
-def split_image(image: str) -> tuple[str, str]:
-    """``(registry host, repository)``: ``vllm/vllm-openai:v1`` -> (``docker.io``, ``vllm/vllm-openai``);
-    ``nginx`` -> (``docker.io``, ``library/nginx``)."""
-    ref = image.split("@", 1)[0]
-    first, _, rest = ref.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        host, path = first, rest
-    else:
-        host, path = "docker.io", ref if rest else f"library/{ref}"
-    last = path.rsplit("/", 1)[-1]
-    return host, path.rsplit(":", 1)[0] if ":" in last else path
+def _needs_credential() -> set[str]:
+    """Upstream URLs whose pull-through rule needs a Secrets Manager credential (catalog charts.yaml)."""
+    return {
+        r.pull_through.upstream_url
+        for r in list_registries()
+        if r.pull_through is not None and r.pull_through.credential == "required"
+    }
+
+
+def registry_host(image: str) -> str:
+    """Registry host of an image reference (``vllm/vllm-openai:v1`` -> ``docker.io``); a reference without
+    tag (EKS add-on images as data/eks.yaml names them) is read as if it had one."""
+    try:
+        return parse_image(image).registry
+    except ValueError:
+        return parse_image(f"{image}:any").registry
 
 
 def endpoint_services(c: Cluster) -> set[str]:
@@ -41,7 +46,7 @@ def endpoint_services(c: Cluster) -> set[str]:
 
 
 def _route(c: Cluster, pod: Pod, image: str, *, nat: bool, ecr_ok: bool) -> Finding | None:
-    host, repo = split_image(image)
+    host = registry_host(image)
     region = c.inp.region
     if ".dkr.ecr." in host:
         same = host.endswith(f".{region}.amazonaws.com")
@@ -60,11 +65,12 @@ def _route(c: Cluster, pod: Pod, image: str, *, nat: bool, ecr_ok: bool) -> Find
         )
     if nat:
         return None
-    upstream = facts.eks_facts()["pull_through_upstreams"]["registries"].get(host)
+    registry = get_registry(host)
+    upstream = registry.pull_through if registry else None
     if upstream:
-        cred = ", with a Secrets Manager credential" if upstream["credential"] else ""
+        cred = ", with a Secrets Manager credential" if upstream.credential == "required" else ""
         how = (
-            f"add an ECR pull-through cache rule for {upstream['upstream']} "
+            f"add an ECR pull-through cache rule for {upstream.upstream_url} "
             f"(paddock:registry.mode pull-through{cred})"
         )
     else:
@@ -94,7 +100,7 @@ def check_images(c: Cluster) -> list[Finding]:
     for rule in c.graph.of_type(PTC_RULE):
         inputs: Mapping[str, Any] = rule["inputs"]
         url = str(inputs.get("upstreamRegistryUrl", ""))
-        if url in NEEDS_CREDENTIAL and not inputs.get("credentialArn"):
+        if url in _needs_credential() and not inputs.get("credentialArn"):
             out.append(
                 fail(
                     CHECK,

@@ -53,7 +53,7 @@ def installers(c: Cluster, kind: str) -> list[str]:
     return [
         str(r["name"])
         for spec in c.inp.charts.installers(kind)
-        for r in c.releases(spec.chart)
+        for r in c.releases(spec.name)
         if str(r["inputs"].get("version")) == spec.version
     ]
 

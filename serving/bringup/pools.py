@@ -216,9 +216,13 @@ def tolerates(pod: Pod, taint: Mapping[str, str]) -> bool:
 
 
 def matches(pod: Pod, pool: Pool) -> bool:
-    """The pod's nodeSelector is satisfied by the pool's labels and it tolerates every taint."""
+    """The pod's nodeSelector and required affinity (one alternative) are satisfied by the pool's labels and
+    it tolerates every taint (the adopted cluster's nodes are assumed to carry only kubernetes.io/os)."""
     if any(pool.labels.get(k) != str(v) for k, v in pod.node_selector.items()):
         return False
+    if pod.affinity:
+        if not any(all(pool.labels.get(k) in vals for k, vals in alt.items()) for alt in pod.affinity):
+            return False
     return all(tolerates(pod, t) for t in pool.taints)
 
 

@@ -11,8 +11,11 @@ from typing import Any
 import yaml
 
 from serving.bringup import facts
-from serving.bringup.charts import ChartCatalog, ChartSpec, ChartWorkload, values_at
+from serving.bringup.charts import ChartCatalog, values_at
 from serving.bringup.quantity import cpu_millis, mebibytes
+from serving.catalog.charts import ChartSpec, Workload
+from serving.chart_overrides import enabled_workloads, upstream_reference
+from serving.images import eks_registry_host
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ADDON = "aws:eks/addon:Addon"
@@ -39,6 +42,8 @@ class Pod:
     service_account: str | None = None
     empty_dirs: Mapping[str, float] = field(default_factory=dict)
     """emptyDir name -> sizeLimit MiB (0 when unlimited)."""
+    affinity: tuple[Mapping[str, tuple[str, ...]], ...] = ()
+    """Required node affinity: alternatives, each label -> allowed values (one alternative must match)."""
 
     @property
     def daemon(self) -> bool:
@@ -130,31 +135,29 @@ def manifest_kinds(text: str) -> list[str]:
     ]
 
 
-def _enabled(values: Mapping[str, Any], path: str | None, default: bool) -> bool:
-    found = values_at(values, path)
-    return default if found is None else bool(found)
-
-
 def chart_workload_pod(
-    release: Mapping[str, Any], chart: ChartSpec, wl: ChartWorkload, values: Mapping[str, Any]
-) -> Pod | None:
-    """The pod of one third-party workload as our values configure it; None when our values switch it off."""
-    if not _enabled(values, wl.enabled_path, wl.enabled_default):
-        return None
+    release: Mapping[str, Any],
+    chart: ChartSpec,
+    wl: Workload,
+    values: Mapping[str, Any],
+    catalog: ChartCatalog,
+) -> Pod:
+    """The pod of one third-party workload as our values configure it (catalog defaults otherwise)."""
     replicas = values_at(values, wl.replicas_path)
     selector = values_at(values, wl.node_selector_path)
     tolerations = values_at(values, wl.tolerations_path)
     resources = values_at(values, wl.resources_path)
-    requests = (resources or {}).get("requests") if isinstance(resources, Mapping) else None
-    req = requests if requests else wl.default_requests
-    account = values_at(values, wl.service_account_path) or wl.service_account
-    images = tuple(image_ref(chart, i, values) for i in chart.images if i.workload in (None, wl.name))
+    requests = resources.get("requests") if isinstance(resources, Mapping) else None
+    req: Mapping[str, Any] = requests if requests else wl.default_requests
+    path, default = catalog.extra(chart.name).service_accounts.get(wl.name, (None, None))
+    account = values_at(values, path) or default
+    images = tuple(upstream_reference(chart.image(i), values) for i in wl.images)
     return Pod(
-        name=wl.name,
+        name=wl.name if wl.name.startswith(chart.name) else f"{chart.name}-{wl.name}",
         kind=wl.kind,
         owner=str(release["name"]),
         namespace=str(release["inputs"].get("namespace", "default")),
-        replicas=wl.replicas if replicas is None else int(replicas),
+        replicas=1 if wl.kind == "DaemonSet" else int(replicas if replicas is not None else wl.replicas or 1),
         node_selector=dict(selector) if selector else dict(wl.default_node_selector),
         tolerations=tuple(tolerations) if tolerations else wl.default_tolerations,
         cpu_m=cpu_millis(req.get("cpu")),
@@ -162,14 +165,8 @@ def chart_workload_pod(
         gpus=int(float(req.get("nvidia.com/gpu", 0) or 0)),
         images=images,
         service_account=str(account) if account else None,
+        affinity=() if values.get("affinity") else wl.default_affinity_requires,
     )
-
-
-def image_ref(chart: ChartSpec, image: Any, values: Mapping[str, Any]) -> str:
-    """``registry/repository`` of a chart image after our values' overrides."""
-    registry = values_at(values, image.registry_path) or image.registry
-    repository = values_at(values, image.repository_path) or image.repository
-    return f"{registry}/{repository}" if registry else str(repository)
 
 
 def _addon_config(addon: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,8 +184,7 @@ def addon_pods(
     """Pods of the EKS add-ons: each managed add-on (with its configurationValues' nodeSelector, tolerations,
     replicaCount) and, on a created cluster, the self-managed defaults EKS installs (coredns, vpc-cni,
     kube-proxy) unless a managed add-on of that name replaces them or bootstrapSelfManagedAddons is false."""
-    account = facts.eks_facts()["addon_registry"]["account"]
-    registry = f"{account}.dkr.ecr.{region}.amazonaws.com"
+    registry = eks_registry_host(region)
     managed = {str(r["inputs"].get("addonName")): r for r in resources if r["type"] == ADDON}
     cluster = next((r for r in resources if r["type"] == CLUSTER), None)
     bootstrap = cluster is not None and cluster["inputs"].get("bootstrapSelfManagedAddons", True) is not False
@@ -259,10 +255,12 @@ def collect(
         if spec is None:
             out.unknown_charts.append((str(r["name"]), f"{chart_name}@{inputs.get('version', '')}"))
             continue
-        for wl in spec.workloads:
-            pod = chart_workload_pod(r, spec, wl, values)
-            if pod is not None:
-                out.pods.append(pod)
-        out.kinds[str(r["name"])] = [kind for kind, when in spec.renders if _enabled(values, when, False)]
+        out.pods.extend(
+            chart_workload_pod(r, spec, wl, values, charts) for wl in enabled_workloads(spec, values)
+        )
+        renders = charts.extra(spec.name).renders
+        out.kinds[str(r["name"])] = sorted(
+            {kind for kind, when in renders if values_at(values, when) is True}
+        )
     out.pods.extend(addon_pods(resources, region, cluster_created=cluster_created))
     return out

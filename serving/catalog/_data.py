@@ -17,7 +17,7 @@ import yaml
 from serving.errors import CatalogError
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DATA_FILES = ("models.yaml", "gpus.yaml", "instances.yaml", "prices.yaml", "bedrock.yaml")
+DATA_FILES = ("models.yaml", "gpus.yaml", "instances.yaml", "prices.yaml", "bedrock.yaml", "charts.yaml")
 
 
 @functools.cache

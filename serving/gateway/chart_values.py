@@ -27,6 +27,7 @@ def gateway_values(
     service_account: str,
     role_arn: str | None,
     api_keys_secret: str | None,
+    node_selector: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Chart values; ``routes`` is validated with the gateway's own loader first (RoutesConfigError)."""
     parse_routes(routes)
@@ -43,5 +44,6 @@ def gateway_values(
             "role_arn": role_arn or "",
             "api_keys_secret": api_keys_secret or "",
             "pdb_min_available": 1 if replicas > 1 else 0,
+            "node_selector": dict(node_selector or {}),
         },
     )

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from serving.bringup import BringupInput, Finding, analyze, load_chart_catalog
 
-CHARTS = load_chart_catalog(Path(__file__).resolve().parent / "bringup_data" / "charts.yaml")
+CHARTS = load_chart_catalog()  # the shipped serving/catalog/data/charts.yaml
 SYSTEM = {"paddock.dev/pool": "system"}
 GPU_TAINT = [{"key": "nvidia.com/gpu", "value": "true", "effect": "NO_SCHEDULE"}]
 GPU_TOL = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]

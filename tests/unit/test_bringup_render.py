@@ -10,12 +10,11 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from serving.bringup import load_chart_catalog, verdicts
+from serving.bringup import verdicts
 from serving.bringup.model import Graph
 from stacks import offline
 from stacks.mock_runtime import provider_name, request_dependencies, urn_name
 
-FIXTURE_CHARTS = Path(__file__).resolve().parent / "bringup_data" / "charts.yaml"
 URN = "urn:pulumi:dev::paddock::paddock:cluster:Cluster$aws:eks/cluster:Cluster::eks-eks"
 
 
@@ -38,8 +37,7 @@ def test_request_dependencies_merge_explicit_and_property_dependencies() -> None
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> tuple[offline.PlanResult, Path]:
     out = tmp_path_factory.mktemp("dev")
-    charts = load_chart_catalog(FIXTURE_CHARTS)
-    return offline.render_plan(stack="dev", out_dir=out, charts=charts), out
+    return offline.render_plan(stack="dev", out_dir=out), out
 
 
 def test_resources_record_depends_on_and_provider(dev: tuple[offline.PlanResult, Path]) -> None:
@@ -78,7 +76,6 @@ def test_private_endpoint_variant_fails_reachability(tmp_path: Path) -> None:
         stack_file=path,
         out_dir=tmp_path / "p",
         manifests=False,
-        charts=load_chart_catalog(FIXTURE_CHARTS),
     )
     (f,) = [f for f in result.findings if f.check == "reachability"]
     assert (f.verdict, f.resource, f.key) == ("fail", "eks-eks", "paddock:cluster.endpointPublicAccess")

@@ -40,6 +40,7 @@ LISTS = {
     "instances.yaml": "instances",
     "prices.yaml": "on_demand",
     "bedrock.yaml": "models",
+    "charts.yaml": "charts",
 }
 
 

@@ -12,7 +12,6 @@ import yaml
 from scripts.cli import main
 
 STACKS = Path(__file__).resolve().parents[2] / "stacks"
-FIXTURE_CHARTS = Path(__file__).resolve().parent / "bringup_data" / "charts.yaml"
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -139,16 +138,6 @@ def test_failing_bring_up_exits_1_naming_resource_and_key(
     )
     summary = (tmp_path / "p" / "summary.md").read_text()
     assert "## Bring-up" in summary and "| `reachability` |" in summary and "**fail**" in summary
-
-
-def test_charts_option_reads_another_catalog(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    stacks = _broken_stack(tmp_path)
-    args = ("-s", "private", "--stacks-dir", str(stacks), "--out", str(tmp_path / "p"), "--json")
-    code, out, _ = _run(capsys, *args, "--charts", str(FIXTURE_CHARTS))
-    findings = json.loads(out)["bringup"]["findings"]
-    assert code == 1 and not any("is not in" in f["message"] for f in findings)  # every chart described
-    code, _, err = _run(capsys, *args, "--charts", str(tmp_path / "none.yaml"))
-    assert code == 2 and "--charts: no chart catalog" in err
 
 
 def test_plan_keeps_files_it_did_not_write(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -221,7 +221,6 @@ ERRORS = [
     ("paddock:versions.vllmImage", "vllm/vllm-openai:latest", "paddock:versions.vllmImage", "uses :latest"),
     ("paddock:versions.vllmImage", ..., "paddock:versions.vllmImage", "a model uses engine vllm"),
     ("paddock:versions.awsCliImage", ..., "paddock:versions.awsCliImage", "s3:// weights"),
-    ("paddock:versions.gatewayImage", ..., "paddock:versions.gatewayImage", "paddock:gateway.enabled"),
     ("paddock:versions.kedaChart", ..., "paddock:versions.kedaChart", "paddock:autoscaling.keda"),
     (
         "paddock:versions.kubePrometheusStackChart",
