@@ -118,9 +118,7 @@ def write_plan(
         path.parent.mkdir(exist_ok=True)
         path.write_text(text)
         written.append(path)
-    (out_dir / "summary.md").write_text(
-        summary(stack, config, plans, resources, bringup, sections=sections)
-    )
+    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, bringup, sections=sections))
     written.append(out_dir / "summary.md")
     (out_dir / INDEX).write_text("".join(f"{p.relative_to(out_dir)}\n" for p in sorted(written)))
     return sorted(written)
