@@ -1,6 +1,6 @@
 """Time ``paddock plan`` per stack: one-off imports, then sizing + mock run, manifests, bring-up analysis.
 
-Run: ``uv run python bench/plan_time.py [--repeat N] [--charts FILE]``. Prints one row per stack: first
+Run: ``uv run python bench/plan_time.py [--repeat N] [--stacks dev ...]``. Prints one row per stack: first
 render in the process, best of N warm renders (render_stack: sizing + Pulumi mock run), best of N
 ``helm template`` passes of our charts, best of N bring-up analyses (serving.bringup.analyze over the
 rendered records and manifests) and best of N full plans (render_plan: all of it + files). The budget is
@@ -23,14 +23,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stacks", nargs="*", default=["dev", "prod-eu", "ephemeral"])
-    parser.add_argument("--charts", type=Path, default=None, help="chart catalog (default the shipped one)")
     args = parser.parse_args()
     started = time.perf_counter()
     from serving.bringup import BringupInput, analyze, load_chart_catalog
     from serving.plan_report import render_manifests
     from stacks import offline, program  # noqa: F401  (pulumi, pulumi_aws, pulumi_kubernetes, sizing)
 
-    charts = load_chart_catalog(args.charts)
+    charts = load_chart_catalog()
     imported = time.perf_counter() - started
     print(f"imports: {imported:.2f} s (one-off per process); chart catalog {charts.path}")
     print(

@@ -52,6 +52,13 @@ def _route(c: Cluster, pod: Pod, image: str, *, nat: bool, ecr_ok: bool) -> Find
         same = host.endswith(f".{region}.amazonaws.com")
         if (same and ecr_ok) or nat:
             return None
+        if not c.network_created:
+            return assumed(
+                CHECK,
+                pod.owner,
+                "paddock:network.create",
+                f"{image}: adopted VPC, its route to ECR (endpoints or NAT) assumed",
+            )
         where = "in the stack's region" if same else "in another region"
         return fail(
             CHECK,
