@@ -97,34 +97,48 @@ def _nvme_gib(pool: Pool) -> float:
 
 
 def _disk_of(c: Cluster, pool: Pool, alias: str) -> list[Finding]:
+    """The rendered disk (RAID0 NVMe when the launch template mounts it, else the data volume) against the
+    plan's cache (``cache_gib``, else checkpoint x replicas per node) + image (``image_gib``, else
+    data/eks.yaml), 90 % usable (kubelet hard eviction nodefs.available<10%)."""
     plan = c.inp.plans.get(alias) or {}
     if not plan:
         return []
     out: list[Finding] = []
+    disk = facts.eks_facts()["disk"]
     per_node = max(1, int(plan.get("replicas_per_node", 1)))
-    checkpoint = float(plan.get("checkpoint_gib", plan.get("weights_gib_total", 0)))
-    need = float(plan.get("cache_gib", checkpoint * per_node))
+    checkpoint = float(plan.get("checkpoint_gib", 0))
+    need = float(plan.get("cache_gib") or checkpoint * per_node)
     pods = [p for p in c.pods if p.node_selector.get("paddock.dev/model") == alias and not p.daemon]
-    image = max((facts.image_disk_gib(i.rsplit(":", 1)[0]) for p in pods for i in p.images), default=0.0)
+    estimate = max((facts.image_disk_gib(i.rsplit(":", 1)[0]) for p in pods for i in p.images), default=0.0)
+    image = float(plan.get("image_gib") or estimate)
     nvme = _nvme_gib(pool)
-    kind = str(plan.get("cache_disk_kind") or ("nvme" if pool.raid0_nvme else "root"))
-    capacity = float(plan.get("cache_disk_capacity_gib") or (nvme if kind == "nvme" else pool.root_gib))
-    system = 0.0 if kind == "nvme" else float(facts.eks_facts()["root_reserved_gib"]["value"])
-    # containerd writes images where kubelet writes emptyDirs: both on NVMe when RAID0-mounted, else the root
-    where = (
-        f"local NVMe RAID0 ({capacity:.0f} GiB)" if kind == "nvme" else f"the {capacity:.0f} GiB root volume"
-    )
-    if kind != "nvme" and nvme and not pool.raid0_nvme:
+    key = c.model_key(alias, "gpu")
+    if plan.get("cache_disk") == "nvme" and not pool.raid0_nvme:
+        out.append(
+            fail(
+                "disk",
+                pool.name,
+                key,
+                f"{alias}: the plan puts the cache on local NVMe but {pool.name}'s launch template does not "
+                "mount the instance store (no RAID0 user data): it lands on the root volume",
+            )
+        )
+    on_nvme = pool.raid0_nvme and nvme > 0
+    capacity = nvme if on_nvme else pool.root_gib
+    usable = capacity * float(disk["usable_fraction"])
+    system = 0.0 if on_nvme else float(disk["root_reserved_gib"])
+    where = f"local NVMe RAID0 ({capacity:.0f} GiB)" if on_nvme else f"the {capacity:.0f} GiB data volume"
+    if not on_nvme and nvme:
         where += f" (the instance's {nvme:.0f} GiB NVMe is not mounted)"
-    if need + image + system > capacity:
+    if need + image + system > usable:
         extra = f" + {system:.0f} GiB system" if system else ""
         out.append(
             fail(
                 "disk",
                 pool.name,
-                c.model_key(alias, "gpu"),
-                f"{alias}: cache {need:.0f} GiB ({per_node} x {checkpoint:.0f} GiB checkpoint) + image "
-                f"{image:.0f} GiB{extra} exceed {where}",
+                key,
+                f"{alias}: cache {need:.0f} GiB (checkpoint {checkpoint:.0f} GiB, {per_node} per node) + "
+                f"image {image:.0f} GiB{extra} exceed {usable:.0f} GiB usable of {where}",
             )
         )
     for pod in (p for p in pods if p.empty_dirs):
@@ -143,10 +157,8 @@ def _disk_of(c: Cluster, pool: Pool, alias: str) -> list[Finding]:
 
 
 def check_disk(c: Cluster) -> list[Finding]:
-    """Per model node group: the cache (checkpoint x replicas per node, or the plan's ``cache_gib``) plus
-    the engine image fit the disk they are written to (the plan's ``cache_disk_kind`` /
-    ``cache_disk_capacity_gib`` when present; else local NVMe when the node mounts it RAID0, else the launch
-    template's data volume), and the cache emptyDir's sizeLimit holds the checkpoint."""
+    """Per model node group: the cache plus the engine image fit the disk they are written to (see
+    :func:`_disk_of`), the plan's NVMe cache is really mounted, the cache emptyDir holds the checkpoint."""
     out = [
         f
         for pool in c.pools

@@ -76,6 +76,14 @@ def _user_data(lt: Mapping[str, Any]) -> str:
         return raw
 
 
+def mounts_instance_store(user_data: str) -> bool:
+    """Whether launch-template user data puts kubelet/containerd on the instance store: AL2023 nodeadm
+    ``localStorage: {strategy: RAID0}`` or Bottlerocket ``apiclient ephemeral-storage init`` + ``bind``."""
+    nodeadm = "localStorage" in user_data and "RAID0" in user_data
+    bottlerocket = "ephemeral-storage" in user_data and "init" in user_data and "bind" in user_data
+    return nodeadm or bottlerocket
+
+
 def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
     """A :class:`Pool` from an ``aws:eks/nodeGroup:NodeGroup`` record (its launch template found through
     its dependsOn)."""
@@ -113,7 +121,7 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
             size = (bdm.get("ebs") or {}).get("volumeSize")
             if size and bdm.get("deviceName") == data_device:
                 root = float(size)
-        raid0 = "RAID0" in _user_data(lt) or "raid0" in _user_data(lt).lower()
+        raid0 = mounts_instance_store(_user_data(lt))
     tags = inputs.get("tags") or {}
     growable = "cluster-autoscaler" if str(tags.get("k8s.io/cluster-autoscaler/enabled")) == "true" else None
     return Pool(

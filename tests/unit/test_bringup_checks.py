@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 from bringup_fixtures import (
@@ -243,7 +244,9 @@ def test_cache_and_image_exceed_the_root_volume() -> None:
     stack["manifests"]["a"] = engine_manifest(size_limit="80Gi")
     (f,) = fails(stack, "disk")
     assert (
-        f.resource == "gpu-a-ng" and f.key == "paddock:models[0].gpu" and "100 GiB root volume" in f.message
+        f.resource == "gpu-a-ng"
+        and f.key == "paddock:models[0].gpu"
+        and "exceed 90 GiB usable of the 100 GiB data volume" in f.message
     )
     assert "NVMe is not mounted" in f.message
 
@@ -256,11 +259,26 @@ def test_raid0_nvme_holds_the_cache() -> None:
     assert not fails(stack, "disk")  # g6e.xlarge: 250 GB local NVMe
 
 
-def test_plan_cache_disk_fields_win_when_present() -> None:
+def test_plan_cache_on_nvme_needs_the_instance_store_mounted() -> None:
     stack = healthy()
-    stack["plans"]["a"] |= {"cache_disk_kind": "nvme", "cache_disk_capacity_gib": 30.0, "cache_gib": 40.0}
+    stack["plans"]["a"] |= {"cache_disk": "nvme", "cache_gib": 20.0, "image_gib": 20.0}
     (f,) = fails(stack, "disk")
-    assert "local NVMe RAID0 (30 GiB)" in f.message
+    assert f.resource == "gpu-a-ng" and "does not mount the instance store" in f.message
+    by_name(stack, "gpu-a-lt")["inputs"]["userData"] = base64.b64encode(
+        b"[settings.bootstrap-commands.x]\ncommands = [['apiclient', 'ephemeral-storage', 'init'], "
+        b"['apiclient', 'ephemeral-storage', 'bind', '--dirs', '/var/lib/kubelet']]\n"
+    ).decode()  # Bottlerocket's form, base64 as EC2 takes it
+    assert not fails(stack, "disk")
+
+
+def test_plan_cache_and_image_figures_are_used_when_present() -> None:
+    stack = healthy()
+    by_name(stack, "gpu-a-lt")["inputs"]["userData"] = "localStorage:\n  strategy: RAID0\n"
+    stack["plans"]["a"] |= {"cache_disk": "nvme", "cache_gib": 150.0, "image_gib": 20.0}
+    assert not fails(stack, "disk")  # 170 GiB within 90 % of g6e.xlarge's 233 GiB NVMe
+    stack["plans"]["a"]["cache_gib"] = 200.0
+    (f,) = fails(stack, "disk")
+    assert "cache 200 GiB" in f.message and "image 20 GiB" in f.message and "local NVMe RAID0" in f.message
 
 
 def test_empty_dir_smaller_than_the_checkpoint_is_evicted() -> None:
