@@ -162,7 +162,7 @@ def check_disk(c: Cluster) -> list[Finding]:
     out = [
         f
         for pool in c.pools
-        if pool.kind == "nodegroup" and pool.labels.get("paddock.dev/model")
+        if pool.kind in ("nodegroup", "karpenter") and pool.labels.get("paddock.dev/model")
         for f in _disk_of(c, pool, pool.labels["paddock.dev/model"])
     ]
     return passed(

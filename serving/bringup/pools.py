@@ -11,6 +11,7 @@ from typing import Any
 
 from serving.bringup import facts
 from serving.bringup.model import Graph
+from serving.bringup.quantity import mebibytes
 from serving.bringup.workloads import Pod
 from serving.catalog import get_instance
 from serving.errors import InputError
@@ -144,9 +145,23 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
     )
 
 
-def karpenter_pool(rec: Mapping[str, Any]) -> Pool:
+def _node_class(rec: Mapping[str, Any], graph: Graph) -> Mapping[str, Any]:
+    """The EC2NodeClass a NodePool names (``spec.template.spec.nodeClassRef.name``), else {}."""
+    spec = ((rec["inputs"].get("spec") or {}).get("template") or {}).get("spec") or {}
+    name = (spec.get("nodeClassRef") or {}).get("name")
+    for r in graph.resources:
+        if (
+            str(r["type"]).endswith(":EC2NodeClass")
+            and (r["inputs"].get("metadata") or {}).get("name") == name
+        ):
+            return dict(r["inputs"].get("spec") or {})
+    return {}
+
+
+def karpenter_pool(rec: Mapping[str, Any], graph: Graph) -> Pool:
     """A :class:`Pool` from a Karpenter NodePool: min 0, grown by Karpenter; sized from an
-    ``node.kubernetes.io/instance-type In [...]`` requirement when it has one."""
+    ``node.kubernetes.io/instance-type In [...]`` requirement when it has one; disk from its EC2NodeClass
+    (``instanceStorePolicy: RAID0``, the ``/dev/xvda`` volume)."""
     tmpl = (rec["inputs"].get("spec") or {}).get("template") or {}
     labels = {str(k): str(v) for k, v in ((tmpl.get("metadata") or {}).get("labels") or {}).items()}
     labels.setdefault("kubernetes.io/os", "linux")
@@ -160,6 +175,12 @@ def karpenter_pool(rec: Mapping[str, Any]) -> Pool:
         if req.get("key") == "node.kubernetes.io/instance-type" and req.get("operator") == "In":
             types = [str(v) for v in req.get("values") or []]
     cpu, mem, gpus, known = _node_capacity(types) if types else (0.0, 0.0, 0, False)
+    node_class = _node_class(rec, graph)
+    root = 20.0
+    for bdm in node_class.get("blockDeviceMappings") or []:
+        size = (bdm.get("ebs") or {}).get("volumeSize")
+        if size and bdm.get("deviceName") == "/dev/xvda":
+            root = mebibytes(size) / 1024
     return Pool(
         name=str(rec["name"]),
         kind="karpenter",
@@ -171,6 +192,8 @@ def karpenter_pool(rec: Mapping[str, Any]) -> Pool:
         memory_mib=mem,
         gpus=gpus,
         instance_types=types,
+        root_gib=root,
+        raid0_nvme=node_class.get("instanceStorePolicy") == "RAID0",
         growable_by="karpenter",
         sized=known,
     )
@@ -196,7 +219,7 @@ def collect_pools(graph: Graph, *, cluster_created: bool) -> list[Pool]:
     """Every pool of the stack."""
     pools = [node_group_pool(r, graph) for r in graph.of_type(NODE_GROUP)]
     pools += [
-        karpenter_pool(r)
+        karpenter_pool(r, graph)
         for r in graph.resources
         if r["type"].startswith(NODE_POOL_PREFIX) and r["type"].endswith(":NodePool")
     ]

@@ -372,3 +372,64 @@ def test_findings_serialise_and_name_resource_and_key() -> None:
     (f,) = fails(stack, "disk")
     assert json.loads(json.dumps(f.to_dict()))["key"] == "paddock:models[0].model"
     assert f.line().startswith("disk: a-release: ") and f.line().endswith("[paddock:models[0].model]")
+
+
+# --- Karpenter pools -------------------------------------------------------------------------------------
+def _karpenter_stack(*, raid0: bool) -> dict[str, object]:
+    stack = drop(healthy(), "gpu-a-ng", "gpu-a-lt", "ca")
+    node_class: dict[str, object] = {
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": "100Gi"}}]
+    }
+    if raid0:
+        node_class["instanceStorePolicy"] = "RAID0"
+    stack["resources"] += [
+        release("karpenter", "karpenter", version="1.6.0", values={"nodeSelector": SYSTEM}),
+        rec(
+            "kubernetes:karpenter.sh/v1:NodePool",
+            "a-pool",
+            deps=("karpenter",),
+            provider="eks-k8s",
+            spec={
+                "template": {
+                    "metadata": {"labels": {"paddock.dev/model": "a"}},
+                    "spec": {
+                        "nodeClassRef": {"name": "gpu"},
+                        "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+                        "requirements": [
+                            {
+                                "key": "node.kubernetes.io/instance-type",
+                                "operator": "In",
+                                "values": ["g6e.xlarge"],
+                            }
+                        ],
+                    },
+                }
+            },
+        ),
+        rec(
+            "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass",
+            "a-class",
+            deps=("karpenter",),
+            provider="eks-k8s",
+            metadata={"name": "gpu"},
+            spec=node_class,
+        ),
+    ]
+    by_name(stack, "a-release")["dependsOn"] = ["a-pia", "karpenter"]
+    stack["plans"]["a"] = {"checkpoint_gib": 70.0, "replicas_per_node": 1}
+    stack["manifests"]["a"] = engine_manifest(size_limit="80Gi")
+    return stack
+
+
+def test_karpenter_grows_a_nodepool_installed_first() -> None:
+    stack = _karpenter_stack(raid0=True)
+    assert not fails(stack, "scheduling") and not fails(stack, "controllers") and not fails(stack, "order")
+    by_name(stack, "a-release")["dependsOn"] = ["a-pia"]
+    (f,) = fails(stack, "scheduling")
+    assert "need a-pool to grow from min 0" in f.message and "karpenter is not installed before" in f.message
+
+
+def test_karpenter_disk_comes_from_the_ec2nodeclass() -> None:
+    assert not fails(_karpenter_stack(raid0=True), "disk")  # 70 + 32 GiB on g6e.xlarge's RAID0 NVMe
+    (f,) = fails(_karpenter_stack(raid0=False), "disk")
+    assert f.resource == "a-pool" and "100 GiB data volume" in f.message
