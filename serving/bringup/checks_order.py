@@ -1,6 +1,7 @@
 """Checks ``order`` (custom resources after the release installing their CRD; pods after their Pod Identity
 association; every Kubernetes resource after the cluster's API, CNI and DNS) and ``controllers`` (each
-feature's in-cluster controller installed: any custom resource's CRD, NetworkPolicy enforcement, EBS CSI)."""
+feature's in-cluster controller installed: any custom resource's CRD, NetworkPolicy enforcement, EBS CSI, the
+Pod Identity agent, the NVIDIA device plugin where GPU pods run)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from serving.bringup.checks_common import assumed, fail, passed
 from serving.bringup.checks_scheduling import place
 from serving.bringup.context import Cluster
 from serving.bringup.model import Finding
+from serving.bringup.pools import matches
 from serving.bringup.workloads import ADDON, CLUSTER, RELEASE
 
 POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
@@ -195,9 +197,30 @@ def _uses_pvcs(c: Cluster) -> bool:
     return False
 
 
+def _gpu_plugin(c: Cluster) -> list[Finding]:
+    """GPU pods need a pool where the NVIDIA device plugin runs (a DaemonSet pulling k8s-device-plugin that
+    matches the pool), else nvidia.com/gpu is never advertised; Bottlerocket NVIDIA AMIs bundle the plugin."""
+    out: list[Finding] = []
+    plugins = [p for p in c.pods if p.daemon and any("k8s-device-plugin" in i for i in p.images)]
+    for pod in (p for p in c.pods if p.gpus and not p.daemon and p.replicas):
+        pools = [p for p in c.pools if matches(pod, p) and p.gpus >= pod.gpus and p.kind != "assumed"]
+        served = [p for p in pools if "BOTTLEROCKET" in p.ami_type or any(matches(d, p) for d in plugins)]
+        if pools and not served:
+            out.append(
+                fail(
+                    "controllers",
+                    pod.owner,
+                    "paddock:versions.nvidiaDevicePluginChart",
+                    f"{pod.kind} {pod.namespace}/{pod.name} asks for nvidia.com/gpu but no NVIDIA device "
+                    f"plugin runs on {', '.join(p.name for p in pools)} (the resource is never advertised)",
+                )
+            )
+    return out
+
+
 def check_controllers(c: Cluster) -> list[Finding]:
     """See the module docstring."""
-    out: list[Finding] = []
+    out: list[Finding] = _gpu_plugin(c)
     for name, gk in custom_resources(c):
         if not installers(c, gk):
             chart = next((v for k, v in CONTROLLER_CHARTS.items() if k in gk), None)
@@ -229,6 +252,15 @@ def check_controllers(c: Cluster) -> list[Finding]:
                 EKS_ADDONS,
                 f"NetworkPolicies of {', '.join(netpols)} are not enforced: no vpc-cni add-on with "
                 'configurationValues enableNetworkPolicy "true"',
+            )
+        )
+    if c.graph.of_type(POD_IDENTITY) and c.cluster_created and "eks-pod-identity-agent" not in addons:
+        out.append(
+            fail(
+                "controllers",
+                "pod identity",
+                EKS_ADDONS,
+                "Pod Identity associations without the eks-pod-identity-agent add-on: pods get none",
             )
         )
     if _uses_pvcs(c) and c.cluster_created and "aws-ebs-csi-driver" not in addons:

@@ -42,6 +42,15 @@ def _take(room: list[float], pod: Pod) -> None:
 
 
 def place(c: Cluster) -> Placement:
+    """:func:`pack` once per analysis (scheduling and order both read it)."""
+    found = c.memo.get("placement")
+    if not isinstance(found, Placement):
+        found = pack(c)
+        c.memo["placement"] = found
+    return found
+
+
+def pack(c: Cluster) -> Placement:
     """First-fit-decreasing packing of every install-time pod on the pools at their minimum size. DaemonSet
     pods are charged to every node of each pool they match first."""
     left = {p.name: [p.cpu_m, p.memory_mib, float(p.gpus)] for p in c.pools}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -31,6 +31,8 @@ class Cluster:
     """Built once per analysis from a :class:`BringupInput`."""
 
     inp: BringupInput
+    memo: dict[str, object] = field(default_factory=dict)
+    """Results several checks share (the placement), computed once."""
 
     @cached_property
     def graph(self) -> Graph:

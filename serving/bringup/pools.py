@@ -41,6 +41,7 @@ class Pool:
     root_gib: float = 0.0
     raid0_nvme: bool = False
     capacity_type: str = ""
+    ami_type: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     growable_by: str | None = None
     """``cluster-autoscaler`` (tagged for auto-discovery) or ``karpenter``."""
@@ -139,6 +140,7 @@ def node_group_pool(ng: Mapping[str, Any], graph: Graph) -> Pool:
         root_gib=root,
         raid0_nvme=raid0,
         capacity_type=str(inputs.get("capacityType", "ON_DEMAND")),
+        ami_type=str(inputs.get("amiType", "")),
         tags={str(k): str(v) for k, v in tags.items()},
         growable_by=growable,
         sized=known,

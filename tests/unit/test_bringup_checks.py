@@ -133,7 +133,7 @@ def test_no_nat_no_pull_through_means_no_route() -> None:
 
 
 def test_pull_through_rules_and_ecr_endpoints_are_a_route() -> None:
-    stack = drop(healthy(), "net-nat", "keda", "a-scaledobject", "ca")
+    stack = drop(healthy(), "net-nat", "keda", "a-scaledobject", "ca", "device-plugin")
     by_name(stack, "a-release")["dependsOn"] = ["a-pia"]
     ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
     stack["manifests"]["a"] = engine_manifest(image=f"{ecr}/docker-hub/vllm/vllm-openai:v0.11.0").replace(
@@ -339,6 +339,21 @@ def test_persistent_volumes_need_the_ebs_csi_driver() -> None:
     assert not any("aws-ebs-csi-driver" in f.message for f in fails(stack, "controllers"))
 
 
+def test_gpu_pods_need_the_device_plugin_on_their_pool() -> None:
+    stack = drop(healthy(), "device-plugin")
+    (f,) = fails(stack, "controllers")
+    assert f.resource == "a-release" and f.key == "paddock:versions.nvidiaDevicePluginChart"
+    assert "no NVIDIA device plugin runs on gpu-a-ng" in f.message
+    by_name(stack, "gpu-a-ng")["inputs"]["amiType"] = "BOTTLEROCKET_x86_64_NVIDIA"  # bundles the plugin
+    assert not fails(stack, "controllers")
+
+
+def test_pod_identity_needs_its_agent() -> None:
+    stack = drop(healthy(), "eks-pod-identity-agent")
+    (f,) = fails(stack, "controllers")
+    assert f.key == "paddock:versions.eksAddons" and "eks-pod-identity-agent" in f.message
+
+
 def test_nodepools_need_karpenter() -> None:
     stack = healthy()
     stack["resources"].append(
@@ -391,7 +406,7 @@ def _karpenter_stack(*, raid0: bool) -> dict[str, object]:
             provider="eks-k8s",
             spec={
                 "template": {
-                    "metadata": {"labels": {"paddock.dev/model": "a"}},
+                    "metadata": {"labels": {"paddock.dev/model": "a", "nvidia.com/gpu.present": "true"}},
                     "spec": {
                         "nodeClassRef": {"name": "gpu"},
                         "taints": [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
