@@ -4,6 +4,7 @@ live there), or, in an adopted VPC, assumed egress."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,12 +13,13 @@ from serving.bringup.context import Cluster
 from serving.bringup.model import Finding
 from serving.bringup.workloads import Pod
 from serving.catalog.charts import get_registry, list_registries
-from serving.images import parse_image
+from serving.images import ImageRef, parse_image
 
 CHECK = "images"
 NAT = "aws:ec2/natGateway:NatGateway"
 ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 PTC_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+REPOSITORY = "aws:ecr/repository:Repository"
 ECR_ENDPOINTS = frozenset({"ecr.api", "ecr.dkr", "s3"})
 
 
@@ -33,10 +35,14 @@ def _needs_credential() -> set[str]:
 def registry_host(image: str) -> str:
     """Registry host of an image reference (``vllm/vllm-openai:v1`` -> ``docker.io``); a reference without
     tag (EKS add-on images as data/eks.yaml names them) is read as if it had one."""
+    return _parse(image).registry
+
+
+def _parse(image: str) -> ImageRef:
     try:
-        return parse_image(image).registry
+        return parse_image(image)
     except ValueError:
-        return parse_image(f"{image}:any").registry
+        return parse_image(f"{image}:any")
 
 
 def endpoint_services(c: Cluster) -> set[str]:
@@ -45,10 +51,51 @@ def endpoint_services(c: Cluster) -> set[str]:
     return {str(r["inputs"].get("serviceName", "")).removeprefix(prefix) for r in c.graph.of_type(ENDPOINT)}
 
 
+def stack_account(c: Cluster) -> str | None:
+    """The AWS account the stack deploys into, read from an IAM role ARN of its records (None if none)."""
+    for r in c.inp.resources:
+        for key in ("roleArn", "nodeRoleArn"):
+            found = re.match(r"arn:aws[a-z-]*:iam::(\d{12}):", str(r["inputs"].get(key, "")))
+            if found:
+                return found.group(1)
+    return None
+
+
+def _repository_exists(c: Cluster, pod: Pod, image: str) -> Finding | None:
+    """An image in the stack's own ECR registry needs its repository: a pull-through rule for its first path
+    segment, an ``aws:ecr/repository:Repository`` of that name, or (assumed) the configured mirror prefix."""
+    ref = _parse(image)
+    prefix = ref.repository.split("/", 1)[0]
+    rules = {str(r["inputs"].get("ecrRepositoryPrefix")) for r in c.graph.of_type(PTC_RULE)}
+    repos = {str(r["inputs"].get("name")) for r in c.graph.of_type(REPOSITORY)}
+    if prefix in rules or ref.repository in repos:
+        return None
+    mirror = str((c.config.get("registry") or {}).get("mirror") or "")
+    if mirror and (ref.repository.startswith(mirror.rstrip("/") + "/") or image.startswith(mirror)):
+        return assumed(
+            CHECK,
+            pod.owner,
+            "paddock:registry.mirror",
+            f"{image}: copied into the mirror by the user before `pulumi up`",
+        )
+    return fail(
+        CHECK,
+        pod.owner,
+        "paddock:registry",
+        f"{image} ({pod.name}): no ECR repository {ref.repository}, no pull-through rule for prefix "
+        f"{prefix}, not under the mirror: the pull finds nothing",
+    )
+
+
 def _route(c: Cluster, pod: Pod, image: str, *, nat: bool, ecr_ok: bool) -> Finding | None:
     host = registry_host(image)
     region = c.inp.region
     if ".dkr.ecr." in host:
+        account = stack_account(c)
+        if account and host.startswith(f"{account}.dkr.ecr.{region}."):
+            missing = _repository_exists(c, pod, image)
+            if missing is not None:
+                return missing
         same = host.endswith(f".{region}.amazonaws.com")
         if (same and ecr_ok) or nat:
             return None

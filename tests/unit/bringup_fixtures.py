@@ -127,6 +127,7 @@ def healthy() -> dict[str, Any]:
             "eks-eks",
             parent="eks",
             name="c",
+            roleArn="arn:aws:iam::123456789012:role/eks",
             vpcConfig={"endpointPublicAccess": True, "endpointPrivateAccess": True},
         ),
         rec("paddock:cluster:Cluster", "eks"),

@@ -166,6 +166,37 @@ def test_pull_through_rules_and_ecr_endpoints_are_a_route() -> None:
     assert any(f.key == "paddock:network.vpcEndpoints" for f in fails(stack, "images"))
 
 
+def test_own_ecr_images_need_a_rule_a_repository_or_the_mirror() -> None:
+    stack = drop(healthy(), "net-nat", "keda", "a-scaledobject", "ca", "device-plugin")
+    by_name(stack, "a-release")["dependsOn"] = ["a-pia"]
+    ecr = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+    stack["manifests"]["a"] = engine_manifest(image=f"{ecr}/paddock-mirror/vllm/vllm-openai:v0.11.0").replace(
+        "public.ecr.aws/aws-cli", f"{ecr}/ecr-public/aws-cli"
+    )
+    stack["resources"] += [
+        rec("aws:ec2/vpcEndpoint:VpcEndpoint", f"vpce-{s}", serviceName=f"com.amazonaws.us-east-1.{s}")
+        for s in ("ecr.api", "ecr.dkr", "s3")
+    ]
+    stack["resources"].append(
+        rec(
+            "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",
+            "ptc-public",
+            ecrRepositoryPrefix="ecr-public",
+            upstreamRegistryUrl="public.ecr.aws",
+        )
+    )
+    (f,) = fails(stack, "images")
+    assert f.resource == "a-release" and "no ECR repository paddock-mirror/vllm/vllm-openai" in f.message
+    stack["config"]["registry"] = {"mode": "mirror", "mirror": "paddock-mirror"}
+    assert not fails(stack, "images")
+    assert [g.key for g in run(stack, "images") if g.verdict == "assumed"] == ["paddock:registry.mirror"]
+    del stack["config"]["registry"]
+    stack["resources"].append(
+        rec("aws:ecr/repository:Repository", "repo", name="paddock-mirror/vllm/vllm-openai")
+    )
+    assert not fails(stack, "images") and not [g for g in run(stack, "images") if g.verdict == "assumed"]
+
+
 # --- order ---------------------------------------------------------------------------------------------
 def test_custom_resource_before_its_crd_release() -> None:
     stack = healthy()
