@@ -98,9 +98,17 @@ def pod_from_template(
     )
 
 
-def manifest_pods(owner: str, namespace: str, text: str) -> Iterator[Pod]:
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present (10x faster)
+
+
+def manifest_docs(text: str) -> list[Mapping[str, Any]]:
+    """The documents of a manifest stream (mappings only)."""
+    return [d for d in yaml.load_all(text, Loader=_LOADER) if isinstance(d, Mapping)]
+
+
+def manifest_pods(owner: str, namespace: str, docs: list[Mapping[str, Any]]) -> Iterator[Pod]:
     """Pods of one rendered manifest stream (``helm template`` of our chart)."""
-    for doc in yaml.safe_load_all(text):
+    for doc in docs:
         if not isinstance(doc, Mapping) or doc.get("kind") not in POD_KINDS:
             continue
         kind, spec = str(doc["kind"]), doc.get("spec") or {}
@@ -126,13 +134,9 @@ def group_kind(api_version: str, kind: str) -> str:
     return f"{group}/{kind}" if group else kind
 
 
-def manifest_kinds(text: str) -> list[str]:
+def manifest_kinds(docs: list[Mapping[str, Any]]) -> list[str]:
     """``group/Kind`` of every document of a manifest stream."""
-    return [
-        group_kind(str(d.get("apiVersion", "")), str(d.get("kind", "")))
-        for d in yaml.safe_load_all(text)
-        if isinstance(d, Mapping)
-    ]
+    return [group_kind(str(d.get("apiVersion", "")), str(d.get("kind", ""))) for d in docs]
 
 
 def chart_workload_pod(
@@ -248,8 +252,9 @@ def collect(
             if text is None:
                 out.unrendered.append(str(r["name"]))
                 continue
-            out.pods.extend(manifest_pods(str(r["name"]), namespace, text))
-            out.kinds[str(r["name"])] = manifest_kinds(text)
+            docs = manifest_docs(text)
+            out.pods.extend(manifest_pods(str(r["name"]), namespace, docs))
+            out.kinds[str(r["name"])] = manifest_kinds(docs)
             continue
         spec = charts.get(chart_name, str(inputs.get("version", "")))
         if spec is None:
