@@ -41,7 +41,7 @@ class PlanResult:
     findings: tuple[Finding, ...] = ()
     """Bring-up analysis (render_plan only)."""
     analysis_seconds: float = 0.0
-    """Wall time of the bring-up analysis (s)."""
+    """Wall time of the bring-up analysis (s), ``helm template`` excluded."""
 
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key of a serialized secret
@@ -97,10 +97,10 @@ def render_plan(
     serving/catalog/data/charts.yaml) and write ``out_dir`` (resources.json, plans.json, stack_config.json,
     values/, manifests/ (unless ``manifests=False``), iam/, summary.md)."""
     result = render_stack(stack, stack_file=stack_file, planner=planner)
-    started = time.perf_counter()
     config = result.config.to_dict()
     plans = {alias: plan.to_dict() for alias, plan in result.plans.items()}
     texts = render_manifests(result.resources, ROOT) if manifests else None
+    started = time.perf_counter()
     findings = analyze(
         BringupInput(
             stack=stack,
