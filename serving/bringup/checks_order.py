@@ -164,9 +164,43 @@ def _api_order(c: Cluster) -> list[Finding]:
     return out
 
 
+def _namespace_of(r: Mapping[str, Any]) -> str | None:
+    inputs = r["inputs"]
+    if r["type"] == RELEASE:
+        return None if inputs.get("createNamespace") else str(inputs.get("namespace") or "default")
+    meta = inputs.get("metadata") or {}
+    return str(meta["namespace"]) if isinstance(meta, Mapping) and meta.get("namespace") else None
+
+
+def _namespace_order(c: Cluster) -> list[Finding]:
+    """A namespaced resource (or a release without createNamespace) waits for the Namespace it lives in,
+    when the plan creates that Namespace (``default``/``kube-system`` and namespaces created by a release
+    with createNamespace exist otherwise)."""
+    created: dict[str, str] = {}
+    for r in c.graph.of_type("kubernetes:core/v1:Namespace"):
+        meta = r["inputs"].get("metadata") or {}
+        created[str(meta.get("name") or r["name"])] = str(r["name"])
+    out: list[Finding] = []
+    for r in c.inp.resources:
+        if not str(r["type"]).startswith("kubernetes:") or r["type"] == "kubernetes:core/v1:Namespace":
+            continue
+        ns = _namespace_of(r)
+        owner = created.get(ns or "")
+        if owner and owner not in c.graph.waits_for(str(r["name"])):
+            out.append(
+                fail(
+                    "order",
+                    str(r["name"]),
+                    PROGRAM_ORDER,
+                    f"created in namespace {ns} before {owner} creates it (no dependsOn)",
+                )
+            )
+    return out
+
+
 def check_order(c: Cluster) -> list[Finding]:
     """See the module docstring."""
-    out = _crd_order(c) + _identity_order(c) + _api_order(c)
+    out = _crd_order(c) + _identity_order(c) + _api_order(c) + _namespace_order(c)
     return passed(
         out,
         "order",

@@ -245,6 +245,17 @@ def test_kubernetes_resources_wait_for_cni_and_dns_through_the_provider() -> Non
     assert all("eks-vpc-cni" in f.message and "eks-coredns" in f.message for f in found)
 
 
+def test_resources_wait_for_the_namespace_the_plan_creates() -> None:
+    stack = healthy()
+    stack["resources"].append(
+        rec("kubernetes:core/v1:Namespace", "ns-serving", provider="eks-k8s", metadata={"name": "serving"})
+    )
+    (f,) = fails(stack, "order")
+    assert f.resource == "a-release" and "namespace serving before ns-serving" in f.message
+    by_name(stack, "a-release")["dependsOn"].append("ns-serving")
+    assert not fails(stack, "order")
+
+
 def test_self_managed_cni_and_dns_cannot_be_waited_for() -> None:
     stack = drop(healthy(), "eks-vpc-cni", "eks-coredns")
     by_name(stack, "eks-k8s")["dependsOn"] = ["eks-eks"]
