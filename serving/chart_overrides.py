@@ -121,7 +121,7 @@ class ReleasePolicy:
         if self.router is None:
             return []
         return [
-            (image, self.router.route(upstream_reference(image, values), key=f"{chart.name} {image.id}"))
+            (image, self.router.resolve(upstream_reference(image, values), key=f"{chart.name} {image.id}"))
             for image in enabled_images(chart, values)
         ]
 
@@ -135,3 +135,63 @@ class ReleasePolicy:
         except CatalogLookupError:  # another version: same paths assumed; the plan's Images section flags it
             chart = get_chart(chart_name)
         return deep_merge(values, self.overrides(chart, values))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PodTemplate:
+    """One workload of a third-party release as our values configure it (for the bring-up scheduling check
+    and for sizing the system node group)."""
+
+    chart: str
+    workload: str
+    kind: str
+    created_by: str
+    replicas: int | None
+    """None for a DaemonSet (one pod per matching node)."""
+    node_selector: Mapping[str, str]
+    """Chart defaults merged with ours (Helm merges maps)."""
+    tolerations: tuple[Mapping[str, Any], ...]
+    """Ours when set (Helm replaces lists), else the chart's defaults."""
+    affinity_requires: tuple[Mapping[str, tuple[str, ...]], ...]
+    requests: Mapping[str, str]
+    """``resources.requests``: ours when set, else the chart's defaults."""
+    images: tuple[str, ...]
+    """Image references the pods pull, as rendered from the values."""
+
+
+def chart_name_of(chart_input: str) -> str:
+    """Catalog name of a Release's ``chart`` input (``oci://public.ecr.aws/karpenter/karpenter``)."""
+    return chart_input.rstrip("/").rsplit("/", 1)[-1]
+
+
+def pod_templates(chart_name: str, version: str | None, values: Mapping[str, Any]) -> list[PodTemplate]:
+    """Every enabled workload of the release with its placement, requests and images under ``values`` (the
+    values as deployed, e.g. ``resources.json`` inputs of the Release)."""
+    try:
+        chart = get_chart(chart_name, version)
+    except CatalogLookupError:
+        chart = get_chart(chart_name)
+    images = {image.id: image for image in chart.images}
+    out: list[PodTemplate] = []
+    for w in enabled_workloads(chart, values):
+        selector = {**w.default_node_selector, **(get_path(values, w.node_selector_path) or {})}
+        tolerations = get_path(values, w.tolerations_path)
+        requests = get_path(values, f"{w.resources_path}.requests") or w.default_requests
+        replicas = w.replicas
+        if w.replicas_path is not None and isinstance(get_path(values, w.replicas_path), int):
+            replicas = get_path(values, w.replicas_path)
+        out.append(
+            PodTemplate(
+                chart=chart.name,
+                workload=w.name,
+                kind=w.kind,
+                created_by=w.created_by,
+                replicas=replicas,
+                node_selector=selector,
+                tolerations=tuple(tolerations) if isinstance(tolerations, list) else w.default_tolerations,
+                affinity_requires=w.default_affinity_requires,
+                requests=dict(requests),
+                images=tuple(upstream_reference(images[i], values) for i in w.images),
+            )
+        )
+    return out

@@ -24,7 +24,7 @@ from serving.catalog.charts import RegistrySpec, get_registry
 from serving.errors import InputError
 
 RegistryMode = Literal["direct", "pull-through", "mirror"]
-Route = Literal["direct", "pull-through", "mirror", "ecr"]
+Route = Literal["direct", "pull-through", "mirror", "ecr", "none"]
 REGISTRY_MODES: tuple[RegistryMode, ...] = ("direct", "pull-through", "mirror")
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = ("docker.io", "index.docker.io", "registry-1.docker.io")
@@ -157,6 +157,15 @@ class ImageRouter:
     def own_image(self, repository: str, tag: str) -> str:
         """An image in the stack's own ECR registry (the gateway repository)."""
         return f"{self.own_registry}/{repository}:{tag}"
+
+    def resolve(self, image: str, *, key: str | None = None) -> PulledImage:
+        """:meth:`route`, but an image without a route comes back unchanged with route ``none`` and the reason
+        in ``note`` (rendering goes on; the plan's Images section and the bring-up analysis report it)."""
+        try:
+            return self.route(image, key=key)
+        except ImageRouteError as exc:
+            ref = parse_image(image)
+            return PulledImage(source=image, pulled=ref, route="none", upstream=ref.registry, note=str(exc))
 
     def route(self, image: str, *, key: str | None = None) -> PulledImage:
         """Where a node pulls ``image`` from. ImageRouteError (naming ``key`` or the registry key) when the

@@ -24,6 +24,8 @@ GPU_PRESENT_LABEL = "nvidia.com/gpu.present"
 #: every GPU node carries this taint; only pods tolerating it land there
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+#: label of the untainted system node group; every non-GPU pod selects it on clusters Paddock creates
+SYSTEM_POOL_LABEL = {"paddock.dev/pool": "system"}
 ENGINE_PORT = 8000
 STARTUP_PERIOD_SECONDS = 10
 #: safety factor on the load-time estimate, plus fixed slack (s), and the floor of a startup budget (s)
@@ -171,4 +173,18 @@ def dcgm_exporter_values(*, service_monitor: bool) -> dict[str, Any]:
             "tolerations": [GPU_TOLERATION],
             "service_monitor": service_monitor,
         },
+    )
+
+
+def lws_values(*, replicas: int = 1) -> dict[str, Any]:
+    """Values of the LeaderWorkerSet chart (helm_values/lws.yaml.j2); placement/images via ReleasePolicy."""
+    return render_values("lws.yaml.j2", {"replicas": replicas})
+
+
+def efa_device_plugin_values() -> dict[str, Any]:
+    """Values of the aws-efa-k8s-device-plugin chart (helm_values/aws_efa_device_plugin.yaml.j2): GPU nodes
+    only, tolerating the GPU taint."""
+    return render_values(
+        "aws_efa_device_plugin.yaml.j2",
+        {"node_selector": {GPU_PRESENT_LABEL: "true"}, "tolerations": [GPU_TOLERATION]},
     )

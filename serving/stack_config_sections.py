@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from serving.config_reader import Problems, Section
+from serving.images import REGISTRY_MODES, default_mode
 from serving.stack_config_models import (
     AutoscalingConfig,
     BedrockModel,
@@ -38,7 +39,6 @@ KMS_ARN = r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+"
 PTC_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:ecr-pullthroughcache/[\w/+=.@-]+"
 #: registry prefix: ``host/prefix`` or a bare ECR repository prefix (``paddock-mirror``)
 MIRROR = r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d+)?/)?[a-z0-9]+([._/-][a-z0-9]+)*"
-REGISTRY_MODES = ("direct", "pull-through", "mirror")
 #: GPU catalog ids accepted for ``gpu`` (DESIGN.md "paddock size"); sizing validates against the catalog.
 GPU_IDS = ("a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200")
 AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA")
@@ -192,7 +192,7 @@ def parse_versions(
 def parse_registry(s: Section, network: NetworkConfig, region: str) -> RegistryConfig:
     """``paddock:registry``; the default mode follows ``paddock:network.natGateway``. Whether every image the
     stack pulls has a route is checked once all sections are parsed (serving/stack_images.py)."""
-    mode = s.get_choice("mode", REGISTRY_MODES, "direct" if network.nat_gateway else "pull-through")
+    mode = s.get_choice("mode", REGISTRY_MODES, default_mode(nat_gateway=network.nat_gateway))
     mirror = s.get_str(
         "mirror", None, pattern=MIRROR, hint="is not a registry prefix (host/prefix or prefix)"
     )

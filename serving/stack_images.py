@@ -16,14 +16,13 @@ from serving.catalog.charts import get_chart
 from serving.chart_overrides import ReleasePolicy, enabled_images, upstream_reference
 from serving.errors import CatalogLookupError
 from serving.images import ImageRouteError, ImageRouter, PulledImage
+from serving.release_values import SYSTEM_POOL_LABEL
 from serving.stack_config import StackConfig
 
 #: ECR repository the stack creates for the gateway image (components/registry.py)
 GATEWAY_REPOSITORY = "paddock-gateway"
 #: account id used where the real one is not known yet (config checks); the plan uses the mock's
 PLACEHOLDER_ACCOUNT = "123456789012"
-#: label of the untainted system node group (contract: SYSTEM_POOL_LABEL in serving/release_values.py)
-SYSTEM_POOL = {"paddock.dev/pool": "system"}
 
 
 def project_version() -> str:
@@ -57,7 +56,7 @@ def gateway_image(cfg: StackConfig, account: str) -> str:
 def system_node_selector(cfg: StackConfig) -> dict[str, str]:
     """``{paddock.dev/pool: system}`` on a created cluster (its system node group carries it); ``{}`` on an
     adopted cluster, whose node labels Paddock does not know."""
-    return dict(SYSTEM_POOL) if cfg.cluster.create else {}
+    return dict(SYSTEM_POOL_LABEL) if cfg.cluster.create else {}
 
 
 def release_policy(cfg: StackConfig, account: str) -> ReleasePolicy:
@@ -244,10 +243,14 @@ def registry_needs(cfg: StackConfig, account: str) -> RegistryNeeds:
             )
         elif p.route == "mirror" and p.pulled.registry == own:
             mirrors.add(p.pulled.repository)
-    gateway = GATEWAY_REPOSITORY if cfg.gateway.enabled and not cfg.versions.gateway_image else None
+    # Repository names are per account and region, not per stack: short-lived stacks (paddock:ephemeral) use
+    # the ones a permanent stack of their region created (the ephemeral template shares dev's region) instead
+    # of colliding with them, and their destroy never meets a repository full of images.
+    owner = cfg.ephemeral is None
+    gateway = GATEWAY_REPOSITORY if owner and cfg.gateway.enabled and not cfg.versions.gateway_image else None
     return RegistryNeeds(
-        rules=tuple(rules[k] for k in sorted(rules)),
-        mirror_repositories=tuple(sorted(mirrors)),
+        rules=tuple(rules[k] for k in sorted(rules)) if owner else (),
+        mirror_repositories=tuple(sorted(mirrors)) if owner else (),
         gateway_repository=gateway,
     )
 

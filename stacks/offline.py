@@ -18,6 +18,7 @@ from serving.plan_report import render_manifests, write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
 from serving.stack_images import images_markdown, stack_image_routes
+from serving.system_pods import system_pods_markdown
 from stacks.config import to_pulumi_config
 from stacks.mock_runtime import ACCOUNT_ID, run_program
 from stacks.planning import plan_models
@@ -122,6 +123,9 @@ def render_plan(
         manifests=manifests,
         manifest_texts=texts,
         bringup=findings,
-        sections=[images_markdown(stack_image_routes(result.config, ACCOUNT_ID))],
+        sections=[
+            images_markdown(stack_image_routes(result.config, ACCOUNT_ID)),
+            system_pods_markdown(result.resources),
+        ],
     )
     return replace(result, findings=tuple(findings), analysis_seconds=analysis)

@@ -148,7 +148,7 @@ def _model_server(
     releases: ReleasePolicy,
     registry: Registry,
 ) -> ModelServer:
-    route = releases.router.route if releases.router is not None else None
+    route = releases.router.resolve if releases.router is not None else None
     image = cfg.versions.engine_image(model.engine)
     sync = cfg.versions.aws_cli_image
     return ModelServer(
@@ -202,15 +202,16 @@ def _registry(cfg: StackConfig, account: str, tags: dict[str, str]) -> Registry:
     )
 
 
-def _first_pull(alias: str, group: GpuNodeGroup, registry: Registry) -> None:
-    """Let a GPU node group's role make the first pull through the stack's pull-through rules."""
+def attach_first_pull(name: str, role_arn: pulumi.Input[str], registry: Registry) -> None:
+    """Let a node role make the first pull through the stack's pull-through rules (GPU node groups here;
+    integration: the system node group's ``node_role_arn`` too). No-op without rules."""
     import pulumi_aws as aws
 
     if registry.node_policy_arn is None:
         return
     aws.iam.RolePolicyAttachment(
-        f"gpu-{alias}-first-pull",
-        role=group.node_role_arn.apply(lambda arn: arn.rsplit("/", 1)[-1]),
+        f"{name}-first-pull",
+        role=pulumi.Output.from_input(role_arn).apply(lambda arn: arn.rsplit("/", 1)[-1]),
         policy_arn=registry.node_policy_arn,
     )
 
@@ -239,7 +240,7 @@ def build_core(cfg: StackConfig, plans: Mapping[str, ServingPlan]) -> Platform:
     registry = _registry(cfg, account, tags)
     node_groups = {m.alias: _node_group(cfg, m, plans[m.alias], network, cluster, tags) for m in cfg.models}
     for alias, group in node_groups.items():
-        _first_pull(alias, group, registry)
+        attach_first_pull(f"gpu-{alias}", group.node_role_arn, registry)
     servers = {
         m.alias: _model_server(cfg, m, plans[m.alias], cluster, tags, releases, registry) for m in cfg.models
     }
@@ -333,7 +334,7 @@ def add_gateway(platform: Platform) -> None:
         "gateway",
         GatewayArgs(
             namespace=cfg.namespace,
-            image=router.route(image, key="paddock:versions.gatewayImage").reference if router else image,
+            image=router.resolve(image, key="paddock:versions.gatewayImage").reference if router else image,
             routes=routes_from_stack(cfg, platform.plans),
             provider=platform.cluster.provider,
             role_arn=None,
@@ -421,7 +422,9 @@ ADDONS.extend([add_monitoring, add_autoscaling])
 
 def core_exports(platform: Platform) -> dict[str, Any]:
     """Stack outputs of the core: cluster, VPC and, per model, its endpoint and hardware."""
+    registry = platform.registry
     return {
+        "gatewayRepositoryUrl": registry.gateway_repository_url if registry is not None else None,
         "clusterName": platform.cluster.cluster_name,
         "vpcId": platform.network.vpc_id,
         "kubeconfig": platform.cluster.kubeconfig,

@@ -51,8 +51,9 @@ def test_release_with_values_and_irsa_annotation(run: Callable[..., Registered])
     assert values["replicas"] == 3 and values["image"] == {
         "repository": "ghcr.io/example/paddock-gateway",
         "tag": "0.1.0",
-        "pullPolicy": "Always",
+        "pullPolicy": "IfNotPresent",
     }
+    assert values["nodeSelector"] == {}  # GatewayArgs.node_selector default (adopted clusters)
     assert values["routes"] == prod_routes() and values["apiKeysSecret"] == "paddock-gateway-keys"
     assert reg.named("gateway").type == "paddock:serving:Gateway"
 

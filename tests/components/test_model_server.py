@@ -98,7 +98,11 @@ def test_release_values_come_from_the_plan(run: Run) -> None:
     assert values["nodeSelector"] == {"paddock.dev/model": "llama-70b"}
     assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert values["weights"]["s3Uri"] == "s3://acme-models-eu/llama-3.3-70b/"
-    assert values["image"] == {"repository": "vllm/vllm-openai", "tag": "v0.11.0", "pullPolicy": "Always"}
+    assert values["image"] == {
+        "repository": "vllm/vllm-openai",
+        "tag": "v0.11.0",
+        "pullPolicy": "IfNotPresent",
+    }
     assert values["allowedClientNamespaces"] == ["monitoring"]
 
 

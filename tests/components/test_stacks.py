@@ -28,6 +28,7 @@ UNTAGGABLE = {
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:iam/rolePolicy:RolePolicy",
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule",  # the resource has no tags argument
 }
 
 

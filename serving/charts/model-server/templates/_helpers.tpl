@@ -19,6 +19,7 @@ paddock.dev/engine: {{ .Values.engine }}
 {{/* Inline checkov skips shared by every engine pod (each with its reason). */}}
 {{- define "ms.checkovSkips" -}}
 checkov.io/skip1: CKV_K8S_43=Images are pinned by tag in the stack config (paddock:versions); a digest may be used there and is passed through unchanged.
+checkov.io/skip2: CKV_K8S_15=Pinned tags are pulled IfNotPresent (serving/images.py) because Always re-pulls on every pod start and hits the Docker Hub anonymous pull limit behind one NAT IP.
 {{- end -}}
 
 {{/* Where the engine reads weights from. */}}
