@@ -70,6 +70,14 @@ def _repository_exists(c: Cluster, pod: Pod, image: str) -> Finding | None:
     repos = {str(r["inputs"].get("name")) for r in c.graph.of_type(REPOSITORY)}
     if prefix in rules or ref.repository in repos:
         return None
+    if c.config.get("ephemeral"):
+        return assumed(
+            CHECK,
+            pod.owner,
+            "paddock:ephemeral",
+            f"{image}: repository {ref.repository} belongs to the region's permanent stack (an "
+            "ephemeral stack creates no repositories or pull-through rules)",
+        )
     mirror = str((c.config.get("registry") or {}).get("mirror") or "")
     if mirror and (ref.repository.startswith(mirror.rstrip("/") + "/") or image.startswith(mirror)):
         return assumed(
