@@ -1,8 +1,11 @@
 """``paddock plan --stack <env>``: render a stack offline (Pulumi mock runtime) and write build/plan/<env>/.
 
 Thin: the mock run lives in ``stacks.offline`` (imported lazily: scripts never import Pulumi themselves), the
-files in ``serving.plan_report``. Prints a tree of the resources (rich) or, with ``--json``, one object.
-Exit 0 rendered, 2 bad input (unknown stack, invalid config: every bad key is named).
+files in ``serving.plan_report``, the bring-up analysis in ``serving.bringup``. Prints a tree of the
+resources (rich) and every failing bring-up check, or, with ``--json``, one object (findings and warnings
+included). Exit 0 rendered and the bring-up analysis passes, 1 some bring-up check fails (each problem one
+line naming the resource and the config key), 2 bad input (unknown stack, invalid config: every bad key is
+named).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from serving import helm
@@ -105,7 +109,10 @@ def resource_tree(stack: str, region: str, resources: Sequence[Mapping[str, Any]
     help="Stack files.",
 )
 def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> None:
-    """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md."""
+    """Render a stack offline: resources, plans, Helm values, manifests, IAM policies, summary.md; then
+    simulate its bring-up (exit 1 when a check fails)."""
+    from serving.bringup import verdicts
+
     path = stack_path(stack, stacks_dir)
     console = Console(stderr=as_json)
     started = time.perf_counter()
@@ -114,6 +121,8 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
     out_dir = out or PLAN_DIR / stack
     result = offline.render_plan(stack=stack, out_dir=out_dir, stack_file=path, manifests=manifests)
     total = time.perf_counter() - started
+    found = warnings(result.config.to_dict(), {a: p.to_dict() for a, p in result.plans.items()})
+    failed = [f for f in result.findings if f.verdict == "fail"]
     if as_json:
         payload = {
             "stack": stack,
@@ -121,9 +130,17 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
             "resources": len(result.resources),
             "seconds": round(total, 3),
             "render_seconds": round(result.seconds, 3),
+            "analysis_seconds": round(result.analysis_seconds, 3),
             "plans": {alias: plan.to_dict() for alias, plan in result.plans.items()},
+            "warnings": found,
+            "bringup": {
+                "verdicts": verdicts(result.findings),
+                "findings": [f.to_dict() for f in result.findings],
+            },
         }
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
+        if failed:
+            raise SystemExit(1)
         return
     console.print(resource_tree(stack, result.config.region, result.resources))
     for alias, plan in result.plans.items():
@@ -133,6 +150,17 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
             f"PP {plan.pipeline_parallel_size}), "
             f"max-model-len {plan.max_model_len}, load ≈ {plan.load_time_seconds:.0f} s"
         )
-    for line in warnings(result.config.to_dict(), {a: p.to_dict() for a, p in result.plans.items()}):
-        console.print(f"[yellow]warning:[/] {line}", highlight=False)
-    console.print(f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s)")
+    for line in found:
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+    for check, verdict in verdicts(result.findings).items():
+        colour = {"pass": "green", "fail": "red", "assumed": "yellow"}[verdict]
+        console.print(f"bring-up [bold]{check}[/]: [{colour}]{verdict}[/]", highlight=False)
+    for f in result.findings:
+        if f.verdict == "fail":
+            console.print(f"[red]error:[/] {escape(f.line())}", highlight=False, soft_wrap=True)
+    console.print(
+        f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s, "
+        f"bring-up {result.analysis_seconds:.2f} s)"
+    )
+    if failed:
+        raise SystemExit(1)

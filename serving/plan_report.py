@@ -8,7 +8,6 @@ own charts rendered with ``helm template``), iam/<resource>.json (every IAM/endp
 from __future__ import annotations
 
 import json
-import shutil
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -17,9 +16,12 @@ from typing import Any
 import yaml
 
 from serving import helm
+from serving.bringup import CHECKS, Finding, verdicts
 from serving.release_values import startup_budget
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+INDEX = ".paddock-plan-files"
+"""Relative paths of the files the last write_plan wrote into a plan folder (the only ones it deletes)."""
 #: (resource type, input key, file suffix) of policy documents written to iam/
 POLICY_INPUTS = (
     ("aws:iam/rolePolicy:RolePolicy", "policy", ""),
@@ -52,6 +54,21 @@ def policy_documents(resources: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return docs
 
 
+def render_manifests(resources: Sequence[Mapping[str, Any]], root: Path) -> dict[str, str]:
+    """``{release name: helm template output}`` for every release of one of our charts."""
+    out: dict[str, str] = {}
+    for release in releases(resources):
+        chart = local_chart(release, root)
+        if chart is None:
+            continue
+        inputs = release["inputs"]
+        name = str(inputs.get("name") or release["name"])
+        out[name] = helm.template(
+            chart, inputs.get("values") or {}, release=name, namespace=str(inputs.get("namespace", "default"))
+        )
+    return out
+
+
 def _dump(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".json":
@@ -69,32 +86,59 @@ def write_plan(
     resources: Sequence[Mapping[str, Any]],
     root: Path,
     manifests: bool = True,
+    manifest_texts: Mapping[str, str] | None = None,
+    bringup: Sequence[Finding] | None = None,
     sections: Sequence[str] = (),
 ) -> list[Path]:
-    """Write every plan file under ``out_dir`` (replacing it); return the written paths, sorted.
-    ``manifests=False`` skips ``helm template`` (no helm binary available)."""
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
-    _dump(out_dir / "resources.json", list(resources))
-    _dump(out_dir / "plans.json", dict(plans))
-    _dump(out_dir / "stack_config.json", dict(config))
+    """Write every plan file under ``out_dir``; return the written paths, sorted. Files a previous write_plan
+    listed in ``.paddock-plan-files`` are removed first; nothing else in ``out_dir`` is deleted.
+    ``manifests=False`` skips ``helm template`` (no helm binary available); ``manifest_texts`` are manifests
+    already rendered (:func:`render_manifests`); ``bringup`` the findings of the bring-up analysis."""
+    remove_previous(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files: dict[Path, Any] = {
+        out_dir / "resources.json": list(resources),
+        out_dir / "plans.json": dict(plans),
+        out_dir / "stack_config.json": dict(config),
+    }
     for release in releases(resources):
         inputs = release["inputs"]
         name = str(inputs.get("name") or release["name"])
-        values = inputs.get("values") or {}
-        _dump(out_dir / "values" / f"{name}.yaml", values)
-        chart = local_chart(release, root)
-        if chart is not None and manifests:
-            text = helm.template(
-                chart, values, release=name, namespace=str(inputs.get("namespace", "default"))
-            )
-            (out_dir / "manifests").mkdir(exist_ok=True)
-            (out_dir / "manifests" / f"{name}.yaml").write_text(text)
+        files[out_dir / "values" / f"{name}.yaml"] = inputs.get("values") or {}
     for stem, doc in policy_documents(resources).items():
-        _dump(out_dir / "iam" / f"{stem}.json", doc)
-    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, sections=sections))
-    return sorted(p for p in out_dir.rglob("*") if p.is_file())
+        files[out_dir / "iam" / f"{stem}.json"] = doc
+    for path, data in files.items():
+        _dump(path, data)
+    texts = manifest_texts
+    if texts is None and manifests:
+        texts = render_manifests(resources, root)
+    written = list(files)
+    for name, text in sorted((texts or {}).items()):
+        path = out_dir / "manifests" / f"{name}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    (out_dir / "summary.md").write_text(summary(stack, config, plans, resources, bringup, sections=sections))
+    written.append(out_dir / "summary.md")
+    (out_dir / INDEX).write_text("".join(f"{p.relative_to(out_dir)}\n" for p in sorted(written)))
+    return sorted(written)
+
+
+def remove_previous(out_dir: Path) -> None:
+    """Delete the files listed by a previous write_plan (then their folders, when left empty)."""
+    index = out_dir / INDEX
+    if not index.is_file():
+        return
+    folders: set[Path] = set()
+    for line in index.read_text().splitlines():
+        path = out_dir / line
+        if line and ".." not in Path(line).parts and path.is_file():
+            path.unlink()
+            folders.add(path.parent)
+    index.unlink()
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        if folder != out_dir and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -143,11 +187,13 @@ def summary(
     config: Mapping[str, Any],
     plans: Mapping[str, Mapping[str, Any]],
     resources: Sequence[Mapping[str, Any]],
+    bringup: Sequence[Finding] | None = None,
     *,
     sections: Sequence[str] = (),
 ) -> str:
-    """Markdown summary: stack facts, models with their plans, Helm releases, ``sections`` (markdown blocks
-    others compute, e.g. serving.stack_images.images_markdown), resource counts per type."""
+    """Markdown summary: stack facts, models with their plans, bring-up verdicts, Helm releases,
+    ``sections`` (markdown blocks others compute, e.g. serving.stack_images.images_markdown), resource counts
+    per type."""
     counts = Counter(r["type"] for r in resources)
     lines = [
         f"# Offline plan: stack `{stack}`",
@@ -165,6 +211,7 @@ def summary(
             if warnings(config, plans)
             else []
         ),
+        *(bringup_section(bringup) if bringup is not None else []),
         "## Helm releases",
         "",
     ]
@@ -179,3 +226,18 @@ def summary(
     lines += ["", "## Resources by type", "", "| type | count |", "|---|---|"]
     lines += [f"| `{typ}` | {n} |" for typ, n in sorted(counts.items())]
     return "\n".join(lines) + "\n"
+
+
+def bringup_section(findings: Sequence[Finding]) -> list[str]:
+    """``## Bring-up``: one row per check with its verdict, then every failing/assumed finding."""
+    marks = verdicts(findings)
+    lines = ["## Bring-up", "", "| check | proves | verdict | reason |", "|---|---|---|---|"]
+    for check, (_, proves) in CHECKS.items():
+        mine = [f for f in findings if f.check == check and f.verdict == marks[check]]
+        reason = mine[0].message if mine else ""
+        more = f" (+{len(mine) - 1} more)" if len(mine) > 1 else ""
+        lines.append(f"| `{check}` | {proves} | **{marks[check]}** | {reason.replace('|', '/')}{more} |")
+    problems = [f for f in findings if f.verdict != "pass"]
+    if problems:
+        lines += ["", *(f"- {f.verdict}: {f.line()}" for f in problems)]
+    return [*lines, ""]

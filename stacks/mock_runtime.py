@@ -45,9 +45,43 @@ class Recorded:
     parent: str | None
     inputs: dict[str, Any]
     custom: bool
+    depends_on: tuple[str, ...] = ()
+    """Logical names this resource waits for directly: explicit ``depends_on`` plus every resource an input
+    Output came from (the request's ``dependencies`` and ``propertyDependencies``), sorted, without itself."""
+    provider: str | None = None
+    """Logical name of its explicit provider (``eks-k8s``); None for the default provider."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "dependsOn": list(self.depends_on),
+            "provider": self.provider,
+            "inputs": self.inputs,
+        }
+
+
+def urn_name(urn: str) -> str:
+    """Logical name of a resource URN (``urn:pulumi:dev::paddock::a$b::name`` -> ``name``)."""
+    return urn.rsplit("::", 1)[-1]
+
+
+def provider_name(reference: str) -> str | None:
+    """Logical name in a provider reference (``<urn>::<id>``); None when empty."""
+    if not reference:
+        return None
+    return urn_name(reference.rsplit("::", 1)[0])
+
+
+def request_dependencies(request: Any) -> tuple[str, ...]:
+    """Names of every URN in a RegisterResource request's ``dependencies`` and ``propertyDependencies``."""
+    urns = set(request.dependencies)
+    for deps in request.propertyDependencies.values():
+        urns.update(deps.urns)
+    names = {urn_name(u) for u in urns if u and not u.split("::")[2].endswith("pulumi:pulumi:Stack")}
+    names.discard(request.name)
+    return tuple(sorted(names))
 
 
 def _hex(name: str, n: int = 17) -> str:
@@ -123,7 +157,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs = rpc.deserialize_properties(request.object)
             self.records.append(
                 Recorded(
-                    type=request.type, name=request.name, parent=parent, inputs=inputs, custom=request.custom
+                    type=request.type,
+                    name=request.name,
+                    parent=parent,
+                    inputs=inputs,
+                    custom=request.custom,
+                    depends_on=request_dependencies(request),
+                    provider=provider_name(request.provider),
                 )
             )
         return response

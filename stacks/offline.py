@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from serving.bringup import BringupInput, ChartCatalog, Finding, analyze, load_chart_catalog
 from serving.helm import resolve_release_chart
-from serving.plan_report import write_plan
+from serving.plan_report import render_manifests, write_plan
 from serving.sizing.plan import ServingPlan
 from serving.stack_config import StackConfig, parse_stack_config, read_stack_file
 from serving.stack_images import images_markdown, stack_image_routes
@@ -39,6 +40,10 @@ class PlanResult:
     """``{type, name, parent, inputs}`` per resource, sorted by name (registration order varies)."""
     seconds: float
     """Wall time of sizing + the mock run (s)."""
+    findings: tuple[Finding, ...] = ()
+    """Bring-up analysis (render_plan only)."""
+    analysis_seconds: float = 0.0
+    """Wall time of the bring-up analysis (s), ``helm template`` excluded."""
 
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # Pulumi's marker key of a serialized secret
@@ -92,21 +97,40 @@ def render_plan(
     stack_file: Path | None = None,
     planner: Planner = plan_models,
     manifests: bool = True,
+    charts: ChartCatalog | None = None,
 ) -> PlanResult:
-    """:func:`render_stack` and write ``out_dir`` (resources.json, plans.json, stack_config.json, values/,
-    manifests/ (unless ``manifests=False``), iam/, summary.md)."""
+    """:func:`render_stack`, the bring-up analysis (``charts``: the chart catalog, default
+    serving/catalog/data/charts.yaml) and write ``out_dir`` (resources.json, plans.json, stack_config.json,
+    values/, manifests/ (unless ``manifests=False``), iam/, summary.md)."""
     result = render_stack(stack, stack_file=stack_file, planner=planner)
+    config = result.config.to_dict()
+    plans = {alias: plan.to_dict() for alias, plan in result.plans.items()}
+    texts = render_manifests(result.resources, ROOT) if manifests else None
+    started = time.perf_counter()
+    findings = analyze(
+        BringupInput(
+            stack=stack,
+            config=config,
+            plans=plans,
+            resources=result.resources,
+            manifests=texts,
+            charts=charts or load_chart_catalog(),
+        )
+    )
+    analysis = time.perf_counter() - started
     write_plan(
         out_dir,
         stack=stack,
-        config=result.config.to_dict(),
-        plans={alias: plan.to_dict() for alias, plan in result.plans.items()},
+        config=config,
+        plans=plans,
         resources=result.resources,
         root=ROOT,
         manifests=manifests,
+        manifest_texts=texts,
+        bringup=findings,
         sections=[
             images_markdown(stack_image_routes(result.config, ACCOUNT_ID)),
             system_pods_markdown(result.resources),
         ],
     )
-    return result
+    return replace(result, findings=tuple(findings), analysis_seconds=analysis)

@@ -126,7 +126,8 @@ def test_every_aws_resource_is_tagged_and_iam_is_scoped(
 def test_plan_files(plans: dict[str, tuple[offline.PlanResult, Path]]) -> None:
     result, out = plans["prod-eu"]
     resources = json.loads((out / "resources.json").read_text())
-    assert resources == result.resources and {"type", "name", "parent", "inputs"} == set(resources[0])
+    assert resources == result.resources
+    assert {"type", "name", "parent", "dependsOn", "provider", "inputs"} == set(resources[0])
     assert (
         json.loads((out / "plans.json").read_text())["llama-70b"]["instance_type"]
         == result.plans["llama-70b"].instance_type

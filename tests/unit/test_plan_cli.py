@@ -54,8 +54,21 @@ def test_json_output_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     code, out, err = _run(
         capsys, "--stack", "dev", "--stacks-dir", str(STACKS), "--out", str(out_dir), "--json"
     )
-    assert (code, err) == (0, "")
+    assert err == ""
     payload = json.loads(out)
+    failing = [f for f in payload["bringup"]["findings"] if f["verdict"] == "fail"]
+    assert code == (1 if failing else 0)  # exit 1 exactly when a bring-up check fails
+    assert set(payload["bringup"]["verdicts"]) == {
+        "scheduling",
+        "images",
+        "order",
+        "disk",
+        "capacity",
+        "controllers",
+        "reachability",
+    }
+    assert all(set(f) == {"check", "verdict", "resource", "key", "message"} for f in failing)
+    assert isinstance(payload["warnings"], list) and payload["analysis_seconds"] >= 0
     assert payload["stack"] == "dev" and payload["out"] == str(out_dir)
     assert payload["plans"]["llama-8b"]["instance_type"] == "g6e.xlarge"
     resources = json.loads((out_dir / "resources.json").read_text())
@@ -75,7 +88,8 @@ def test_tree_output(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     stacks = tmp_path / "stacks"
     shutil.copytree(STACKS, stacks, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     code, out, _ = _run(capsys, "-s", "prod-eu", "--stacks-dir", str(stacks), "--out", str(tmp_path / "p"))
-    assert code == 0
+    assert code == 0, out  # prod-eu passes the bring-up analysis
+    assert "bring-up reachability: " in out
     assert "prod-eu (eu-central-1)" in out and "gpu-llama-70b-ng" in out and "g6e.12xlarge" in out
     assert "llama-70b: meta-llama/Llama-3.3-70B-Instruct on g6e.12xlarge" in out
     assert f"wrote {tmp_path / 'p'}/ in " in out
@@ -94,6 +108,46 @@ def test_without_helm_everything_but_manifests_is_written(
     out_dir = tmp_path / "plan"
     args = ("-s", "ephemeral", "--stacks-dir", str(STACKS), "--out", str(out_dir), "--json")
     code, out, err = _run(capsys, *args)
-    assert code == 0 and json.loads(out)["stack"] == "ephemeral"
+    payload = json.loads(out)
+    assert payload["stack"] == "ephemeral"
+    assert code == 1  # without manifests our charts' pods are unknown: never a silent pass
+    assert any(
+        f["check"] == "scheduling" and "not rendered" in f["message"] for f in payload["bringup"]["findings"]
+    )
     assert "no helm (Name or service not known); manifests/ not rendered" in err
     assert (out_dir / "values" / "llama-8b.yaml").is_file() and not (out_dir / "manifests").exists()
+
+
+def _broken_stack(tmp_path: Path) -> Path:
+    """dev with a private-only endpoint in its created VPC: the bring-up analysis must fail reachability."""
+    doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    doc["config"]["paddock:cluster"]["endpointPublicAccess"] = False
+    (tmp_path / "Pulumi.private.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path
+
+
+def test_failing_bring_up_exits_1_naming_resource_and_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    stacks = _broken_stack(tmp_path)
+    code, out, _ = _run(capsys, "-s", "private", "--stacks-dir", str(stacks), "--out", str(tmp_path / "p"))
+    assert code == 1
+    assert (
+        "error: reachability: eks-eks: private-only endpoint in a VPC this stack creates: nothing can route "
+        "in on the first deploy [paddock:cluster.endpointPublicAccess]" in out
+    )
+    summary = (tmp_path / "p" / "summary.md").read_text()
+    assert "## Bring-up" in summary and "| `reachability` |" in summary and "**fail**" in summary
+
+
+def test_plan_keeps_files_it_did_not_write(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    stacks = _broken_stack(tmp_path)
+    out_dir = tmp_path / "p"
+    (out_dir / "values").mkdir(parents=True)
+    (out_dir / "notes.txt").write_text("mine")
+    (out_dir / "values" / "mine.yaml").write_text("a: 1")
+    for _ in range(2):
+        _run(capsys, "-s", "private", "--stacks-dir", str(stacks), "--out", str(out_dir))
+    assert (out_dir / "notes.txt").read_text() == "mine" and (out_dir / "values" / "mine.yaml").is_file()
+    listed = (out_dir / ".paddock-plan-files").read_text().splitlines()
+    assert "resources.json" in listed and "summary.md" in listed and "notes.txt" not in listed
