@@ -43,14 +43,24 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> tuple[offline.PlanResult, P
 def test_resources_record_depends_on_and_provider(dev: tuple[offline.PlanResult, Path]) -> None:
     result, out = dev
     res = {r["name"]: r for r in json.loads((out / "resources.json").read_text())}
-    assert res["eks-k8s"]["dependsOn"] == ["eks-eks"]  # the kubeconfig Output comes from the cluster
+    # the kubeconfig Output comes from the cluster; the provider also waits for the add-ons and system nodes
+    assert res["eks-k8s"]["dependsOn"] == [
+        "eks-eks",
+        "eks-managed-aws-ebs-csi-driver",
+        "eks-managed-coredns",
+        "eks-managed-eks-pod-identity-agent",
+        "eks-managed-kube-proxy",
+        "eks-managed-system-ng",
+        "eks-managed-vpc-cni",
+    ]
     assert res["model-llama-8b-release"]["provider"] == "eks-k8s"
     assert all(r["dependsOn"] == sorted(r["dependsOn"]) for r in res.values())
     graph = Graph(result.resources)
     waits = graph.waits_for("model-llama-8b-release")
     assert {"eks-k8s", "eks-eks", "model-llama-8b-pod-role"} <= waits  # provider and Output dependencies
-    # a child inherits its component's dependsOn: the autoscaling component waits for the model releases
-    assert "model-llama-8b-release" in graph.waits_for("autoscaling-cluster-autoscaler")
+    # the node autoscaler comes before the model (scale from zero), never after it
+    assert "node-scaling-cluster-autoscaler" in waits
+    assert "model-llama-8b-release" not in graph.waits_for("node-scaling-cluster-autoscaler")
 
 
 def test_dev_findings_and_summary(dev: tuple[offline.PlanResult, Path]) -> None:
@@ -69,6 +79,7 @@ def test_dev_findings_and_summary(dev: tuple[offline.PlanResult, Path]) -> None:
 def test_private_endpoint_variant_fails_reachability(tmp_path: Path) -> None:
     doc = yaml.safe_load((offline.STACKS_DIR / "Pulumi.dev.yaml").read_text())
     doc["config"]["paddock:cluster"]["endpointPublicAccess"] = False
+    del doc["config"]["paddock:cluster"]["publicAccessCidrs"]
     path = tmp_path / "Pulumi.private.yaml"
     path.write_text(yaml.safe_dump(doc))
     result = offline.render_plan(

@@ -122,6 +122,7 @@ def _broken_stack(tmp_path: Path) -> Path:
     """dev with a private-only endpoint in its created VPC: the bring-up analysis must fail reachability."""
     doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
     doc["config"]["paddock:cluster"]["endpointPublicAccess"] = False
+    del doc["config"]["paddock:cluster"]["publicAccessCidrs"]
     (tmp_path / "Pulumi.private.yaml").write_text(yaml.safe_dump(doc))
     return tmp_path
 
