@@ -254,7 +254,9 @@ def attach_first_pull(name: str, role_arn: pulumi.Input[str], registry: Registry
 
 
 def _gpu_plumbing(cfg: StackConfig, cluster: Cluster, releases: ReleasePolicy) -> GpuPlumbing:
-    bottlerocket = cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET")  # ships the device plugin itself
+    # Bottlerocket's NVIDIA AMI ships the device plugin; Karpenter's EC2NodeClass runs AL2023 (no plugin)
+    karpenter = cfg.autoscaling.node_autoscaler == "karpenter"
+    bottlerocket = cfg.versions.gpu_ami_type.startswith("BOTTLEROCKET") and not karpenter
     return GpuPlumbing(
         "gpu",
         GpuPlumbingArgs(

@@ -10,19 +10,10 @@ from typing import Any
 from serving.bringup.model import BringupInput, Graph
 from serving.bringup.pools import Pool, collect_pools
 from serving.bringup.workloads import RELEASE, Pod, Workloads, collect
+from serving.catalog.charts import list_charts
+from serving.chart_overrides import chart_name_of
 
 #: chart name -> the config key that pins its version
-VERSION_KEYS = {
-    "cluster-autoscaler": "paddock:versions.clusterAutoscalerChart",
-    "keda": "paddock:versions.kedaChart",
-    "kube-prometheus-stack": "paddock:versions.kubePrometheusStackChart",
-    "nvidia-device-plugin": "paddock:versions.nvidiaDevicePluginChart",
-    "dcgm-exporter": "paddock:versions.dcgmExporterChart",
-    "karpenter": "paddock:versions.karpenterChart",
-    "lws": "paddock:versions.lwsChart",
-    "prometheus-adapter": "paddock:versions.prometheusAdapterChart",
-    "aws-efa-k8s-device-plugin": "paddock:versions.efaDevicePluginChart",
-}
 SYSTEM_KEY = "paddock:cluster.systemNodes"
 
 
@@ -70,7 +61,11 @@ class Cluster:
 
     def releases(self, chart: str) -> list[Mapping[str, Any]]:
         """Helm release records of chart ``chart``."""
-        return [r for r in self.inp.resources if r["type"] == RELEASE and r["inputs"].get("chart") == chart]
+        return [
+            r
+            for r in self.inp.resources
+            if r["type"] == RELEASE and chart_name_of(str(r["inputs"].get("chart", ""))) == chart
+        ]
 
     def model_key(self, alias: str | None, field: str = "") -> str:
         """``paddock:models[i].<field>`` for an alias (``paddock:models`` when unknown)."""
@@ -89,4 +84,6 @@ class Cluster:
     def chart_key(self, release: str) -> str:
         rec = self.graph.by_name.get(release)
         chart = str(rec["inputs"].get("chart", "")) if rec else ""
-        return VERSION_KEYS.get(chart, "paddock:versions")
+        name = chart_name_of(chart)
+        keys = {spec.name: spec.version_key for spec in list_charts()}
+        return f"paddock:versions.{keys[name]}" if name in keys else "paddock:versions"

@@ -14,7 +14,7 @@ from serving.bringup import facts
 from serving.bringup.charts import ChartCatalog, values_at
 from serving.bringup.quantity import cpu_millis, mebibytes
 from serving.catalog.charts import ChartSpec, Workload
-from serving.chart_overrides import enabled_workloads, upstream_reference
+from serving.chart_overrides import chart_name_of, enabled_workloads, upstream_reference
 from serving.images import eks_registry_host
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -247,7 +247,8 @@ def collect(
         values = inputs.get("values") or {}
         namespace = str(inputs.get("namespace", "default"))
         chart_name = str(inputs.get("chart", ""))
-        if "/" in chart_name and not inputs.get("repositoryOpts"):  # our local chart
+        local = "/" in chart_name and not chart_name.startswith("oci://") and not inputs.get("repositoryOpts")
+        if local:  # our own chart (a path under serving/charts)
             text = (manifests or {}).get(release)
             if text is None:
                 out.unrendered.append(str(r["name"]))
@@ -256,7 +257,7 @@ def collect(
             out.pods.extend(manifest_pods(str(r["name"]), namespace, docs))
             out.kinds[str(r["name"])] = manifest_kinds(docs)
             continue
-        spec = charts.get(chart_name, str(inputs.get("version", "")))
+        spec = charts.get(chart_name_of(chart_name), str(inputs.get("version", "")))
         if spec is None:
             out.unknown_charts.append((str(r["name"]), f"{chart_name}@{inputs.get('version', '')}"))
             continue

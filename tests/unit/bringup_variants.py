@@ -24,7 +24,6 @@ def _karpenter(c: dict[str, Any]) -> None:
     c.setdefault("paddock:autoscaling", {}).update(
         {"nodeAutoscaler": "karpenter", "karpenterAmiAlias": "al2023@v20251120"}
     )
-    c["paddock:versions"]["karpenterChart"] = "1.6.0"
 
 
 def _tgi_min0(c: dict[str, Any]) -> None:
