@@ -19,9 +19,9 @@ from serving.chart_overrides import (
     get_path,
     upstream_reference,
 )
+from serving.controllers import efa_device_plugin_values, lws_values
 from serving.images import ImageRouter, eks_registry_host
 from serving.monitoring.values import MonitoringSettings, kube_prometheus_stack_values
-from serving.controllers import efa_device_plugin_values, lws_values
 from serving.release_values import dcgm_exporter_values, device_plugin_values
 
 ECR = "123456789012.dkr.ecr.eu-central-1.amazonaws.com"
@@ -45,10 +45,10 @@ BUILDERS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     ),
     "nvidia-device-plugin": ("0.17.1", device_plugin_values),
     "dcgm-exporter": ("4.1.1", lambda: dcgm_exporter_values(service_monitor=True)),
-    "lws": ("0.7.0", lws_values),
+    "lws": ("0.10.0", lws_values),
     "aws-efa-k8s-device-plugin": ("v0.5.30", efa_device_plugin_values),
     "karpenter": (
-        "1.6.0",
+        "1.14.1",
         lambda: karpenter_values(cluster_name="c", interruption_queue="q", role_arn=None),
     ),
 }

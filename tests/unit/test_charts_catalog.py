@@ -87,7 +87,7 @@ def test_gpu_daemonsets_and_nvcr() -> None:
 def test_only_verified_digests() -> None:
     digests = {i.id: i.digest for c in catalog.list_charts() for i in c.images if i.digest}
     assert digests == {
-        "karpenter-controller": "sha256:37c761a3a0b485fd34db1390317ef6149141f532c5a699c528b98fb8f9cc722a"
+        "karpenter-controller": "sha256:445baefaaa689029cc12ac1f659b916b0b82fb14308ce536f8521fcf079116fa"
     }
 
 
