@@ -40,11 +40,19 @@ def _adopted(c: dict[str, Any]) -> None:
     c["paddock:cluster"] = {**c["paddock:cluster"], "create": False, "existingClusterName": "shared-dev"}
 
 
+OVERLAYS: dict[str, Overlay] = {
+    "405b": _405b,
+    "karpenter": _karpenter,
+    "tgi-min0": _tgi_min0,
+    "adopted": _adopted,
+}
+#: variant name -> (shipped stack it overlays, overlay). prod-eu has no 405B variant: no instance type sold
+#: On-Demand in eu-central-1 serves its 64 x 32k workload (a config error naming paddock:models[0].gpu).
 VARIANTS: dict[str, tuple[str, Overlay]] = {
-    "dev-405b": ("dev", _405b),
-    "dev-karpenter": ("dev", _karpenter),
-    "dev-tgi-min0": ("dev", _tgi_min0),
-    "dev-adopted": ("dev", _adopted),
+    f"{base}-{name}": (base, overlay)
+    for base in ("dev", "prod-eu", "ephemeral")
+    for name, overlay in OVERLAYS.items()
+    if (base, name) != ("prod-eu", "405b")
 }
 
 
