@@ -7,6 +7,7 @@ own charts rendered with ``helm template``), iam/<resource>.json (every IAM/endp
 
 from __future__ import annotations
 
+import datetime
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -17,7 +18,9 @@ import yaml
 
 from serving import helm
 from serving.bringup import CHECKS, Finding, verdicts
-from serving.release_values import startup_budget
+from serving.cluster_warnings import cluster_warnings
+from serving.release_values import rollout_strategy, startup_budget
+from serving.stack_config_models import RESERVED_CAPACITY_TYPES
 
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 INDEX = ".paddock-plan-files"
@@ -162,13 +165,21 @@ def _model_rows(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]
     return rows
 
 
-def warnings(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    """Things a reviewer should see: a replica ceiling below what the requested concurrency needs, and an
-    instance type that is not sold On-Demand in the stack's region (it needs a Capacity Block or ODCR)."""
+def warnings(
+    config: Mapping[str, Any],
+    plans: Mapping[str, Mapping[str, Any]],
+    today: datetime.date | None = None,
+) -> list[str]:
+    """Things a reviewer should see, each naming the key to edit: a replica ceiling below what the requested
+    concurrency needs, an instance type not sold On-Demand in the region without reserved capacity, a rollout
+    that takes the alias down (one replica, no room to surge), and the cluster's reachability and EKS support
+    window (:func:`serving.cluster_warnings.cluster_warnings`, judged on ``today``; default: the current
+    date)."""
     found: list[str] = []
     for i, model in enumerate(config.get("models", [])):
         plan = plans.get(model["alias"], {})
-        if plan.get("offered_on_demand") is False:
+        reserved = model.get("capacity_type") in RESERVED_CAPACITY_TYPES
+        if plan.get("offered_on_demand") is False and not reserved:
             found.append(
                 f"paddock:models[{i}].gpu: {plan.get('instance_type')} is not sold On-Demand in "
                 f"{config.get('region')}: reserve capacity (Capacity Block/ODCR) first ({model['alias']})"
@@ -179,7 +190,17 @@ def warnings(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) 
                 f"paddock:models[{i}].replicas.max: {model['replicas_max']} < {needed} replicas the sizing "
                 f"engine needs for concurrency {model['concurrency']} ({model['alias']})"
             )
-    return found
+        rollout = rollout_strategy(
+            replicas_min=model["replicas_min"],
+            replicas_max=model["replicas_max"],
+            multi_node=int(plan.get("nodes_per_replica", 1)) > 1,
+        )
+        if rollout.outage_on_update:
+            found.append(
+                f"paddock:models[{i}].replicas.max: every rollout of {model['alias']} is an outage "
+                f"({rollout.reason}); set replicas.max above replicas.min to surge a replica"
+            )
+    return found + cluster_warnings(config, today or datetime.date.today())
 
 
 def summary(
