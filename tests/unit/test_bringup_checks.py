@@ -110,7 +110,7 @@ def test_adopted_cluster_assumes_its_existing_nodes() -> None:
 def test_lws_pods_count_leader_and_workers() -> None:
     stack = healthy()
     stack["manifests"]["a"] = engine_manifest(kind="LeaderWorkerSet")
-    stack["resources"].append(release("lws", "lws", version="0.7.0", values={"nodeSelector": SYSTEM}))
+    stack["resources"].append(release("lws", "lws", version="0.10.0", values={"nodeSelector": SYSTEM}))
     by_name(stack, "a-release")["dependsOn"].append("lws")
     assert not fails(stack, "scheduling")  # leader + worker: 2 GPU pods, 1 node at min, ca grows it to 2
     by_name(stack, "gpu-a-ng")["inputs"]["scalingConfig"]["maxSize"] = 1
@@ -361,7 +361,7 @@ def test_leaderworkerset_needs_the_lws_controller() -> None:
     stack["manifests"]["a"] = engine_manifest(kind="LeaderWorkerSet")
     (f,) = fails(stack, "controllers")
     assert f.resource == "a-release" and f.key == "paddock:versions.lwsChart"
-    stack["resources"].append(release("lws", "lws", version="0.7.0", values={"nodeSelector": SYSTEM}))
+    stack["resources"].append(release("lws", "lws", version="0.10.0", values={"nodeSelector": SYSTEM}))
     assert not fails(stack, "controllers")
     assert [f.resource for f in fails(stack, "order")] == ["a-release"]  # installed, but not before
 
@@ -440,7 +440,7 @@ def _karpenter_stack(*, raid0: bool) -> dict[str, object]:
     if raid0:
         node_class["instanceStorePolicy"] = "RAID0"
     stack["resources"] += [
-        release("karpenter", "karpenter", version="1.6.0", values={"nodeSelector": SYSTEM}),
+        release("karpenter", "karpenter", version="1.14.1", values={"nodeSelector": SYSTEM}),
         rec(
             "kubernetes:karpenter.sh/v1:NodePool",
             "a-pool",
