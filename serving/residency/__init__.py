@@ -7,11 +7,14 @@ Shared by ``paddock audit``, ``paddock preflight``, the CrossGuard pack (``stack
 from serving.residency.model import Finding, Place, ResidencyPolicy
 from serving.residency.report import StackAudit, audit_stack, render_markdown
 from serving.residency.resource_rules import check_resource
-from serving.residency.rules import RULES, check_profile, check_stack
+from serving.residency.rule_table import RULE_TABLE, RULES, Rule
+from serving.residency.rules import check_profile, check_stack
 from serving.residency.stack import StackFacts, facts_from_stack_config, load_stack_facts
 
 __all__ = [
     "RULES",
+    "RULE_TABLE",
+    "Rule",
     "Finding",
     "Place",
     "ResidencyPolicy",

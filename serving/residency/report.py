@@ -12,7 +12,8 @@ from typing import Any
 from serving.residency.model import Finding, Place
 from serving.residency.profiles import resolve_profile
 from serving.residency.resource_rules import check_resource, resource_region
-from serving.residency.rules import RULES, check_stack
+from serving.residency.rule_table import RULES
+from serving.residency.rules import check_stack
 from serving.residency.stack import StackFacts
 
 
@@ -81,11 +82,11 @@ def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] |
             places.append(
                 Place(
                     kind="weights",
-                    what=f"weights of {m.alias} downloaded from Hugging Face Hub",
+                    what=f"weights of {m.alias} downloaded from Hugging Face Hub (public egress)",
                     region=None,
                     resource=m.weights,
                     config_key=key,
-                    allowed=True,
+                    allowed=pol.allow_public_egress,
                 )
             )
     if pol.allow_fallback:
@@ -108,19 +109,53 @@ def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] |
                         allowed=allowed,
                     )
                 )
-    egress = "NAT gateway (public egress)" if facts.nat_gateway else "no NAT gateway"
-    endpoints = "VPC endpoints" if facts.vpc_endpoints else "no VPC endpoints"
-    places.append(
-        Place(
+    places.append(_egress_place(facts))
+    if facts.public_api_endpoint:
+        restricted = facts.public_access_cidrs and not any(
+            c in ("0.0.0.0/0", "::/0") for c in facts.public_access_cidrs
+        )
+        what = (
+            f"EKS API endpoint public, restricted to {', '.join(facts.public_access_cidrs or ())} "
+            "(control plane: no prompts)"
+            if restricted
+            else "EKS API endpoint public, open to 0.0.0.0/0"
+        )
+        places.append(
+            Place(
+                kind="egress",
+                what=what,
+                region=facts.region,
+                resource="cluster",
+                config_key="paddock:cluster.endpointPublicAccess",
+                allowed=bool(restricted) or pol.allow_public_egress,
+            )
+        )
+    return places
+
+
+def _egress_place(facts: StackFacts) -> Place:
+    """The network's egress as far as Paddock knows it (an adopted VPC's is not visible)."""
+    opted = " (allowPublicEgress: true)" if facts.policy.allow_public_egress else ""
+    if facts.existing_vpc:
+        endpoints = "vpcEndpoints declared" if facts.vpc_endpoints else "no VPC endpoints declared"
+        return Place(
             kind="egress",
-            what=f"{egress}; {endpoints}",
+            what=f"adopted VPC: egress is not visible to Paddock; {endpoints}{opted}",
             region=facts.region,
             resource="network",
-            config_key="paddock:network",
-            allowed=not facts.nat_gateway,
+            config_key="paddock:network.existingVpcId",
+            allowed=facts.policy.allow_public_egress,
         )
+    egress = "NAT gateway (public egress)" if facts.nat_gateway else "no NAT gateway"
+    endpoints = "VPC endpoints" if facts.vpc_endpoints else "no VPC endpoints"
+    return Place(
+        kind="egress",
+        what=f"{egress}; {endpoints}{opted}",
+        region=facts.region,
+        resource="network",
+        config_key="paddock:network",
+        allowed=not facts.nat_gateway or facts.policy.allow_public_egress,
     )
-    return places
 
 
 def _resource_places(facts: StackFacts, resources: Iterable[Mapping[str, Any]]) -> list[Place]:
@@ -264,5 +299,7 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
         lines.append("")
     used = sorted({f.rule for a in audits for f in a.findings})
     if used:
-        lines += ["## Rules", ""] + [f"- `{r}`: {RULES[r]}" for r in used] + [""]
+        lines += (
+            ["## Rules", ""] + [f"- `{r}` ({RULES[r].severity}): {RULES[r].description}" for r in used] + [""]
+        )
     return "\n".join(lines)

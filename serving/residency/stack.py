@@ -44,7 +44,12 @@ class StackFacts:
     nat_gateway: bool
     vpc_endpoints: bool
     existing_vpc: bool
+    """True when ``paddock:network.existingVpcId`` adopts a VPC: its egress is not visible to Paddock."""
     gateway_enabled: bool
+    public_api_endpoint: bool = False
+    """``paddock:cluster.endpointPublicAccess`` of a created cluster."""
+    public_access_cidrs: tuple[str, ...] | None = None
+    """``paddock:cluster.publicAccessCidrs`` when the schema has it; None = unrestricted (EKS: 0.0.0.0/0)."""
 
 
 def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
@@ -68,7 +73,9 @@ def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
         allow_fallback=res.allow_fallback,
         log_retention_days=res.log_retention_days,
         pinned_aliases=frozenset(m.alias for m in models if m.fallback is None),
+        allow_public_egress=res.allow_public_egress,
     )
+    cidrs = getattr(cfg.cluster, "public_access_cidrs", None)  # the bring-up schema may not carry it yet
     return StackFacts(
         stack=cfg.stack,
         region=cfg.region,
@@ -80,6 +87,8 @@ def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
         vpc_endpoints=cfg.network.vpc_endpoints,
         existing_vpc=cfg.network.existing_vpc_id is not None,
         gateway_enabled=cfg.gateway.enabled,
+        public_api_endpoint=cfg.cluster.create and cfg.cluster.endpoint_public_access,
+        public_access_cidrs=tuple(str(c) for c in cidrs) if cidrs else None,
     )
 
 
