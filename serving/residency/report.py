@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +43,12 @@ class StackAudit:
             "resourcesChecked": self.resources_checked,
             "clean": not self.findings,
             "places": [p.to_dict() for p in self.places],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() | {"stack": self.stack} for f in self.findings],
         }
+
+    def with_findings(self, extra: Sequence[Finding]) -> StackAudit:
+        """The same audit with ``extra`` findings first (e.g. ``plan-unrendered`` from the CLI)."""
+        return dataclasses.replace(self, findings=tuple(extra) + self.findings)
 
 
 _VOLUME_TYPES = {
@@ -268,7 +273,8 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
     """A one-page report an auditor can attach to a review (GitHub-flavoured Markdown)."""
     lines = ["# Paddock data-residency audit", "", f"Generated {generated}.", ""]
     for a in audits:
-        verdict = "clean" if not a.findings else f"{len(a.findings)} finding(s)"
+        errors = sum(f.severity == "error" for f in a.findings)
+        verdict = "clean" if not a.findings else f"{errors} error(s), {len(a.findings) - errors} warning(s)"
         lines += [
             f"## Stack `{a.stack}`: {verdict}",
             "",
@@ -288,12 +294,12 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
         if a.findings:
             lines += [
                 "",
-                "| Severity | Rule | Resource | Config key | Region | Message |",
-                "|---|---|---|---|---|---|",
+                "| Stack | Severity | Rule | Resource | Config key | Region | Message |",
+                "|---|---|---|---|---|---|---|",
             ]
             lines += [
-                f"| {f.severity} | `{f.rule}` | {_cell(f.resource)} | `{f.config_key}` | {_cell(f.region)} "
-                f"| {_cell(f.message)} |"
+                f"| {a.stack} | {f.severity} | `{f.rule}` | {_cell(f.resource)} | `{f.config_key}` "
+                f"| {_cell(f.region)} | {_cell(f.message)} |"
                 for f in a.findings
             ]
         lines.append("")

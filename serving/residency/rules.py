@@ -23,9 +23,21 @@ def _f(resource: str, key: str, rule: str, region: str | None, message: str) -> 
 
 
 def _unverified(route: ProfileRoute, policy: ResidencyPolicy, resource: str, key: str) -> Finding:
-    """Destinations unknown offline: an error when the geography reaches a Region outside allowedRegions."""
-    outside = [r for r in candidate_regions(route) if not policy.allows(r)]
+    """Destinations unknown offline: judged by the geography (a superset). None of it allowed:
+    profile-destinations; part of it outside allowedRegions: profile-unverified (error); all of it allowed:
+    profile-unverified-contained (warning)."""
+    candidates = candidate_regions(route)
+    outside = [r for r in candidates if not policy.allows(r)]
     pid = route.profile_id
+    if outside and len(outside) == len(candidates):
+        return _f(
+            resource,
+            key,
+            "profile-destinations",
+            None,
+            f"{pid} routes within the {route.geography}; no allowed Region "
+            f"({', '.join(policy.allowed_regions)}) is in it",
+        )
     if outside:
         shown = ", ".join(outside[:6]) + (f" and {len(outside) - 6} more" if len(outside) > 6 else "")
         return _f(

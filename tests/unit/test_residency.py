@@ -3,13 +3,14 @@ clean case per rule, exact (rule, config key, Region) triples."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from serving.config_reader import ConfigErrors
 from serving.errors import InputError
-from serving.residency import audit_stack, check_stack, load_stack_facts
+from serving.residency import audit_stack, check_stack, load_stack_facts, profiles
 from serving.stack_config import load_stack_file
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
@@ -21,7 +22,10 @@ def _findings(name: str) -> set[tuple[str, str, str | None]]:
     return {(f.rule, f.config_key, f.region) for f in check_stack(facts)}
 
 
-@pytest.mark.parametrize("name", ["clean-eu", "clean-pinned", "clean-in-region"])
+CLEAN = ["clean-eu", "clean-pinned", "clean-in-region", "clean-global-allowed", "clean-public-egress-opt-in"]
+
+
+@pytest.mark.parametrize("name", CLEAN)
 def test_clean_stacks_have_no_findings(name: str) -> None:
     assert _findings(name) == set()
 
@@ -41,8 +45,25 @@ CASES: dict[str, set[tuple[str, str, str | None]]] = {
         ("public-egress", "paddock:network.natGateway", "eu-central-1"),
         ("bedrock-public-egress", "paddock:network.vpcEndpoints", "eu-central-1"),
     },
-    "bedrock-region": {("bedrock-source-region", "paddock:fallback.bedrock.region", "eu-west-2")},
-    "unknown-eu-profile": {("profile-unverified", SONNET_KEY, None)},
+    "bedrock-region": {
+        ("bedrock-source-region", "paddock:fallback.bedrock.region", "eu-west-2"),
+        ("profile-destinations", SONNET_KEY, "eu-west-2"),  # from eu-west-2 the EU list includes London
+    },
+    "unknown-eu-profile": {("profile-unverified", SONNET_KEY, "eu-central-2")},
+    "unknown-geography": {("profile-unknown-geography", SONNET_KEY, None)},
+    "hf-weights": {
+        ("public-egress", "paddock:network.natGateway", "eu-central-1"),
+        ("weights-public", "paddock:models[0].weights", None),
+    },
+    "adopted-vpc": {("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1")},
+    "adopted-vpc-hf": {
+        ("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1"),
+        ("weights-public", "paddock:models[0].weights", None),
+        ("bedrock-public-egress", "paddock:network.vpcEndpoints", "eu-central-1"),
+    },
+    "public-api-endpoint": {("public-api-endpoint", "paddock:cluster.endpointPublicAccess", "eu-central-1")},
+    "unknown-allowed-region": {("region-unknown", "paddock:residency.allowedRegions[6]", "eu-nowhere-1")},
+    "unknown-home-region": {("compute-region", "aws:region", "eu-nowhere-1")},
 }
 
 
@@ -58,9 +79,26 @@ def test_us_profile_message_names_geography_and_allowed_regions() -> None:
     assert "US geography" in finding.message and "eu-central-1" in finding.message
 
 
-def test_unverified_profile_is_a_warning_not_an_error() -> None:
+def test_unverified_profile_reaching_outside_allowed_regions_is_an_error() -> None:
     facts = load_stack_facts(FIXTURES / "Pulumi.unknown-eu-profile.yaml")
-    assert [f.severity for f in check_stack(facts)] == ["warning"]
+    (finding,) = check_stack(facts)
+    assert finding.severity == "error"
+    assert "eu-central-2" in finding.message and "eu-west-2" in finding.message
+
+
+def test_unverified_profile_inside_allowed_regions_is_a_warning() -> None:
+    facts = load_stack_facts(FIXTURES / "Pulumi.unknown-eu-profile.yaml")
+    every_eu = tuple(r for r in profiles.aws_regions() if r.startswith("eu-"))
+    wide = dataclasses.replace(facts, policy=dataclasses.replace(facts.policy, allowed_regions=every_eu))
+    assert [(f.rule, f.severity) for f in check_stack(wide)] == [("profile-unverified-contained", "warning")]
+
+
+def test_egress_opt_in_waives_each_public_egress_rule_and_adopted_vpc_stays_a_warning() -> None:
+    facts = load_stack_facts(FIXTURES / "Pulumi.adopted-vpc-hf.yaml")
+    opted = dataclasses.replace(facts, policy=dataclasses.replace(facts.policy, allow_public_egress=True))
+    assert [(f.rule, f.severity) for f in check_stack(opted)] == [("adopted-vpc-egress", "warning")]
+    (egress,) = [p for p in audit_stack(facts).places if p.kind == "egress"]
+    assert egress.what.startswith("adopted VPC: egress is not visible to Paddock") and not egress.allowed
 
 
 def test_preflight_overrides_replace_data_file_destinations() -> None:

@@ -13,11 +13,12 @@ from serving.residency.resource_rules import INVOCATION_LOGGING
 
 EU = ResidencyPolicy(
     home_region="eu-central-1",
-    allowed_regions=("eu-central-1", "eu-west-1"),
+    allowed_regions=("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
     log_retention_days=30,
     pinned_aliases=frozenset({"llama-eu-only"}),
 )
-PROFILE_ARN = "arn:aws:bedrock:eu-central-1:123456789012:inference-profile/eu.anthropic.claude-x-v1:0"
+SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+PROFILE_ARN = f"arn:aws:bedrock:eu-central-1:123456789012:inference-profile/{SONNET}"
 
 
 def rec(rtype: str, name: str = "r", **inputs: Any) -> dict[str, Any]:
