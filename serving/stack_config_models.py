@@ -31,8 +31,8 @@ class Residency:
     log_retention_days: int = 30
     """``logRetentionDays`` of CloudWatch log groups; default 30."""
     allow_public_egress: bool = False
-    """``allowPublicEgress``: accept a NAT gateway, ``weights: hf``, Bedrock without a VPC endpoint and an open
-    public API endpoint (each is a residency error otherwise); default false."""
+    """``allowPublicEgress``: accept a NAT gateway, ``weights: hf``, Bedrock without a VPC endpoint and an
+    open public API endpoint (each is a residency error otherwise); default false."""
 
 
 @dataclass(frozen=True, kw_only=True)

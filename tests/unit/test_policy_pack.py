@@ -99,7 +99,7 @@ def test_component_role_policy_blocked_for_destinations_outside_allowed() -> Non
 
 
 def test_pack_checks_weights_and_profiles_of_the_stack_file() -> None:
-    """Config-level rules run as stack policies: a US weights bucket and an unknown prefix never pass preview."""
+    """Config-level rules run as stack policies: a US weights bucket never passes preview."""
     weights = StackValidationArgs([], {"stackFile": str(FIXTURES / "Pulumi.weights-other-region.yaml")})
     reported: list[str] = []
     validate_residency_stack(weights, lambda message, urn=None: reported.append(message))

@@ -386,6 +386,7 @@ def test_accepted_global_profile_iam_passes_and_refused_one_is_one_finding_per_g
     from serving.residency import facts_from_stack_config
     from serving.residency.iam import bedrock_targets, invoke_policy
     from serving.stack_config import load_stack_file
+
     fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
     facts = facts_from_stack_config(load_stack_file(fixtures / "Pulumi.clean-global-allowed.yaml"))
     doc = json.dumps(invoke_policy(bedrock_targets(facts), account_id="123456789012"))
