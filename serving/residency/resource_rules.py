@@ -88,8 +88,14 @@ def _grant_findings(arn: str, policy: ResidencyPolicy, resource: str, via_global
     region = region_of_arn(arn)
     profile = _profile_id(arn)
     if profile is not None and region:
+        # scope only: the profile's destinations are judged where the route lives (gateway values, config);
+        # the grants on its foundation-model ARNs are judged one by one below
         route = resolve_profile(profile, region, None)
-        out = check_profile(route, policy, resource=resource, key=key)
+        out = [
+            f
+            for f in check_profile(route, policy, resource=resource, key=key)
+            if f.rule in ("profile-global", "profile-geo", "profile-unknown-geography")
+        ]
         if not policy.allows(region):
             out.append(_f(resource, key, "bedrock-iam-region", region, f"grants Bedrock invoke on {arn}"))
         return out

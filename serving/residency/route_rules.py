@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from serving.gateway.config import DuplicateKeyError, load_unique
 from serving.residency.model import Finding, ResidencyPolicy
 from serving.residency.profiles import is_known_region, resolve_profile
 from serving.residency.rule_table import finding
@@ -25,34 +26,6 @@ Record = Mapping[str, Any]
 TRUTHY = ("1", "true", "yes", "on")
 CLUSTER_SUFFIXES = (".svc", ".svc.cluster.local", ".cluster.local")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
-class DuplicateKeyError(yaml.YAMLError):
-    """A mapping repeats a key (``line`` is 1-based)."""
-
-    def __init__(self, key: Any, line: int) -> None:
-        super().__init__(f"duplicate key {key!r} on line {line}")
-        self.key, self.line = key, line
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a mapping with the same key twice (PyYAML keeps the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, list | dict):
-                continue  # unhashable: let SafeLoader report it
-            if key in seen:
-                raise DuplicateKeyError(key, key_node.start_mark.line + 1)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_unique(text: str) -> Any:
-    """``yaml.safe_load`` that raises :class:`DuplicateKeyError` on a repeated mapping key."""
-    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 def _truthy(value: Any) -> bool:

@@ -18,6 +18,8 @@ import yaml
 from pulumi_policy import ResourceValidationArgs, StackValidationArgs
 
 from scripts.cli import main
+from serving.gateway.config import load_routes
+from serving.gateway.errors import RoutesConfigError
 from serving.residency.resource_rules import INVOCATION_LOGGING
 from serving.residency.rule_table import RULE_TABLE, RULES, markdown_table
 from stacks.policy_pack.policies import (
@@ -359,7 +361,21 @@ def test_readme_shows_the_rule_table() -> None:
     assert markdown_table() in readme
 
 
+DUPLICATE = (
+    "aliases:\n  a:\n    primary: {url: 'http://a.serving.svc:8000/v1', model: m}\n    fallback: none\n"
+    "    fallback: {bedrock: {model: m, region: eu-central-1}}\n"
+)
+
+
 def test_plain_yaml_would_have_hidden_the_duplicate() -> None:
     """Why routes-duplicate-key exists: PyYAML keeps the last value, flipping a pinned alias to Bedrock."""
-    text = "aliases:\n  a:\n    fallback: none\n    fallback: {bedrock: {model: m, region: r}}\n"
-    assert yaml.safe_load(text)["aliases"]["a"]["fallback"] == {"bedrock": {"model": "m", "region": "r"}}
+    assert yaml.safe_load(DUPLICATE)["aliases"]["a"]["fallback"]["bedrock"]["model"] == "m"
+
+
+def test_the_gateway_refuses_a_routes_file_with_a_duplicate_key(tmp_path: Path) -> None:
+    path = tmp_path / "routes.yaml"
+    path.write_text(DUPLICATE)
+    with pytest.raises(RoutesConfigError, match="duplicate key 'fallback' on line 5"):
+        load_routes(path)
+    path.write_text(DUPLICATE.replace("    fallback: none\n", ""))
+    assert load_routes(path).aliases["a"].fallback is not None
