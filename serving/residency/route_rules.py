@@ -32,20 +32,48 @@ def _truthy(value: Any) -> bool:
     return value is True or str(value).strip().lower() in TRUTHY
 
 
-def logs_content(mapping: Mapping[str, Any]) -> list[str]:
-    """Keys of a routes/values mapping that switch on content logging (``logging: {content: true}`` …)."""
-    logging_cfg = mapping.get("logging")
-    hits = []
-    if isinstance(logging_cfg, Mapping):
-        hits += [
-            f"logging.{k}"
-            for k in ("content", "prompts", "bodies", "messages", "requests", "responses")
-            if _truthy(logging_cfg.get(k, False))
-        ]
-    hits += [
-        k for k in ("logContent", "logPrompts", "logBodies", "logMessages") if _truthy(mapping.get(k, False))
-    ]
-    return hits
+LOGGING_CONTENT_KEYS = (
+    "content",
+    "prompts",
+    "bodies",
+    "body",
+    "messages",
+    "requests",
+    "responses",
+    "payloads",
+)
+FLAG_KEYS = ("logcontent", "logprompts", "logbodies", "logbody", "logmessages", "logrequests", "logpayloads")
+CONTENT_LOG_WORDS = ("LOG_CONTENT", "LOG_PROMPTS", "LOG_BODIES", "LOG_BODY", "LOG_MESSAGES", "LOG_PAYLOADS")
+
+
+def _env_hit(entry: Mapping[str, Any]) -> bool:
+    name = str(entry.get("name", "")).upper()
+    return any(w in name for w in CONTENT_LOG_WORDS) and _truthy(entry.get("value", ""))
+
+
+def logs_content(mapping: Mapping[str, Any], path: str = "") -> list[str]:
+    """Paths in a routes/values document that switch on content logging, at any depth: ``logging:
+    {content: true}`` (or prompts, bodies…), ``logContent: true`` (any case), an env entry
+    ``{name: PADDOCK_LOG_PROMPTS, value: "true"}``, an arg ``--log-content``."""
+    hits: list[str] = []
+    for key, value in mapping.items():
+        here = f"{path}{key}"
+        lowered = str(key).lower()
+        if lowered == "logging" and isinstance(value, Mapping):
+            hits += [f"{here}.{k}" for k in LOGGING_CONTENT_KEYS if _truthy(value.get(k, False))]
+        elif lowered in FLAG_KEYS and _truthy(value):
+            hits.append(here)
+        if isinstance(value, Mapping):
+            hits += logs_content(value, here + ".")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    hits += [f"{here}[{i}]"] if _env_hit(item) else logs_content(item, f"{here}[{i}].")
+                elif isinstance(item, str) and item.startswith(
+                    ("--log-content", "--log-prompts", "--log-bodies")
+                ):
+                    hits.append(f"{here}[{i}]={item}")
+    return list(dict.fromkeys(hits))
 
 
 def _host_region(host: str) -> str | None:
@@ -198,7 +226,7 @@ def check_release_values(record: Record, policy: ResidencyPolicy) -> list[Findin
     name = str(record["name"])
     out = [
         finding(name, "paddock:gateway", "gateway-logs-content", None, f"values: {hit} logs content")
-        for hit in logs_content(values)
+        for hit in logs_content({k: v for k, v in values.items() if k != "routes"})
     ]
     routes = values.get("routes")
     if isinstance(routes, Mapping) and isinstance(routes.get("aliases"), Mapping):

@@ -395,3 +395,22 @@ def test_accepted_global_profile_iam_passes_and_refused_one_is_one_finding_per_g
     assert rules(record, facts.policy) == []
     refused = dataclasses.replace(facts.policy, allow_global_profiles=False)
     assert {r for r, _ in rules(record, refused)} == {"profile-global", "bedrock-iam-region"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"logging": {"prompts": "true"}},
+        {"gateway": {"logContent": True}},
+        {"env": [{"name": "PADDOCK_LOG_BODIES", "value": "1"}]},
+        {"extraArgs": ["--log-content"]},
+        {"routes": {"logging": {"content": True}, "aliases": {}}},
+    ],
+)
+def test_content_logging_in_any_release_values_is_caught_once(values: dict[str, Any]) -> None:
+    assert rules(release("gateway-release", values)) == [("gateway-logs-content", None)]
+
+
+def test_quiet_values_pass() -> None:
+    quiet = {"logLevel": "debug", "logging": {"content": False}, "env": [{"name": "LOG_LEVEL", "value": "1"}]}
+    assert rules(release("gateway-release", quiet)) == []
