@@ -15,6 +15,7 @@ import yaml
 
 from scripts.cli import main
 from serving.residency.plan_cache import plan_key
+from tests.unit.test_residency_crafted import stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -28,7 +29,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def fixture(name: str) -> str:
-    return str(FIXTURES / f"Pulumi.{name}.yaml")
+    return str(stack_path(name))
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from stacks.policy_pack.policies import (
     validate_residency_advisory,
     validate_residency_stack,
 )
+from tests.unit.test_residency_crafted import stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 ACCT = "123456789012"
@@ -160,7 +161,7 @@ def test_warnings_go_to_the_advisory_policy_only() -> None:
 
 def test_nat_gateway_is_mandatory_unless_the_stack_opts_in_to_public_egress() -> None:
     nat: dict[str, Any] = {"allocationId": "eipalloc-1", "subnetId": "subnet-1"}
-    opted = {"stackFile": str(FIXTURES / "Pulumi.clean-public-egress-opt-in.yaml")}
+    opted = {"stackFile": str(stack_path("clean-public-egress-opt-in"))}
     assert validate(validate_residency, "aws:ec2/natGateway:NatGateway", nat, EU_STACK) == [
         "public-egress [eu-central-1]: a NAT gateway gives pods a route to any Internet destination; set "
         "paddock:residency.allowPublicEgress: true (config key paddock:network.natGateway)"

@@ -12,13 +12,14 @@ from serving.config_reader import ConfigErrors
 from serving.errors import InputError
 from serving.residency import audit_stack, check_stack, load_stack_facts, profiles
 from serving.stack_config import load_stack_file
+from tests.unit.test_residency_crafted import CRAFTED, stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 SONNET_KEY = "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
 
 
 def _findings(name: str) -> set[tuple[str, str, str | None]]:
-    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
+    facts = load_stack_facts(stack_path(name))
     return {(f.rule, f.config_key, f.region) for f in check_stack(facts)}
 
 
@@ -94,7 +95,7 @@ def test_unverified_profile_inside_allowed_regions_is_a_warning() -> None:
 
 
 def test_egress_opt_in_waives_each_public_egress_rule_and_adopted_vpc_stays_a_warning() -> None:
-    facts = load_stack_facts(FIXTURES / "Pulumi.adopted-vpc-hf.yaml")
+    facts = load_stack_facts(stack_path("adopted-vpc-hf"))
     opted = dataclasses.replace(facts, policy=dataclasses.replace(facts.policy, allow_public_egress=True))
     assert [(f.rule, f.severity) for f in check_stack(opted)] == [("adopted-vpc-egress", "warning")]
     (egress,) = [p for p in audit_stack(facts).places if p.kind == "egress"]
@@ -119,13 +120,13 @@ def test_bad_input_is_the_parsers_error_naming_every_key() -> None:
     assert "paddock:models[0].fallback: 'claude-opus' is not 'none' or a key" in text
 
 
-CRAFTED = sorted(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml"))
+STACKS = sorted([*(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml")), *CRAFTED])
 
 
-@pytest.mark.parametrize("name", [n for n in CRAFTED if n != "bad-input"])
+@pytest.mark.parametrize("name", [n for n in STACKS if n != "bad-input"])
 def test_every_crafted_stack_parses_with_the_one_parser(name: str) -> None:
-    cfg = load_stack_file(FIXTURES / f"Pulumi.{name}.yaml")
-    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
+    cfg = load_stack_file(stack_path(name))
+    facts = load_stack_facts(stack_path(name))
     assert (facts.stack, facts.region, facts.policy.allowed_regions) == (
         name,
         cfg.region,
@@ -172,3 +173,20 @@ def test_gateway_content_logging_shows_in_the_inventory() -> None:
     (loud,) = [p for p in audit.places if p.resource == "gateway"]
     assert (loud.what, loud.allowed) == ("gateway logs content (gateway-deploy)", False)
     assert [(f.rule, f.resource) for f in audit.findings] == [("gateway-logs-content", "gateway-deploy")]
+
+
+def test_public_api_endpoint_restricted_to_the_runner_carries_no_prompts() -> None:
+    """prod-eu's public+private endpoint limited by publicAccessCidrs to the deploy runner passes; open
+    CIDRs (or none: the EKS default is 0.0.0.0/0) are public-api-endpoint unless the stack opts in."""
+    facts = dataclasses.replace(load_stack_facts(FIXTURES / "Pulumi.clean-eu.yaml"), public_api_endpoint=True)
+    runner = dataclasses.replace(facts, public_access_cidrs=("203.0.113.7/32",))
+    assert check_stack(runner) == []
+    (place,) = [
+        p for p in audit_stack(runner).places if p.config_key == "paddock:cluster.endpointPublicAccess"
+    ]
+    assert place.allowed and "control plane: no prompts" in place.what
+    for cidrs in (None, ("0.0.0.0/0",), ("203.0.113.7/32", "::/0")):
+        open_ = dataclasses.replace(facts, public_access_cidrs=cidrs)
+        assert [f.rule for f in check_stack(open_)] == ["public-api-endpoint"]
+        opted = dataclasses.replace(open_, policy=dataclasses.replace(open_.policy, allow_public_egress=True))
+        assert check_stack(opted) == []

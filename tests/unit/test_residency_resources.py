@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 
 from serving.residency import ResidencyPolicy, check_resource
 from serving.residency.resource_rules import INVOCATION_LOGGING
+from tests.unit.test_residency_crafted import stack_path
 
 EU = ResidencyPolicy(
     home_region="eu-central-1",
@@ -387,8 +387,7 @@ def test_accepted_global_profile_iam_passes_and_refused_one_is_one_finding_per_g
     from serving.residency.iam import bedrock_targets, invoke_policy
     from serving.stack_config import load_stack_file
 
-    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
-    facts = facts_from_stack_config(load_stack_file(fixtures / "Pulumi.clean-global-allowed.yaml"))
+    facts = facts_from_stack_config(load_stack_file(stack_path("clean-global-allowed")))
     doc = json.dumps(invoke_policy(bedrock_targets(facts), account_id="123456789012"))
     record = rec("aws:iam/rolePolicy:RolePolicy", policy=doc)
     assert len(json.loads(doc)["Statement"][1]["Resource"]) > 20

@@ -29,6 +29,7 @@ from stacks.policy_pack.policies import (
     validate_residency_stack,
     validate_residency_stack_advisory,
 )
+from tests.unit.test_residency_crafted import stack_path
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "stacks"
@@ -262,7 +263,7 @@ def cli_verdict(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: Case) 
     plan = tmp_path / "plan"
     (plan / stack).mkdir(parents=True, exist_ok=True)
     (plan / stack / "resources.json").write_text(json.dumps(resources))
-    args = ["audit", "--stack", str(FIXTURES / f"Pulumi.{stack}.yaml"), "--format", "json"]
+    args = ["audit", "--stack", str(stack_path(stack)), "--format", "json"]
     args += ["--plan-dir", str(plan), "--preflight-dir", str(tmp_path / "pre"), "--no-render"]
     with pytest.raises(SystemExit) as exc:
         main(args)
@@ -273,7 +274,7 @@ def cli_verdict(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: Case) 
 def pack_verdict(case: Case) -> tuple[bool, Verdict]:
     """(mandatory policies reported?, verdict) from the pack's four validators."""
     stack, resources = case
-    config = {"stackFile": str(FIXTURES / f"Pulumi.{stack}.yaml")}
+    config = {"stackFile": str(stack_path(stack))}
     reported: list[tuple[str, str]] = []
 
     def sink(severity: str) -> Any:
