@@ -34,6 +34,7 @@ from serving.residency.model import Finding
 from serving.residency.plan_cache import cache_dir, plan_key
 from serving.residency.report import grouped_places
 from serving.residency.rule_table import finding
+from serving.residency.stack import load_preflight_destinations
 
 PLAN_DIR = Path("build/plan")
 PREFLIGHT_DIR = Path("build/preflight")
@@ -107,15 +108,8 @@ def load_resources(
 
 
 def load_overrides(env: str, preflight_dir: Path) -> dict[str, tuple[str, ...]]:
-    """Destination Regions found live by ``paddock preflight --save`` (``{"profiles": {id: [regions]}}``)."""
-    path = preflight_dir / env / "profiles.json"
-    if not path.is_file():
-        return {}
-    try:
-        raw = json.loads(path.read_text())["profiles"]
-        return {str(k): tuple(str(r) for r in v) for k, v in raw.items()}
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path} is not a preflight result ({exc})", field="--preflight-dir") from exc
+    """Destination Regions found live by ``paddock preflight`` (the pack reads the same file)."""
+    return load_preflight_destinations(preflight_dir, env)
 
 
 def _named(env: str, exc: InputError) -> InputError:

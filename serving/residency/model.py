@@ -8,6 +8,7 @@ A :class:`Finding` is one violation of ``paddock:residency``; its severity comes
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -71,6 +72,9 @@ class ResidencyPolicy:
     """Maximum retention for log groups, days; None = not constrained."""
     pinned_aliases: frozenset[str] = field(default_factory=frozenset)
     """Aliases whose ``fallback`` is ``none``: they must never reach a Bedrock route."""
+    profile_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Live destinations by profile id from ``paddock preflight`` (``build/preflight/<env>/profiles.json``);
+    they win over the data file wherever a profile is resolved (config, routes)."""
     allow_public_egress: bool = False
     """``allowPublicEgress``: a NAT gateway, Hugging Face weights, Bedrock without a VPC endpoint or an open
     public API endpoint are accepted (the stack opts in); false = each is an error."""

@@ -223,7 +223,8 @@ def audit_stack(
     overrides: Mapping[str, tuple[str, ...]] | None = None,
 ) -> StackAudit:
     """Audit one stack: resource-record findings first (they name real resources), then config findings."""
-    by_resource = [f for r in resources for f in check_resource(r, facts.policy)]
+    policy = dataclasses.replace(facts.policy, profile_overrides=dict(overrides or {}))
+    by_resource = [f for r in resources for f in check_resource(r, policy)]
     findings = _dedupe(by_resource + check_stack(facts, overrides))
     places = _config_places(facts, overrides) + _resource_places(facts, resources)
     if facts.gateway_enabled:

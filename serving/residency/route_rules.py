@@ -165,7 +165,7 @@ def _alias_findings(
                 f"{where}: alias {alias} Bedrock endpoint override {why}",
             )
         )
-    route = resolve_profile(model, region, None)
+    route = resolve_profile(model, region, policy.profile_overrides or None)
     return out + check_profile(route, policy, resource=name, key="paddock:fallback.bedrock.models")
 
 

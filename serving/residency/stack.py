@@ -9,10 +9,12 @@ parses, and the residency rules report it (``compute-region``, config key ``aws:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.errors import InputError
 from serving.residency.model import ResidencyPolicy
 from serving.stack_config import StackConfig, load_stack_file
 
@@ -90,6 +92,19 @@ def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
         public_api_endpoint=cfg.cluster.create and cfg.cluster.endpoint_public_access,
         public_access_cidrs=tuple(str(c) for c in cidrs) if cidrs else None,
     )
+
+
+def load_preflight_destinations(preflight_dir: Path, env: str) -> dict[str, tuple[str, ...]]:
+    """Destination Regions found live by ``paddock preflight`` (``<dir>/<env>/profiles.json``:
+    ``{"profiles": {id: [regions]}}``); ``{}`` when there is none. Raises InputError on a malformed file."""
+    path = preflight_dir / env / "profiles.json"
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())["profiles"]
+        return {str(k): tuple(str(r) for r in v) for k, v in raw.items()}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path} is not a preflight result ({exc})", field="--preflight-dir") from exc
 
 
 def load_stack_facts(path: Path | str) -> StackFacts:

@@ -37,6 +37,7 @@ from pulumi_policy import (
 from serving.errors import InputError
 from serving.residency import ResidencyPolicy, StackFacts, check_resource, check_stack, load_stack_facts
 from serving.residency.model import Finding, Severity
+from serving.residency.stack import load_preflight_destinations
 
 ReportViolation = Callable[[str, str | None], None]
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,10 @@ CONFIG_SCHEMA = PolicyConfigSchema(
         "allowPublicEgress": {"type": "boolean", "default": False},
         "logRetentionDays": {"type": "integer", "minimum": 1},
         "pinnedAliases": {"type": "array", "items": {"type": "string"}},
+        "preflightDir": {
+            "type": "string",
+            "description": "where paddock preflight saved live destinations (default build/preflight)",
+        },
     }
 )
 
@@ -73,11 +78,17 @@ def stack_facts(config: Mapping[str, Any]) -> StackFacts | None:
     return load_stack_facts(_stack_path(config)) if config.get("stackFile") else None
 
 
+def preflight_overrides(config: Mapping[str, Any], facts: StackFacts) -> dict[str, tuple[str, ...]]:
+    """Live destinations ``paddock preflight`` saved for the stack (the same file ``paddock audit`` reads)."""
+    base = Path(str(config.get("preflightDir") or "build/preflight"))
+    return load_preflight_destinations(base if base.is_absolute() else ROOT / base, facts.stack)
+
+
 def policy_from_config(config: Mapping[str, Any]) -> ResidencyPolicy:
     """The :class:`ResidencyPolicy` the pack enforces, from its config (``stackFile`` or explicit keys)."""
     facts = stack_facts(config)
     if facts is not None:
-        return facts.policy
+        return dataclasses.replace(facts.policy, profile_overrides=preflight_overrides(config, facts))
     home = config.get("homeRegion")
     if not isinstance(home, str) or not home:
         raise InputError("set stackFile or homeRegion in the policy config", field="paddock-residency")
@@ -130,7 +141,7 @@ def _stack_validator(severity: Severity) -> Callable[[StackValidationArgs, Repor
         if facts is None:
             args.not_applicable("config-level rules need stackFile in the policy config")
             return
-        for f in check_stack(facts):
+        for f in check_stack(facts, preflight_overrides(args.get_config(), facts)):
             if f.severity == severity:
                 report_violation(violation(f), None)
 

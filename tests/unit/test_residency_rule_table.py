@@ -380,3 +380,26 @@ def test_the_gateway_refuses_a_routes_file_with_a_duplicate_key(tmp_path: Path) 
         load_routes(path)
     path.write_text(DUPLICATE.replace("    fallback: none\n", ""))
     assert load_routes(path).aliases["a"].fallback is not None
+
+
+def test_preflight_results_give_the_same_verdict_to_cli_and_pack(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A live destination list saved by ``paddock preflight`` narrows the profile for both enforcers, in the
+    config rules and in the gateway routes alike."""
+    case: Case = ("eu-narrow-allowed", [gateway({"llama-8b": {"primary": PRIMARY, "fallback": TO_BEDROCK}})])
+    code, before = cli_verdict(capsys, tmp_path, case)
+    assert code == 1 and {r for r, _, _ in before} == {"profile-destinations"}
+    saved = tmp_path / "pre" / "eu-narrow-allowed" / "profiles.json"
+    saved.parent.mkdir(parents=True)
+    saved.write_text(json.dumps({"profiles": {SONNET: ["eu-central-1", "eu-west-1"]}}))
+    code, after = cli_verdict(capsys, tmp_path, case)
+    config = {"stackFile": str(stack_path("eu-narrow-allowed")), "preflightDir": str(tmp_path / "pre")}
+    reported: list[str] = []
+    r = case[1][0]
+    args = ResourceValidationArgs(r["type"], r["inputs"], "urn:x", r["name"], None, None, config)
+    for validate in (validate_residency, validate_residency_advisory):
+        validate(args, lambda message, urn=None: reported.append(message))
+    for validate_stack in (validate_residency_stack, validate_residency_stack_advisory):
+        validate_stack(StackValidationArgs([], config), lambda message, urn=None: reported.append(message))
+    assert (code, after, reported) == (0, set(), [])
