@@ -12,7 +12,7 @@ from typing import Any
 
 from serving.residency.model import Finding, Place
 from serving.residency.profiles import resolve_profile
-from serving.residency.resource_rules import check_resource, resource_region
+from serving.residency.resource_rules import check_resource, policy_for, provider_regions, resource_region
 from serving.residency.rule_table import RULES
 from serving.residency.rules import check_stack
 from serving.residency.stack import StackFacts
@@ -163,10 +163,12 @@ def _egress_place(facts: StackFacts) -> Place:
     )
 
 
-def _resource_places(facts: StackFacts, resources: Iterable[Mapping[str, Any]]) -> list[Place]:
+def _resource_places(
+    facts: StackFacts, resources: Iterable[Mapping[str, Any]], providers: Mapping[str, str]
+) -> list[Place]:
     places = []
     for r in resources:
-        rtype, region = str(r.get("type")), resource_region(r, facts.policy)
+        rtype, region = str(r.get("type")), resource_region(r, policy_for(r, facts.policy, providers))
         if rtype in _VOLUME_TYPES:
             places.append(
                 Place(
@@ -224,9 +226,10 @@ def audit_stack(
 ) -> StackAudit:
     """Audit one stack: resource-record findings first (they name real resources), then config findings."""
     policy = dataclasses.replace(facts.policy, profile_overrides=dict(overrides or {}))
-    by_resource = [f for r in resources for f in check_resource(r, policy)]
+    providers = provider_regions(resources)
+    by_resource = [f for r in resources for f in check_resource(r, policy_for(r, policy, providers))]
     findings = _dedupe(by_resource + check_stack(facts, overrides))
-    places = _config_places(facts, overrides) + _resource_places(facts, resources)
+    places = _config_places(facts, overrides) + _resource_places(facts, resources, providers)
     if facts.gateway_enabled:
         content = [f.resource for f in findings if f.rule == "gateway-logs-content"]
         what = (

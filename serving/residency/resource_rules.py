@@ -7,8 +7,9 @@ input (pulumi-aws v7) or the provider's Region; without either it is ``policy.ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from serving.residency.model import Finding, ResidencyPolicy
@@ -356,6 +357,23 @@ _REGIONAL = (
     "aws:eks/cluster:",
     "aws:eks/nodeGroup:",
 )
+
+
+def provider_regions(records: Iterable[Record]) -> dict[str, str]:
+    """Logical name → ``region`` of every explicit ``pulumi:providers:aws`` record of a plan."""
+    out = {}
+    for r in records:
+        region = (r.get("inputs") or {}).get("region")
+        if str(r.get("type", "")).startswith("pulumi:providers:aws") and isinstance(region, str) and region:
+            out[str(r.get("name"))] = region
+    return out
+
+
+def policy_for(record: Record, policy: ResidencyPolicy, providers: Mapping[str, str]) -> ResidencyPolicy:
+    """``policy`` with the record's explicit provider's Region as its home Region (what the pack sees as
+    ``args.provider.props.region``)."""
+    region = providers.get(str(record.get("provider") or ""))
+    return dataclasses.replace(policy, home_region=region) if region else policy
 
 
 def check_resource(record: Record, policy: ResidencyPolicy) -> list[Finding]:

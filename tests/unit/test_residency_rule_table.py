@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy import ResourceValidationArgs, StackValidationArgs
+from pulumi_policy import PolicyProviderResource, ResourceValidationArgs, StackValidationArgs
 
 from scripts.cli import main
 from serving.gateway.config import load_routes
@@ -280,9 +280,14 @@ def pack_verdict(case: Case) -> tuple[bool, Verdict]:
     def sink(severity: str) -> Any:
         return lambda message, urn=None: reported.append((severity, message))
 
+    providers = {r["name"]: r for r in resources if r["type"].startswith("pulumi:providers:")}
     for r in resources:
         urn = f"urn:pulumi:test::paddock::{r['type']}::{r['name']}"
-        args = ResourceValidationArgs(r["type"], r["inputs"], urn, r["name"], None, None, config)
+        p = providers.get(r.get("provider") or "")
+        provider = (
+            PolicyProviderResource(p["type"], p["inputs"], f"urn:{p['name']}", p["name"]) if p else None
+        )
+        args = ResourceValidationArgs(r["type"], r["inputs"], urn, r["name"], None, provider, config)
         validate_residency(args, sink("error"))
         validate_residency_advisory(args, sink("warning"))
     stack_args = StackValidationArgs([], config)
@@ -403,3 +408,17 @@ def test_preflight_results_give_the_same_verdict_to_cli_and_pack(
     for validate_stack in (validate_residency_stack, validate_residency_stack_advisory):
         validate_stack(StackValidationArgs([], config), lambda message, urn=None: reported.append(message))
     assert (code, after, reported) == (0, set(), [])
+
+
+def test_a_resource_under_an_explicit_provider_lives_in_the_providers_region(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A second aws provider (us-west-2) places its resources there, for the CLI's plan records (``provider``)
+    as for the pack (``args.provider``)."""
+    west = rec("pulumi:providers:aws", "aws-west", region="us-west-2")
+    logs = rec("aws:cloudwatch/logGroup:LogGroup", "logs", retentionInDays=7) | {"provider": "aws-west"}
+    home = rec("aws:cloudwatch/logGroup:LogGroup", "logs-home", retentionInDays=7)
+    case: Case = ("clean-eu", [west, logs, home])
+    code, cli = cli_verdict(capsys, tmp_path, case)
+    blocked, pack = pack_verdict(case)
+    assert cli == pack == {("log-region", "error", "us-west-2")} and code == int(blocked) == 1
