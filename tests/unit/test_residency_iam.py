@@ -87,7 +87,7 @@ def test_grants_fail_closed_to_allowed_regions() -> None:
     assert (narrow.destinations, narrow.basis) == (("eu-central-1", "eu-west-1"), "data file, unverified")
     (unknown,) = bedrock_targets(_facts("unknown-eu-profile"))
     assert (unknown.destinations, unknown.basis) == (tuple(EU6), "geography")
-    live = {"eu.anthropic.claude-opus-4-6-v1": ("eu-west-1", "eu-central-1", "eu-west-2")}
+    live = {"eu.anthropic.claude-opus-4-7": ("eu-west-1", "eu-central-1", "eu-west-2")}
     (pinned_live,) = bedrock_targets(_facts("unknown-eu-profile"), live)
     assert (pinned_live.destinations, pinned_live.basis) == (("eu-central-1", "eu-west-1"), "preflight")
 

@@ -149,7 +149,8 @@ BEDROCK_EU = {"bedrock": {"model": "anthropic.claude-haiku-4-5-20251001-v1:0", "
                     )
                 },
             ),
-            [("bedrock-source-region", "us-east-1"), ("profile-destinations", None)],
+            [("bedrock-source-region", "us-east-1")]
+            + [("profile-destinations", r) for r in ("us-east-1", "us-east-2", "us-west-1", "us-west-2")],
         ),
         (
             rec("kubernetes:core/v1:ConfigMap", data={"routes.yaml": routes({}, logging={"content": True})}),
