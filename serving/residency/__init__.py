@@ -1,7 +1,9 @@
 """Data-residency rules (pure): stack facts and resource records → findings, places, IAM documents.
 
 Shared by ``paddock audit``, ``paddock preflight``, the CrossGuard pack (``stacks/policy_pack``) and
-``components/bedrock_fallback.py``.
+``components/bedrock_fallback.py``. Every rule, its severity, what it reads and its config key are declared
+once in :data:`serving.residency.rule_table.RULE_TABLE`: config rules in ``rules.py``, resource rules in
+``resource_rules.py`` and gateway routes in ``route_rules.py``.
 """
 
 from serving.residency.model import Finding, Place, ResidencyPolicy

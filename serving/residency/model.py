@@ -72,7 +72,7 @@ class ResidencyPolicy:
     """Maximum retention for log groups, days; None = not constrained."""
     pinned_aliases: frozenset[str] = field(default_factory=frozenset)
     """Aliases whose ``fallback`` is ``none``: they must never reach a Bedrock route."""
-    profile_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    profile_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     """Live destinations by profile id from ``paddock preflight`` (``build/preflight/<env>/profiles.json``);
     they win over the data file wherever a profile is resolved (config, routes)."""
     allow_public_egress: bool = False
