@@ -2,9 +2,9 @@
 
 ``key = sha256(stack file bytes, code version)`` where the code version hashes every source and data file
 of the renderer (``serving/`` incl. its catalogs and charts, ``components/``, ``stacks/`` Python,
-``helm_values/``) by path and content. A cached plan is therefore reused only for the same stack file
-content rendered by the same code and catalogs, never by name or mtime; two stack files with one name (a copy
-outside ``stacks/``) get different entries and never overwrite each other.
+``helm_values/``, and ``pyproject.toml``/``uv.lock``) by path and content. A cached plan is therefore reused
+only for the same stack file content rendered by the same code and catalogs, never by name or mtime; two
+stack files with one name (a copy outside ``stacks/``) get different entries and never overwrite each other.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ CODE_TREES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stacks", (".py",)),
     ("helm_values", (".j2", ".yaml", ".yml")),
 )
+#: files at the repo root that pin what renders (dependency versions)
+ROOT_FILES = ("pyproject.toml", "uv.lock", "Pulumi.yaml")
 
 
 def _files(root: Path) -> Iterable[Path]:
+    yield from (root / name for name in ROOT_FILES if (root / name).is_file())
     for tree, suffixes in CODE_TREES:
         base = root / tree
         if base.is_dir():

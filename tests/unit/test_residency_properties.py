@@ -124,3 +124,31 @@ def test_every_finding_carries_its_rules_severity(record: dict[str, Any]) -> Non
     )
     for f in check_resource(record, policy):
         assert f.severity == RULES[f.rule].severity
+
+
+def test_plan_key_follows_content_catalog_and_code(tmp_path: Any) -> None:
+    """The plan cache key changes with the stack file's bytes and with any renderer file, never with mtime."""
+    import os
+    from pathlib import Path
+
+    from serving.residency import plan_cache
+
+    root = Path(tmp_path) / "repo"
+    (root / "serving" / "residency" / "data").mkdir(parents=True)
+    catalog = root / "serving" / "residency" / "data" / "inference_profiles.json"
+    catalog.write_text("{}")
+    (root / "uv.lock").write_text("lock")
+    stack = Path(tmp_path) / "Pulumi.x.yaml"
+    stack.write_text("config: {}\n")
+    first = plan_cache.plan_key(stack, root)
+    os.utime(stack, (0, 0))
+    assert plan_cache.plan_key(stack, root) == first
+    stack.write_text("config: {a: 1}\n")
+    second = plan_cache.plan_key(stack, root)
+    catalog.write_text('{"profiles": []}')
+    plan_cache.code_version.cache_clear()
+    third = plan_cache.plan_key(stack, root)
+    (root / "uv.lock").write_text("lock2")
+    plan_cache.code_version.cache_clear()
+    assert len({first, second, third, plan_cache.plan_key(stack, root)}) == 4
+    plan_cache.code_version.cache_clear()
