@@ -142,10 +142,9 @@ def _egress_place(facts: StackFacts) -> Place:
     """The network's egress as far as Paddock knows it (an adopted VPC's is not visible)."""
     opted = " (allowPublicEgress: true)" if facts.policy.allow_public_egress else ""
     if facts.existing_vpc:
-        endpoints = "vpcEndpoints declared" if facts.vpc_endpoints else "no VPC endpoints declared"
         return Place(
             kind="egress",
-            what=f"adopted VPC: egress is not visible to Paddock; {endpoints}{opted}",
+            what=f"adopted VPC: egress is not visible to Paddock (NAT, gateways, endpoints, proxies){opted}",
             region=facts.region,
             resource="network",
             config_key="paddock:network.existingVpcId",

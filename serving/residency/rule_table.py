@@ -132,7 +132,8 @@ RULE_TABLE: tuple[Rule, ...] = (
     _r(
         "bedrock-public-egress",
         "error",
-        "`network.vpcEndpoints: false` while an alias may fall back",
+        "`network.vpcEndpoints: false`, or an adopted VPC (no endpoint Paddock can see), while an alias may "
+        "fall back",
         EGRESS_KEY,
         "Bedrock traffic without a bedrock-runtime VPC endpoint leaves over public egress.",
     ),

@@ -139,15 +139,27 @@ def _fallback_findings(facts: StackFacts, overrides: Mapping[str, tuple[str, ...
             resource=f"bedrock {route.profile_id}",
             key=f"paddock:fallback.bedrock.models.{key}.inferenceProfile",
         )
-    if not facts.vpc_endpoints and not policy.allow_public_egress:
-        where = "the adopted VPC" if facts.existing_vpc else "the VPC"
+    if policy.allow_public_egress:
+        return out
+    if facts.existing_vpc:  # Paddock creates no endpoint in an adopted VPC: whatever it has is not visible
+        out.append(
+            _f(
+                "network",
+                "paddock:network.existingVpcId",
+                "bedrock-public-egress",
+                facts.bedrock_region,
+                "fallback prompts may reach Bedrock over public egress: Paddock creates no bedrock-runtime "
+                f"endpoint in an adopted VPC and cannot see one; set {EGRESS_KEY}: true once checked",
+            )
+        )
+    elif not facts.vpc_endpoints:
         out.append(
             _f(
                 "network",
                 "paddock:network.vpcEndpoints",
                 "bedrock-public-egress",
                 facts.bedrock_region,
-                f"fallback prompts reach Bedrock over public egress: {where} has no bedrock-runtime endpoint "
+                "fallback prompts reach Bedrock over public egress: the VPC has no bedrock-runtime endpoint "
                 f"(vpcEndpoints: false); enable vpcEndpoints or set {EGRESS_KEY}: true",
             )
         )

@@ -60,7 +60,11 @@ CASES: dict[str, set[tuple[str, str, str | None]]] = {
     "adopted-vpc-hf": {
         ("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1"),
         ("weights-public", "paddock:models[0].weights", None),
-        ("bedrock-public-egress", "paddock:network.vpcEndpoints", "eu-central-1"),
+        ("bedrock-public-egress", "paddock:network.existingVpcId", "eu-central-1"),
+    },
+    "adopted-vpc-no-opt-in": {
+        ("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1"),
+        ("bedrock-public-egress", "paddock:network.existingVpcId", "eu-central-1"),
     },
     "public-api-endpoint": {("public-api-endpoint", "paddock:cluster.endpointPublicAccess", "eu-central-1")},
     "unknown-allowed-region": {("region-unknown", "paddock:residency.allowedRegions[6]", "eu-nowhere-1")},

@@ -62,6 +62,11 @@ def _hf_opted_in(c: Config) -> None:
 
 def _adopted(c: Config) -> None:
     c["paddock:network"] = {**ADOPTED, "vpcEndpoints": True}
+    c["paddock:residency"]["allowPublicEgress"] = True  # stated: what the VPC does is checked elsewhere
+
+
+def _adopted_no_opt_in(c: Config) -> None:
+    c["paddock:network"] = {**ADOPTED, "vpcEndpoints": True}
 
 
 def _adopted_hf(c: Config) -> None:
@@ -107,7 +112,12 @@ CRAFTED: dict[str, tuple[str, str, Callable[[Config], None]]] = {
         "NAT + hf weights stated with allowPublicEgress",
         _hf_opted_in,
     ),
-    "adopted-vpc": ("clean-eu", "an adopted VPC: egress not visible (warning only)", _adopted),
+    "adopted-vpc": (
+        "clean-eu",
+        "an adopted VPC with allowPublicEgress: egress not visible (warning)",
+        _adopted,
+    ),
+    "adopted-vpc-no-opt-in": ("clean-eu", "an adopted VPC, fallback, no opt-in", _adopted_no_opt_in),
     "adopted-vpc-hf": ("clean-eu", "adopted VPC, hf weights, no endpoints, no opt-in", _adopted_hf),
     "public-api-endpoint": ("clean-eu", "EKS API endpoint open to 0.0.0.0/0", _open_api),
     "unknown-allowed-region": (
