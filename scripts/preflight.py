@@ -1,10 +1,11 @@
 """``paddock preflight --stack <env>``: check a stack's Bedrock fallback targets live (needs AWS credentials).
 
 For each inference profile an alias can reach: resolve it (GetInferenceProfile), require ACTIVE, compare its
-destination Regions with ``paddock:residency``, check model access (GetFoundationModelAvailability), and with
-``--smoke`` make a 1-token Converse call. Saves the live destinations to
-``build/preflight/<env>/profiles.json``, which ``paddock audit`` prefers over its data file.
-Exit 0 ok, 1 problems, 2 bad input or no credentials.
+destination Regions with ``paddock:residency`` and with the data file's row for the source Region (drift),
+check model access (GetFoundationModelAvailability), and with ``--smoke`` make a 1-token Converse call. For
+each s3:// weights bucket: its real location (GetBucketLocation) must be the declared ``weightsRegion`` and
+allowed. Saves the live destinations to ``build/preflight/<env>/profiles.json``, which ``paddock audit``
+prefers over its data file. Exit 0 ok, 1 problems, 2 bad input or no credentials.
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from rich.table import Table
 from scripts.audit import PREFLIGHT_DIR, STACKS_DIR, stack_file
 from serving.errors import InputError
 from serving.residency import load_stack_facts
-from serving.residency.preflight import TargetCheck, check_target, fallback_entries, saved_destinations
+from serving.residency.preflight import (
+    TargetCheck,
+    WeightsCheck,
+    check_target,
+    check_weights,
+    fallback_entries,
+    saved_destinations,
+)
 
 RETRIES = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
@@ -35,7 +43,7 @@ def boto3_session(profile: str | None) -> boto3.Session:
     return boto3.Session(profile_name=profile) if profile else boto3.Session()
 
 
-def _clients(profile: str | None, region: str, smoke: bool) -> tuple[Any, Any | None]:
+def _clients(profile: str | None, region: str, smoke: bool) -> tuple[Any, Any | None, Any]:
     try:
         session = boto3_session(profile)
     except Exception as exc:  # botocore ProfileNotFound and friends
@@ -48,7 +56,16 @@ def _clients(profile: str | None, region: str, smoke: bool) -> tuple[Any, Any | 
         )
     bedrock = session.client("bedrock", region_name=region, config=RETRIES)
     runtime = session.client("bedrock-runtime", region_name=region, config=RETRIES) if smoke else None
-    return bedrock, runtime
+    s3 = session.client("s3", region_name=region, config=RETRIES)  # GetBucketLocation works cross-Region
+    return bedrock, runtime, s3
+
+
+def _print_weights(console: Console, env: str, weights: list[WeightsCheck]) -> None:
+    table = Table("config key", "bucket", "declared", "actual", "problems", title=f"Weights buckets: {env}")
+    for w in weights:
+        problems = "\n".join(escape(p) for p in w.problems) or "[green]none[/]"
+        table.add_row(escape(w.key), w.bucket, w.declared, w.actual or "-", problems)
+    console.print(table)
 
 
 def _print(console: Console, env: str, checks: list[TargetCheck]) -> None:
@@ -100,11 +117,13 @@ def command(
     env, path = stack_file(stack, stacks_dir)
     facts = load_stack_facts(path)
     entries = fallback_entries(facts) if facts.policy.allow_fallback else []
-    if not entries:
-        click.echo(f"stack {env}: no alias can fall back to Bedrock; nothing to check")
+    buckets = [m for m in facts.models if m.weights.startswith("s3://")]
+    if not entries and not buckets:
+        click.echo(f"stack {env}: no alias can fall back to Bedrock and no s3:// weights; nothing to check")
         sys.exit(0)
-    bedrock, runtime = _clients(profile, facts.bedrock_region, smoke)
+    bedrock, runtime, s3 = _clients(profile, facts.bedrock_region, smoke)
     checks = [check_target(facts, key, pid, bedrock=bedrock, runtime=runtime) for key, pid in entries]
+    weights = check_weights(facts, s3=s3)
     if not no_save and (found := saved_destinations(checks)):
         out = preflight_dir / env / "profiles.json"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,9 +132,22 @@ def command(
             json.dumps({"region": facts.bedrock_region, "checkedAt": stamp, "profiles": found}, indent=2)
         )
     if fmt == "json":
-        click.echo(json.dumps({"stack": env, "checks": [c.to_dict() for c in checks]}, indent=2))
+        doc = {
+            "stack": env,
+            "checks": [c.to_dict() for c in checks],
+            "weights": [w.to_dict() for w in weights],
+        }
+        click.echo(json.dumps(doc, indent=2))
     else:
-        _print(Console() if sys.stdout.isatty() else Console(width=160), env, checks)
-    problems = sum(len(c.problems) for c in checks)
-    click.echo(f"preflight {env}: {len(checks)} target(s), {problems} problem(s)", err=True)
+        console = Console() if sys.stdout.isatty() else Console(width=160)
+        if checks:
+            _print(console, env, checks)
+        else:
+            click.echo(f"stack {env}: no alias can fall back to Bedrock")
+        if weights:
+            _print_weights(console, env, weights)
+    problems = sum(len(c.problems) for c in checks) + sum(len(w.problems) for w in weights)
+    click.echo(
+        f"preflight {env}: {len(checks)} target(s), {len(weights)} bucket(s), {problems} problem(s)", err=True
+    )
     sys.exit(1 if problems else 0)

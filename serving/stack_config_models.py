@@ -33,6 +33,9 @@ class Residency:
     """``allowFallback``: false = prompts never leave the cluster (no Bedrock at all); default true."""
     log_retention_days: int = 30
     """``logRetentionDays`` of CloudWatch log groups; default 30."""
+    allow_public_egress: bool = False
+    """``allowPublicEgress``: accept a NAT gateway, ``weights: hf``, Bedrock without a VPC endpoint and an
+    open public API endpoint (each is a residency error otherwise); default false."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -64,6 +64,7 @@ def parse_residency(s: Section, region: str) -> Residency:
         allow_global_inference_profiles=s.get_bool("allowGlobalInferenceProfiles", False),
         allow_fallback=s.get_bool("allowFallback", True),
         log_retention_days=s.get_int("logRetentionDays", 30, lo=1, hi=3653),
+        allow_public_egress=s.get_bool("allowPublicEgress", False),
     )
     s.finish()
     return r

@@ -298,11 +298,41 @@ def parse_routes(raw: Any) -> GatewaySettings:
     return GatewaySettings(aliases=aliases, api_keys=api_keys, max_body_bytes=max_body)
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A mapping repeats a key (``line`` is 1-based): PyYAML would silently keep the last value, so a second
+    ``fallback:`` could flip a pinned alias to Bedrock."""
+
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line}")
+        self.key, self.line = key, line
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):
+                continue  # unhashable: SafeLoader reports it
+            if key in seen:
+                raise DuplicateKeyError(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_unique(text: str) -> Any:
+    """``yaml.safe_load`` that raises :class:`DuplicateKeyError` on a repeated mapping key."""
+    return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def load_routes(path: str | Path) -> GatewaySettings:
-    """Read and validate a routes.yaml file. Missing file or bad YAML are :class:`RoutesConfigError` too."""
+    """Read and validate a routes.yaml file. Missing file, bad YAML or a duplicate key are
+    :class:`RoutesConfigError` too."""
     p = Path(path)
     try:
-        raw = yaml.safe_load(p.read_text())
+        raw = load_unique(p.read_text())
     except OSError as exc:
         raise RoutesConfigError(f"cannot read {p}: {exc.strerror}", field="--config") from exc
     except yaml.YAMLError as exc:

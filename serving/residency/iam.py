@@ -47,6 +47,8 @@ class BedrockTarget:
 
 def _granted(route: ProfileRoute, policy: ResidencyPolicy, config_key: str) -> tuple[str, ...]:
     pid = route.profile_id
+    if route.scope == "unknown":
+        raise InputError(f"{pid}: {route.known_from}; cannot bound its destinations", field=config_key)
     if route.scope == "global":
         if not policy.allow_global_profiles:
             raise InputError(

@@ -1,12 +1,14 @@
 """Value types of the residency checks: the policy a stack declares, the places data can reach, and findings.
 
-A :class:`Finding` is one violation of ``paddock:residency`` (exit 1 in ``paddock audit``); a
-:class:`Place` is one location data can reach, reported whether or not it is allowed (the
-auditor's inventory).
+A :class:`Finding` is one violation of ``paddock:residency``; its severity comes from the rule table
+(:mod:`serving.residency.rule_table`): ``error`` exits 1 in ``paddock audit``, ``warning`` exits 0 unless
+``--fail-on-warn``. A :class:`Place` is one location data can reach, reported whether or not it is allowed
+(the auditor's inventory).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +26,7 @@ class Finding:
     config_key: str
     """The stack config key that causes the finding (``paddock:models[1].weightsRegion``)."""
     rule: str
-    """Rule id from :data:`serving.residency.rules.RULES`."""
+    """Rule id from :data:`serving.residency.rule_table.RULE_TABLE`."""
     region: str | None
     """The offending Region, when there is one."""
     severity: Severity
@@ -70,6 +72,12 @@ class ResidencyPolicy:
     """Maximum retention for log groups, days; None = not constrained."""
     pinned_aliases: frozenset[str] = field(default_factory=frozenset)
     """Aliases whose ``fallback`` is ``none``: they must never reach a Bedrock route."""
+    profile_overrides: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """Live destinations by profile id from ``paddock preflight`` (``build/preflight/<env>/profiles.json``);
+    they win over the data file wherever a profile is resolved (config, routes)."""
+    allow_public_egress: bool = False
+    """``allowPublicEgress``: a NAT gateway, Hugging Face weights, Bedrock without a VPC endpoint or an open
+    public API endpoint are accepted (the stack opts in); false = each is an error."""
 
     def allows(self, region: str | None) -> bool:
         """True when ``region`` is in the allowed list (None, an unknown Region, is never allowed)."""

@@ -5,7 +5,11 @@ clients so tests can use ``botocore.stub.Stubber``:
    for a bare model id, ``GetFoundationModel`` must list ``ON_DEMAND`` (In-Region invocation);
 2. destinations against ``paddock:residency`` (the same rules as ``paddock audit``);
 3. ``GetFoundationModelAvailability``: agreement, authorization, entitlement and Region all positive;
-4. optionally a 1-token ``Converse`` smoke call through the profile.
+4. optionally a 1-token ``Converse`` smoke call through the profile;
+5. drift: the live destinations against the data file's row for this source Region (AWS states geo lists do
+   not change, so any difference means the catalog is wrong and is a problem);
+6. ``weightsRegion``: each s3:// weights bucket's real location (``GetBucketLocation``) is the declared
+   Region and an allowed one.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from serving.residency.profiles import region_of_arn, resolve_profile
+from serving.residency.profiles import ProfileRoute, region_of_arn, resolve_profile
 from serving.residency.rules import check_profile
 from serving.residency.stack import StackFacts
 
@@ -41,6 +45,10 @@ class TargetCheck:
     model_access: dict[str, str] = field(default_factory=dict)
     smoke: str | None = None
     """``ok (N output tokens)`` or the error; None when not run."""
+    catalog: tuple[str, ...] | None = None
+    """The data file's destinations for this profile and source Region; None when it has no row."""
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    """``{"added": [...], "removed": [...]}``: live destinations against :attr:`catalog` (empty = agree)."""
     problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,6 +118,7 @@ def check_target(
     except (ClientError, BotoCoreError) as exc:
         check.problems.append(f"cannot resolve {profile_id} in {facts.bedrock_region}: {_error(exc)}")
         return check
+    _drift(check, route)
     live = resolve_profile(profile_id, facts.bedrock_region, {profile_id: check.destinations})
     check.problems += [f.message for f in check_profile(live, facts.policy, resource=profile_id, key=key)]
     try:
@@ -119,6 +128,76 @@ def check_target(
     if runtime is not None:
         _smoke(check, runtime)
     return check
+
+
+def _drift(check: TargetCheck, route: ProfileRoute) -> None:
+    """Live destinations against the data file's row (geo profiles; global lists change by design)."""
+    if route.scope != "geo" or route.destinations is None or not route.basis.startswith("data file"):
+        return
+    check.catalog = route.destinations
+    live, known = set(check.destinations), set(route.destinations)
+    added, removed = sorted(live - known), sorted(known - live)
+    if added or removed:
+        check.drift = {"added": added, "removed": removed}
+        check.problems.append(
+            f"catalog drift from {check.source_region}: live destinations add [{', '.join(added)}], drop "
+            f"[{', '.join(removed)}] against {route.known_from}; update serving/residency/data/"
+            "inference_profiles.json"
+        )
+
+
+@dataclass(kw_only=True)
+class WeightsCheck:
+    """The live location of one s3:// weights bucket against ``paddock:models[i].weightsRegion``."""
+
+    key: str
+    """``paddock:models[i].weightsRegion``."""
+    bucket: str
+    declared: str
+    actual: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def bucket_region(location: str | None) -> str:
+    """Region of a ``GetBucketLocation`` answer: empty/None means us-east-1 and the legacy ``EU`` eu-west-1
+    (S3 API reference, GetBucketLocation)."""
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location
+
+
+def check_weights(facts: StackFacts, *, s3: Any) -> list[WeightsCheck]:
+    """One check per distinct s3:// bucket; API errors become problems, never exceptions."""
+    checks: dict[str, WeightsCheck] = {}
+    for m in facts.models:
+        if not m.weights.startswith("s3://"):
+            continue
+        bucket = m.weights[len("s3://") :].split("/", 1)[0]
+        if bucket in checks:
+            continue
+        check = WeightsCheck(
+            key=f"paddock:models[{m.index}].weightsRegion", bucket=bucket, declared=m.weights_region
+        )
+        checks[bucket] = check
+        try:
+            check.actual = bucket_region(s3.get_bucket_location(Bucket=bucket).get("LocationConstraint"))
+        except (ClientError, BotoCoreError) as exc:
+            check.problems.append(f"cannot read the location of s3://{bucket}: {_error(exc)}")
+            continue
+        if check.actual != check.declared:
+            check.problems.append(
+                f"s3://{bucket} is in {check.actual}, but {check.key} declares {check.declared}"
+            )
+        if not facts.policy.allows(check.actual):
+            check.problems.append(
+                f"s3://{bucket} is in {check.actual}, outside allowedRegions "
+                f"({', '.join(facts.policy.allowed_regions)})"
+            )
+    return list(checks.values())
 
 
 def fallback_entries(facts: StackFacts) -> list[tuple[str, str]]:

@@ -1,13 +1,15 @@
 """Bedrock inference profiles: scope (in-Region / geo / global) and destination Regions.
 
 Destinations come from, in order: a live preflight result (``overrides``), the data file
-``data/inference_profiles.json`` (each entry with source and date), or, for an unknown geo profile, only the
-geography (exact list unknown). A bare model id (``anthropic.claude-…``) is an In-Region call: it never leaves
-the source Region.
+``data/inference_profiles.json`` (each entry with source and date, keyed by source Region), or, for a
+geo profile missing there, only the geography (exact list unknown: a superset). A bare model id of a known
+provider (``anthropic.claude-…``) is an In-Region call: it never leaves the source Region. Anything else, e.g.
+an unknown prefix ``ca.anthropic…``, has scope ``unknown`` and no destinations: the rules fail closed on it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from typing import Any, Literal
 
 from serving.errors import CatalogError
 
-Scope = Literal["in-region", "geo", "global"]
+Scope = Literal["in-region", "geo", "global", "unknown"]
 DATA_FILE = Path(__file__).with_name("data") / "inference_profiles.json"
 
 
@@ -70,6 +72,8 @@ class ProfileRoute:
 class _Catalog:
     geographies: tuple[Geography, ...]
     profiles: Mapping[str, Mapping[str, Any]]
+    providers: frozenset[str]
+    """First segment of a bare foundation-model id (``anthropic`` in ``anthropic.claude-…``)."""
 
 
 def _require(entry: Mapping[str, Any], where: str) -> None:
@@ -99,9 +103,11 @@ def _catalog() -> _Catalog:
         if "destinations" not in p and "destinationsBySource" not in p:
             raise CatalogError(f"{DATA_FILE.name}: profile {p['id']!r} has no destinations")
         profiles[p["id"]] = p
+    providers = raw["modelProviders"]
+    _require(providers, "modelProviders")
     # Longest prefix first so "us-gov." wins over "us.".
     geos.sort(key=lambda g: -len(g.prefix))
-    return _Catalog(geographies=tuple(geos), profiles=profiles)
+    return _Catalog(geographies=tuple(geos), profiles=profiles, providers=frozenset(providers["ids"]))
 
 
 def geography_of(profile_id: str) -> Geography | None:
@@ -109,14 +115,30 @@ def geography_of(profile_id: str) -> Geography | None:
     return next((g for g in _catalog().geographies if profile_id.startswith(g.prefix)), None)
 
 
-@lru_cache(maxsize=4)
+def is_bare_model_id(model_id: str) -> bool:
+    """True for ``<known provider>.<model>`` (``anthropic.claude-haiku-4-5-20251001-v1:0``)."""
+    return model_id.split(".", 1)[0] in _catalog().providers and "." in model_id
+
+
+@lru_cache(maxsize=1)
+def _endpoints() -> Mapping[str, Any]:
+    import botocore.session  # lazy: ~0.3-2 s to import, and only some rules need the Region list
+
+    data: Mapping[str, Any] = botocore.session.get_session().get_data("endpoints")
+    return data
+
+
+@lru_cache(maxsize=16)
 def aws_regions(partition: str = "aws") -> tuple[str, ...]:
     """Every Region of an AWS partition (``aws`` = commercial, ``aws-us-gov``), sorted, from botocore's
     bundled endpoints data (``botocore/data/endpoints.json``)."""
-    import botocore.session  # lazy: ~0.3-2 s to import, and only IAM for unknown/global profiles needs it
+    parts = _endpoints()["partitions"]
+    return tuple(sorted(r for p in parts if p["partition"] == partition for r in p["regions"]))
 
-    data = botocore.session.get_session().get_data("endpoints")
-    return tuple(sorted(r for p in data["partitions"] if p["partition"] == partition for r in p["regions"]))
+
+def is_known_region(region: str) -> bool:
+    """True when ``region`` is a Region of any AWS partition in botocore's bundled endpoints data."""
+    return any(region in p["regions"] for p in _endpoints()["partitions"])
 
 
 def candidate_regions(route: ProfileRoute) -> tuple[str, ...]:
@@ -160,7 +182,22 @@ def resolve_profile(
 
     ``overrides`` maps profile ids to destination Regions found live by ``paddock preflight``; they win.
     """
+    if profile_id.startswith("arn:"):
+        return _resolve_arn(profile_id, source_region, overrides)
     geo = geography_of(profile_id)
+    if geo is None and not is_bare_model_id(profile_id):
+        prefix = profile_id.split(".", 1)[0] + "." if "." in profile_id else profile_id
+        return ProfileRoute(
+            profile_id=profile_id,
+            model_id=profile_id,
+            scope="unknown",
+            source_region=source_region,
+            geography=f"unknown prefix {prefix!r}",
+            destinations=None,
+            known_from=f"unknown: {prefix!r} is no geography or model provider in {DATA_FILE.name}",
+            basis="unknown",
+            geo=None,
+        )
     if geo is None:
         return ProfileRoute(
             profile_id=profile_id,
@@ -191,6 +228,32 @@ def resolve_profile(
         known_from=known,
         basis=basis,
         geo=geo,
+    )
+
+
+def _resolve_arn(
+    arn: str, source_region: str, overrides: Mapping[str, tuple[str, ...]] | None
+) -> ProfileRoute:
+    """``…:inference-profile/<id>`` resolves as ``<id>`` from the ARN's Region, ``…:foundation-model/<id>``
+    as an In-Region call there; any other ARN (application profiles, provisioned models) is ``unknown``."""
+    region = region_of_arn(arn) or source_region
+    resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
+    kind, _, ident = resource.partition("/")
+    if kind == "inference-profile" and ident:
+        route = resolve_profile(ident, region, overrides)
+        return dataclasses.replace(route, profile_id=arn)
+    if kind == "foundation-model" and ident and is_bare_model_id(ident):
+        return resolve_profile(ident, region, overrides)
+    return ProfileRoute(
+        profile_id=arn,
+        model_id=ident or arn,
+        scope="unknown",
+        source_region=region,
+        geography=f"unknown ARN kind {kind!r}",
+        destinations=None,
+        known_from=f"unknown: {kind or 'this'} ARN's destinations are not known offline",
+        basis="unknown",
+        geo=None,
     )
 
 

@@ -5,14 +5,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from serving.residency.model import Finding, Place
 from serving.residency.profiles import resolve_profile
-from serving.residency.resource_rules import check_resource, resource_region
-from serving.residency.rules import RULES, check_stack
+from serving.residency.resource_rules import check_resource, policy_for, provider_regions, resource_region
+from serving.residency.rule_table import RULES
+from serving.residency.rules import check_stack
 from serving.residency.stack import StackFacts
 
 
@@ -41,8 +43,12 @@ class StackAudit:
             "resourcesChecked": self.resources_checked,
             "clean": not self.findings,
             "places": [p.to_dict() for p in self.places],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() | {"stack": self.stack} for f in self.findings],
         }
+
+    def with_findings(self, extra: Sequence[Finding]) -> StackAudit:
+        """The same audit with ``extra`` findings first (e.g. ``plan-unrendered`` from the CLI)."""
+        return dataclasses.replace(self, findings=tuple(extra) + self.findings)
 
 
 _VOLUME_TYPES = {
@@ -81,11 +87,11 @@ def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] |
             places.append(
                 Place(
                     kind="weights",
-                    what=f"weights of {m.alias} downloaded from Hugging Face Hub",
+                    what=f"weights of {m.alias} downloaded from Hugging Face Hub (public egress)",
                     region=None,
                     resource=m.weights,
                     config_key=key,
-                    allowed=True,
+                    allowed=pol.allow_public_egress,
                 )
             )
     if pol.allow_fallback:
@@ -108,25 +114,60 @@ def _config_places(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] |
                         allowed=allowed,
                     )
                 )
-    egress = "NAT gateway (public egress)" if facts.nat_gateway else "no NAT gateway"
-    endpoints = "VPC endpoints" if facts.vpc_endpoints else "no VPC endpoints"
-    places.append(
-        Place(
-            kind="egress",
-            what=f"{egress}; {endpoints}",
-            region=facts.region,
-            resource="network",
-            config_key="paddock:network",
-            allowed=not facts.nat_gateway,
+    places.append(_egress_place(facts))
+    if facts.public_api_endpoint:
+        restricted = facts.public_access_cidrs and not any(
+            c in ("0.0.0.0/0", "::/0") for c in facts.public_access_cidrs
         )
-    )
+        what = (
+            f"EKS API endpoint public, restricted to {', '.join(facts.public_access_cidrs or ())} "
+            "(control plane: no prompts)"
+            if restricted
+            else "EKS API endpoint public, open to 0.0.0.0/0"
+        )
+        places.append(
+            Place(
+                kind="egress",
+                what=what,
+                region=facts.region,
+                resource="cluster",
+                config_key="paddock:cluster.endpointPublicAccess",
+                allowed=bool(restricted) or pol.allow_public_egress,
+            )
+        )
     return places
 
 
-def _resource_places(facts: StackFacts, resources: Iterable[Mapping[str, Any]]) -> list[Place]:
+def _egress_place(facts: StackFacts) -> Place:
+    """The network's egress as far as Paddock knows it (an adopted VPC's is not visible)."""
+    opted = " (allowPublicEgress: true)" if facts.policy.allow_public_egress else ""
+    if facts.existing_vpc:
+        return Place(
+            kind="egress",
+            what=f"adopted VPC: egress is not visible to Paddock (NAT, gateways, endpoints, proxies){opted}",
+            region=facts.region,
+            resource="network",
+            config_key="paddock:network.existingVpcId",
+            allowed=facts.policy.allow_public_egress,
+        )
+    egress = "NAT gateway (public egress)" if facts.nat_gateway else "no NAT gateway"
+    endpoints = "VPC endpoints" if facts.vpc_endpoints else "no VPC endpoints"
+    return Place(
+        kind="egress",
+        what=f"{egress}; {endpoints}{opted}",
+        region=facts.region,
+        resource="network",
+        config_key="paddock:network",
+        allowed=not facts.nat_gateway or facts.policy.allow_public_egress,
+    )
+
+
+def _resource_places(
+    facts: StackFacts, resources: Iterable[Mapping[str, Any]], providers: Mapping[str, str]
+) -> list[Place]:
     places = []
     for r in resources:
-        rtype, region = str(r.get("type")), resource_region(r, facts.policy)
+        rtype, region = str(r.get("type")), resource_region(r, policy_for(r, facts.policy, providers))
         if rtype in _VOLUME_TYPES:
             places.append(
                 Place(
@@ -183,9 +224,11 @@ def audit_stack(
     overrides: Mapping[str, tuple[str, ...]] | None = None,
 ) -> StackAudit:
     """Audit one stack: resource-record findings first (they name real resources), then config findings."""
-    by_resource = [f for r in resources for f in check_resource(r, facts.policy)]
+    policy = dataclasses.replace(facts.policy, profile_overrides=dict(overrides or {}))
+    providers = provider_regions(resources)
+    by_resource = [f for r in resources for f in check_resource(r, policy_for(r, policy, providers))]
     findings = _dedupe(by_resource + check_stack(facts, overrides))
-    places = _config_places(facts, overrides) + _resource_places(facts, resources)
+    places = _config_places(facts, overrides) + _resource_places(facts, resources, providers)
     if facts.gateway_enabled:
         content = [f.resource for f in findings if f.rule == "gateway-logs-content"]
         what = (
@@ -233,7 +276,8 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
     """A one-page report an auditor can attach to a review (GitHub-flavoured Markdown)."""
     lines = ["# Paddock data-residency audit", "", f"Generated {generated}.", ""]
     for a in audits:
-        verdict = "clean" if not a.findings else f"{len(a.findings)} finding(s)"
+        errors = sum(f.severity == "error" for f in a.findings)
+        verdict = "clean" if not a.findings else f"{errors} error(s), {len(a.findings) - errors} warning(s)"
         lines += [
             f"## Stack `{a.stack}`: {verdict}",
             "",
@@ -253,16 +297,18 @@ def render_markdown(audits: Sequence[StackAudit], *, generated: str) -> str:
         if a.findings:
             lines += [
                 "",
-                "| Severity | Rule | Resource | Config key | Region | Message |",
-                "|---|---|---|---|---|---|",
+                "| Stack | Severity | Rule | Resource | Config key | Region | Message |",
+                "|---|---|---|---|---|---|---|",
             ]
             lines += [
-                f"| {f.severity} | `{f.rule}` | {_cell(f.resource)} | `{f.config_key}` | {_cell(f.region)} "
-                f"| {_cell(f.message)} |"
+                f"| {a.stack} | {f.severity} | `{f.rule}` | {_cell(f.resource)} | `{f.config_key}` "
+                f"| {_cell(f.region)} | {_cell(f.message)} |"
                 for f in a.findings
             ]
         lines.append("")
     used = sorted({f.rule for a in audits for f in a.findings})
     if used:
-        lines += ["## Rules", ""] + [f"- `{r}`: {RULES[r]}" for r in used] + [""]
+        lines += (
+            ["## Rules", ""] + [f"- `{r}` ({RULES[r].severity}): {RULES[r].description}" for r in used] + [""]
+        )
     return "\n".join(lines)

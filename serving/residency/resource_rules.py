@@ -7,21 +7,26 @@ input (pulumi-aws v7) or the provider's Region; without either it is ``policy.ho
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
-
-import yaml
 
 from serving.residency.model import Finding, ResidencyPolicy
 from serving.residency.profiles import region_of_arn, resolve_profile
-from serving.residency.rules import _f, check_profile
+from serving.residency.route_rules import TRUTHY, check_config_map, check_release_values
+from serving.residency.rule_table import EGRESS_KEY, finding
+from serving.residency.rules import check_profile, open_cidrs
 
 Record = Mapping[str, Any]
 INVOKE_ACTIONS = ("bedrock:invokemodel", "bedrock:invokemodelwithresponsestream")
 INVOCATION_LOGGING = "aws:bedrock/modelInvocationLoggingConfiguration:ModelInvocationLoggingConfiguration"
 CONTENT_LOG_WORDS = ("LOG_CONTENT", "LOG_PROMPTS", "LOG_BODIES", "LOG_BODY", "LOG_MESSAGES", "LOG_PAYLOADS")
-TRUTHY = ("1", "true", "yes", "on")
+PROFILE_CONDITION = "bedrock:inferenceprofilearn"
+
+
+def _f(resource: str, key: str, rule: str, region: str | None, message: str) -> Finding:
+    return finding(resource, key, rule, region, message)
 
 
 def resource_region(record: Record, policy: ResidencyPolicy) -> str:
@@ -59,9 +64,56 @@ def _grants_invoke(statement: Mapping[str, Any]) -> bool:
     )
 
 
-def check_policy_document(document: Any, policy: ResidencyPolicy, *, resource: str) -> list[Finding]:
-    """Findings for an IAM/endpoint policy granting Bedrock invoke: wildcards, Regions, forbidden fallback."""
+def _condition_profiles(statement: Mapping[str, Any]) -> list[str]:
+    """Profile ARNs a statement is conditioned on (``bedrock:InferenceProfileArn``, any operator)."""
+    cond = statement.get("Condition")
+    out: list[str] = []
+    for body in cond.values() if isinstance(cond, Mapping) else []:
+        if isinstance(body, Mapping):
+            for k, v in body.items():
+                if str(k).lower() == PROFILE_CONDITION:
+                    out += [str(x) for x in _as_list(v)]
+    return out
+
+
+def _profile_id(arn: str) -> str | None:
+    """``global.anthropic…`` from ``arn:aws:bedrock:us-east-1:1:inference-profile/global.anthropic…``."""
+    _, sep, ident = arn.partition(":inference-profile/")
+    return ident if sep and ident else None
+
+
+def _grant_findings(arn: str, policy: ResidencyPolicy, resource: str, via_global: bool) -> list[Finding]:
     key = "paddock:fallback.bedrock.models"
+    if "*" in arn:
+        return [_f(resource, key, "bedrock-iam-wildcard", None, f"Bedrock invoke on {arn!r}")]
+    region = region_of_arn(arn)
+    profile = _profile_id(arn)
+    if profile is not None and region:
+        # scope only: the profile's destinations are judged where the route lives (gateway values, config);
+        # the grants on its foundation-model ARNs are judged one by one below
+        route = resolve_profile(profile, region, None)
+        out = [
+            f
+            for f in check_profile(route, policy, resource=resource, key=key)
+            if f.rule in ("profile-global", "profile-geo", "profile-unknown-geography")
+        ]
+        if not policy.allows(region):
+            out.append(_f(resource, key, "bedrock-iam-region", region, f"grants Bedrock invoke on {arn}"))
+        return out
+    if via_global and policy.allow_global_profiles:
+        return []  # an accepted global profile may reach any commercial Region, and the Region-less ARN
+    if region == "":
+        if policy.allow_global_profiles:
+            return []
+        return [_f(resource, key, "profile-global", None, f"grants the Region-less foundation model {arn}")]
+    if region and not policy.allows(region):
+        return [_f(resource, key, "bedrock-iam-region", region, f"grants Bedrock invoke on {arn}")]
+    return []
+
+
+def check_policy_document(document: Any, policy: ResidencyPolicy, *, resource: str) -> list[Finding]:
+    """Findings for an IAM/endpoint policy granting Bedrock invoke: wildcards, Regions, forbidden fallback,
+    and the profiles it names (checked like the stack's own: destinations, geo/global)."""
     out: list[Finding] = []
     for st in (s for s in _statements(document) if _grants_invoke(s)):
         if not policy.allow_fallback:
@@ -75,23 +127,9 @@ def check_policy_document(document: Any, policy: ResidencyPolicy, *, resource: s
                 )
             )
             continue
+        via_global = any((_profile_id(p) or "").startswith("global.") for p in _condition_profiles(st))
         for arn in (str(r) for r in _as_list(st.get("Resource"))):
-            if "*" in arn:
-                out.append(_f(resource, key, "bedrock-iam-wildcard", None, f"Bedrock invoke on {arn!r}"))
-                continue
-            region = region_of_arn(arn)
-            if region == "" and not policy.allow_global_profiles:
-                out.append(
-                    _f(
-                        resource,
-                        key,
-                        "profile-global",
-                        None,
-                        f"grants the global (Region-less) foundation model {arn}",
-                    )
-                )
-            elif region and not policy.allows(region):
-                out.append(_f(resource, key, "bedrock-iam-region", region, f"grants Bedrock invoke on {arn}"))
+            out += _grant_findings(arn, policy, resource, via_global)
     return out
 
 
@@ -128,7 +166,6 @@ def _log_group(record: Record, policy: ResidencyPolicy) -> list[Finding]:
                 "log-retention",
                 resource_region(record, policy),
                 f"keeps logs {kept}; limit {limit} days",
-                severity="warning",
             )
         )
     return out
@@ -158,104 +195,10 @@ def _vpc_endpoint(record: Record, policy: ResidencyPolicy) -> list[Finding]:
                     "endpoint-policy",
                     region,
                     "bedrock-runtime endpoint has no endpoint policy (full access)",
-                    severity="warning",
                 )
             )
         else:
             out += check_policy_document(doc, policy, resource=record["name"])
-    return out
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in TRUTHY
-
-
-def _logs_content(mapping: Mapping[str, Any]) -> list[str]:
-    """Keys of a routes/logging mapping that switch on content logging (``logging: {content: true}`` …)."""
-    logging_cfg = mapping.get("logging")
-    hits = []
-    if isinstance(logging_cfg, Mapping):
-        hits += [
-            f"logging.{k}"
-            for k in ("content", "prompts", "bodies", "messages")
-            if _truthy(logging_cfg.get(k, False))
-        ]
-    hits += [k for k in ("logContent", "logPrompts", "logBodies") if _truthy(mapping.get(k, False))]
-    return hits
-
-
-def _routes(record: Record) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(data key, parsed routes document) for every ConfigMap value that parses as a gateway routes file."""
-    for data_key, text in (record.get("inputs", {}).get("data") or {}).items():
-        if not isinstance(text, str) or "aliases" not in text:
-            continue
-        try:
-            doc = yaml.safe_load(text)
-        except yaml.YAMLError:
-            continue
-        if isinstance(doc, Mapping) and isinstance(doc.get("aliases"), Mapping):
-            yield data_key, doc
-
-
-def _alias_bedrock(entry: Any) -> Mapping[str, Any] | None:
-    fallback = entry.get("fallback") if isinstance(entry, Mapping) else None
-    bedrock = fallback.get("bedrock") if isinstance(fallback, Mapping) else None
-    return bedrock if isinstance(bedrock, Mapping) else None
-
-
-def _config_map(record: Record, policy: ResidencyPolicy) -> list[Finding]:
-    out: list[Finding] = []
-    name = record["name"]
-    for data_key, doc in _routes(record):
-        for hit in _logs_content(doc):
-            out.append(
-                _f(
-                    name,
-                    "paddock:gateway",
-                    "gateway-logs-content",
-                    None,
-                    f"{data_key}: {hit} logs prompt/response content",
-                )
-            )
-        for alias, entry in doc["aliases"].items():
-            bedrock = _alias_bedrock(entry)
-            if bedrock is None:
-                continue
-            key = "paddock:models[].fallback"
-            if alias in policy.pinned_aliases:
-                out.append(
-                    _f(
-                        name,
-                        key,
-                        "pinned-alias-bedrock-route",
-                        None,
-                        f"alias {alias} is pinned (fallback: none) but {data_key} routes it to Bedrock",
-                    )
-                )
-            if not policy.allow_fallback:
-                out.append(
-                    _f(
-                        name,
-                        "paddock:residency.allowFallback",
-                        "fallback-forbidden",
-                        None,
-                        f"{data_key} routes alias {alias} to Bedrock",
-                    )
-                )
-                continue
-            model, region = str(bedrock.get("model", "")), str(bedrock.get("region", policy.home_region))
-            if not policy.allows(region):
-                out.append(
-                    _f(
-                        name,
-                        "paddock:fallback.bedrock.region",
-                        "bedrock-source-region",
-                        region,
-                        f"alias {alias} calls Bedrock in {region}",
-                    )
-                )
-            route = resolve_profile(model, region, None)
-            out += check_profile(route, policy, resource=name, key="paddock:fallback.bedrock.models")
     return out
 
 
@@ -266,7 +209,7 @@ def _env_content_logging(record: Record) -> list[str]:
     for container in pod.get("containers") or []:
         for env in container.get("env") or []:
             env_name = str(env.get("name", "")).upper()
-            if any(w in env_name for w in CONTENT_LOG_WORDS) and _truthy(env.get("value", "")):
+            if any(w in env_name for w in CONTENT_LOG_WORDS) and _truthy_flag(env.get("value", "")):
                 hits.append(f"{container.get('name')}: env {env_name}={env.get('value')}")
         hits += [
             f"{container.get('name')}: arg {a}"
@@ -311,20 +254,87 @@ def _invocation_logging(record: Record, policy: ResidencyPolicy) -> list[Finding
 
 
 def _nat(record: Record, policy: ResidencyPolicy) -> list[Finding]:
+    if policy.allow_public_egress:
+        return []
     return [
         _f(
             record["name"],
             "paddock:network.natGateway",
             "public-egress",
             resource_region(record, policy),
-            "a NAT gateway gives pods a route to any Internet destination",
-            severity="warning",
+            f"a NAT gateway gives pods a route to any Internet destination; set {EGRESS_KEY}: true",
         )
     ]
 
 
+def _cluster(record: Record, policy: ResidencyPolicy) -> list[Finding]:
+    """compute-region, and a public API endpoint open to the Internet (a CIDR-restricted one passes: the
+    control plane carries no prompts)."""
+    out = _region_rule("compute-region", "aws:region", "EKS cluster")(record, policy)
+    vpc = record.get("inputs", {}).get("vpcConfig") or {}
+    if (
+        isinstance(vpc, Mapping)
+        and _truthy_flag(vpc.get("endpointPublicAccess"))
+        and open_cidrs(_as_list(vpc.get("publicAccessCidrs")))
+        and not policy.allow_public_egress
+    ):
+        out.append(
+            _f(
+                record["name"],
+                "paddock:cluster.endpointPublicAccess",
+                "public-api-endpoint",
+                resource_region(record, policy),
+                "the EKS API endpoint is public and open to 0.0.0.0/0; restrict publicAccessCidrs or set "
+                f"{EGRESS_KEY}: true",
+            )
+        )
+    return out
+
+
+def _truthy_flag(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in TRUTHY
+
+
+def _weights_values(record: Record, policy: ResidencyPolicy) -> list[Finding]:
+    """A model-server release's ``values.weights`` (``{source: s3|hf, region, s3Uri}``)."""
+    values = record.get("inputs", {}).get("values")
+    weights = values.get("weights") if isinstance(values, Mapping) else None
+    if not isinstance(weights, Mapping) or "source" not in weights:
+        return []
+    name = record["name"]
+    if weights.get("source") == "s3":
+        region = str(weights.get("region") or policy.home_region)
+        if policy.allows(region):
+            return []
+        uri = weights.get("s3Uri", "?")
+        return [
+            _f(
+                name,
+                "paddock:models[].weightsRegion",
+                "weights-region",
+                region,
+                f"{name} syncs weights {uri} from {region}",
+            )
+        ]
+    if policy.allow_public_egress:
+        return []
+    return [
+        _f(
+            name,
+            "paddock:models[].weights",
+            "weights-public",
+            None,
+            f"{name} downloads weights from Hugging Face Hub over public egress; set {EGRESS_KEY}: true",
+        )
+    ]
+
+
+def _release(record: Record, policy: ResidencyPolicy) -> list[Finding]:
+    return check_release_values(record, policy) + _weights_values(record, policy)
+
+
 CHECKS: dict[str, Callable[[Record, ResidencyPolicy], list[Finding]]] = {
-    "aws:eks/cluster:Cluster": _region_rule("compute-region", "aws:region", "EKS cluster"),
+    "aws:eks/cluster:Cluster": _cluster,
     "aws:eks/nodeGroup:NodeGroup": _region_rule("compute-region", "aws:region", "node group"),
     "aws:s3/bucket:Bucket": _region_rule("weights-region", "paddock:models[].weightsRegion", "bucket"),
     "aws:s3/bucketV2:BucketV2": _region_rule("weights-region", "paddock:models[].weightsRegion", "bucket"),
@@ -333,7 +343,9 @@ CHECKS: dict[str, Callable[[Record, ResidencyPolicy], list[Finding]]] = {
     "aws:iam/role:Role": _iam,
     "aws:iam/rolePolicy:RolePolicy": _iam,
     "aws:iam/policy:Policy": _iam,
-    "kubernetes:core/v1:ConfigMap": _config_map,
+    "kubernetes:core/v1:ConfigMap": check_config_map,
+    "kubernetes:helm.sh/v3:Release": _release,
+    "kubernetes:helm.sh/v4:Chart": _release,
     "kubernetes:apps/v1:Deployment": _deployment,
     INVOCATION_LOGGING: _invocation_logging,
     "aws:ec2/natGateway:NatGateway": _nat,
@@ -345,6 +357,23 @@ _REGIONAL = (
     "aws:eks/cluster:",
     "aws:eks/nodeGroup:",
 )
+
+
+def provider_regions(records: Iterable[Record]) -> dict[str, str]:
+    """Logical name → ``region`` of every explicit ``pulumi:providers:aws`` record of a plan."""
+    out = {}
+    for r in records:
+        region = (r.get("inputs") or {}).get("region")
+        if str(r.get("type", "")).startswith("pulumi:providers:aws") and isinstance(region, str) and region:
+            out[str(r.get("name"))] = region
+    return out
+
+
+def policy_for(record: Record, policy: ResidencyPolicy, providers: Mapping[str, str]) -> ResidencyPolicy:
+    """``policy`` with the record's explicit provider's Region as its home Region (what the pack sees as
+    ``args.provider.props.region``)."""
+    region = providers.get(str(record.get("provider") or ""))
+    return dataclasses.replace(policy, home_region=region) if region else policy
 
 
 def check_resource(record: Record, policy: ResidencyPolicy) -> list[Finding]:

@@ -1,7 +1,7 @@
 """Residency rules over a stack's config facts (pure). Resource-level rules live in ``resource_rules``.
 
-Every rule id is in :data:`RULES`; each finding names the resource (or config path), the config key that
-causes it and the rule.
+Every rule id and its severity is in :data:`serving.residency.rule_table.RULE_TABLE`; each finding names the
+resource (or config path), the config key that causes it and the rule.
 """
 
 from __future__ import annotations
@@ -9,51 +9,61 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from serving.residency.model import Finding, ResidencyPolicy
-from serving.residency.profiles import ProfileRoute, resolve_profile
+from serving.residency.profiles import ProfileRoute, candidate_regions, is_known_region, resolve_profile
+from serving.residency.rule_table import EGRESS_KEY, RULES, finding
 from serving.residency.stack import StackFacts
 
-#: rule id → what it checks (shown in the md report's legend)
-RULES: dict[str, str] = {
-    "compute-region": "The cluster (GPU nodes, volumes: where prompts are processed) is allowed.",
-    "weights-region": "Every S3 weights bucket is in an allowed Region.",
-    "fallback-forbidden": "With allowFallback: false no alias, route or IAM grant may reach Bedrock.",
-    "bedrock-source-region": "The Bedrock Region the gateway calls is allowed.",
-    "profile-global": "A global. profile (any commercial Region) needs allowGlobalInferenceProfiles.",
-    "profile-geo": "A geo inference profile (eu./us./apac.…) needs allowGeoInferenceProfiles.",
-    "profile-destinations": "Every destination Region of an inference profile is allowed.",
-    "profile-unverified": "The profile's exact destinations are unknown offline; run paddock preflight.",
-    "bedrock-public-egress": "Bedrock traffic goes through a VPC endpoint, not public egress.",
-    "public-egress": "A NAT gateway lets pods send data to any Internet destination.",
-    "pinned-alias-bedrock-route": "An alias pinned with fallback: none has no Bedrock route in the gateway.",
-    "resource-region": "A resource created in an explicit Region uses an allowed Region.",
-    "log-region": "Log groups are in an allowed Region.",
-    "log-retention": "Log groups expire within paddock:residency.logRetentionDays.",
-    "gateway-logs-content": "The gateway never logs prompt or response content.",
-    "bedrock-invocation-logging": "Bedrock model-invocation logging does not store prompt/response text.",
-    "bedrock-iam-wildcard": "Bedrock invoke permissions name exact ARNs, never '*'.",
-    "bedrock-iam-region": "Bedrock invoke permissions only reach allowed Regions.",
-    "endpoint-region": "VPC endpoints are in an allowed Region.",
-    "endpoint-policy": "The bedrock-runtime VPC endpoint carries a restrictive endpoint policy.",
-}
+__all__ = ["RULES", "check_profile", "check_stack", "open_cidrs"]
+
+OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 
 
-def _f(
-    resource: str, key: str, rule: str, region: str | None, message: str, severity: str = "error"
-) -> Finding:
-    assert rule in RULES, rule
-    return Finding(
-        resource=resource,
-        config_key=key,
-        rule=rule,
-        region=region,
-        severity="warning" if severity == "warning" else "error",
-        message=message,
-    )
+def _f(resource: str, key: str, rule: str, region: str | None, message: str) -> Finding:
+    return finding(resource, key, rule, region, message)
+
+
+def _unverified(route: ProfileRoute, policy: ResidencyPolicy, resource: str, key: str) -> Finding:
+    """Destinations unknown offline: judged by the geography (a superset). None of it allowed:
+    profile-destinations; part of it outside allowedRegions: profile-unverified (error); all of it allowed:
+    profile-unverified-contained (warning)."""
+    candidates = candidate_regions(route)
+    outside = [r for r in candidates if not policy.allows(r)]
+    pid = route.profile_id
+    if outside and len(outside) == len(candidates):
+        return _f(
+            resource,
+            key,
+            "profile-destinations",
+            None,
+            f"{pid} routes within the {route.geography}; no allowed Region "
+            f"({', '.join(policy.allowed_regions)}) is in it",
+        )
+    if outside:
+        shown = ", ".join(outside[:6]) + (f" and {len(outside) - 6} more" if len(outside) > 6 else "")
+        return _f(
+            resource,
+            key,
+            "profile-unverified",
+            outside[0],
+            f"{pid} from {route.source_region}: {route.known_from}; the {route.geography} also reaches "
+            f"{shown}, outside allowedRegions",
+        )
+    return _f(resource, key, "profile-unverified-contained", None, f"{pid}: {route.known_from}")
 
 
 def check_profile(route: ProfileRoute, policy: ResidencyPolicy, *, resource: str, key: str) -> list[Finding]:
     """Findings for one fallback target: scope allowed, every destination allowed (or known)."""
     pid = route.profile_id
+    if route.scope == "unknown":
+        return [
+            _f(
+                resource,
+                key,
+                "profile-unknown-geography",
+                None,
+                f"{pid}: {route.known_from}; its destinations cannot be bounded (fail closed)",
+            )
+        ]
     if route.scope == "global":
         if policy.allow_global_profiles:
             return []
@@ -77,35 +87,20 @@ def check_profile(route: ProfileRoute, policy: ResidencyPolicy, *, resource: str
                 f"{pid} routes within the {route.geography}; allowGeoInferenceProfiles is false",
             )
         )
-    if route.destinations is not None:
-        for region in route.destinations:
-            if not policy.allows(region):
-                out.append(
-                    _f(
-                        resource,
-                        key,
-                        "profile-destinations",
-                        region,
-                        f"{pid} from {route.source_region} can process prompts in {region} "
-                        f"({route.basis}); allowed: {', '.join(policy.allowed_regions)}",
-                    )
+    if route.destinations is None:
+        return [*out, _unverified(route, policy, resource, key)]
+    for region in route.destinations:
+        if not policy.allows(region):
+            out.append(
+                _f(
+                    resource,
+                    key,
+                    "profile-destinations",
+                    region,
+                    f"{pid} from {route.source_region} can process prompts in {region} "
+                    f"({route.basis}); allowed: {', '.join(policy.allowed_regions)}",
                 )
-        return out
-    if route.geo is not None and not any(route.geo.may_include(r) for r in policy.allowed_regions):
-        out.append(
-            _f(
-                resource,
-                key,
-                "profile-destinations",
-                None,
-                f"{pid} routes within the {route.geography}; no allowed Region "
-                f"({', '.join(policy.allowed_regions)}) is in it",
             )
-        )
-    else:
-        out.append(
-            _f(resource, key, "profile-unverified", None, f"{pid}: {route.known_from}", severity="warning")
-        )
     return out
 
 
@@ -144,25 +139,49 @@ def _fallback_findings(facts: StackFacts, overrides: Mapping[str, tuple[str, ...
             resource=f"bedrock {route.profile_id}",
             key=f"paddock:fallback.bedrock.models.{key}.inferenceProfile",
         )
-    if not facts.vpc_endpoints:
+    if policy.allow_public_egress:
+        return out
+    if facts.existing_vpc:  # Paddock creates no endpoint in an adopted VPC: whatever it has is not visible
+        out.append(
+            _f(
+                "network",
+                "paddock:network.existingVpcId",
+                "bedrock-public-egress",
+                facts.bedrock_region,
+                "fallback prompts may reach Bedrock over public egress: Paddock creates no bedrock-runtime "
+                f"endpoint in an adopted VPC and cannot see one; set {EGRESS_KEY}: true once checked",
+            )
+        )
+    elif not facts.vpc_endpoints:
         out.append(
             _f(
                 "network",
                 "paddock:network.vpcEndpoints",
                 "bedrock-public-egress",
                 facts.bedrock_region,
-                "fallback prompts reach Bedrock over public egress: enable vpcEndpoints",
-                severity="warning",
+                "fallback prompts reach Bedrock over public egress: the VPC has no bedrock-runtime endpoint "
+                f"(vpcEndpoints: false); enable vpcEndpoints or set {EGRESS_KEY}: true",
             )
         )
     return out
 
 
-def check_stack(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] | None = None) -> list[Finding]:
-    """Config-level findings for one stack. ``overrides``: live destinations from ``paddock preflight``."""
+def _region_findings(facts: StackFacts) -> list[Finding]:
+    """compute-region for ``aws:region``; region-unknown for any other Region name AWS does not know."""
     policy = facts.policy
     out: list[Finding] = []
-    if not policy.allows(facts.region):
+    if not is_known_region(facts.region):
+        out.append(
+            _f(
+                "cluster",
+                "aws:region",
+                "compute-region",
+                facts.region,
+                f"{facts.region} is not an AWS Region (botocore's Region list): the cluster's location is "
+                "unknown",
+            )
+        )
+    elif not policy.allows(facts.region):
         out.append(
             _f(
                 "cluster",
@@ -172,6 +191,83 @@ def check_stack(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] | No
                 f"the cluster, its GPU nodes and volumes are in {facts.region}",
             )
         )
+    named = [(f"paddock:residency.allowedRegions[{i}]", r) for i, r in enumerate(policy.allowed_regions)]
+    named += [(f"paddock:models[{m.index}].weightsRegion", m.weights_region) for m in facts.models]
+    if any(m.fallback is not None for m in facts.models) and policy.allow_fallback:
+        named.append(("paddock:fallback.bedrock.region", facts.bedrock_region))
+    for key, region in named:
+        if region != facts.region and not is_known_region(region):
+            out.append(
+                _f("paddock:residency", key, "region-unknown", region, f"{region} is not an AWS Region")
+            )
+    return out
+
+
+def open_cidrs(cidrs: tuple[str, ...] | list[str] | None) -> bool:
+    """True when a public EKS endpoint's ``publicAccessCidrs`` admit the whole Internet (absent = EKS default
+    0.0.0.0/0)."""
+    return not cidrs or any(str(c).strip() in OPEN_CIDRS for c in cidrs)
+
+
+def _egress_findings(facts: StackFacts) -> list[Finding]:
+    """public-egress, weights-public, public-api-endpoint (each waived by allowPublicEgress) and
+    adopted-vpc-egress (a warning: what Paddock cannot see)."""
+    policy = facts.policy
+    out: list[Finding] = []
+    if facts.existing_vpc:
+        out.append(
+            _f(
+                "network",
+                "paddock:network.existingVpcId",
+                "adopted-vpc-egress",
+                facts.region,
+                "egress of an adopted VPC is not visible to Paddock (NAT and internet gateways, proxies, "
+                "endpoints): prove it outside this audit",
+            )
+        )
+    if policy.allow_public_egress:
+        return out
+    if facts.nat_gateway and not facts.existing_vpc:
+        out.append(
+            _f(
+                "network",
+                "paddock:network.natGateway",
+                "public-egress",
+                facts.region,
+                f"a NAT gateway gives pods a route to any Internet destination; set {EGRESS_KEY}: true to "
+                "accept it",
+            )
+        )
+    for m in facts.models:
+        if not m.weights.startswith("s3://"):
+            out.append(
+                _f(
+                    m.weights,
+                    f"paddock:models[{m.index}].weights",
+                    "weights-public",
+                    None,
+                    f"weights of alias {m.alias} come from Hugging Face Hub over public egress; use s3:// "
+                    f"weights or set {EGRESS_KEY}: true",
+                )
+            )
+    if facts.public_api_endpoint and open_cidrs(facts.public_access_cidrs):
+        out.append(
+            _f(
+                "cluster",
+                "paddock:cluster.endpointPublicAccess",
+                "public-api-endpoint",
+                facts.region,
+                "the EKS API endpoint is public and open to 0.0.0.0/0; restrict publicAccessCidrs or set "
+                f"{EGRESS_KEY}: true",
+            )
+        )
+    return out
+
+
+def check_stack(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] | None = None) -> list[Finding]:
+    """Config-level findings for one stack. ``overrides``: live destinations from ``paddock preflight``."""
+    policy = facts.policy
+    out = _region_findings(facts)
     for m in facts.models:
         if m.weights.startswith("s3://") and not policy.allows(m.weights_region):
             out.append(
@@ -184,15 +280,5 @@ def check_stack(facts: StackFacts, overrides: Mapping[str, tuple[str, ...]] | No
                 )
             )
     out += _fallback_findings(facts, overrides)
-    if facts.nat_gateway:
-        out.append(
-            _f(
-                "network",
-                "paddock:network.natGateway",
-                "public-egress",
-                facts.region,
-                "a NAT gateway gives pods a route to any Internet destination",
-                severity="warning",
-            )
-        )
+    out += _egress_findings(facts)
     return out

@@ -9,10 +9,12 @@ parses, and the residency rules report it (``compute-region``, config key ``aws:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from serving.errors import InputError
 from serving.residency.model import ResidencyPolicy
 from serving.stack_config import StackConfig, load_stack_file
 
@@ -44,7 +46,12 @@ class StackFacts:
     nat_gateway: bool
     vpc_endpoints: bool
     existing_vpc: bool
+    """True when ``paddock:network.existingVpcId`` adopts a VPC: its egress is not visible to Paddock."""
     gateway_enabled: bool
+    public_api_endpoint: bool = False
+    """``paddock:cluster.endpointPublicAccess`` of a created cluster."""
+    public_access_cidrs: tuple[str, ...] | None = None
+    """``paddock:cluster.publicAccessCidrs`` when the schema has it; None = unrestricted (EKS: 0.0.0.0/0)."""
 
 
 def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
@@ -68,7 +75,9 @@ def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
         allow_fallback=res.allow_fallback,
         log_retention_days=res.log_retention_days,
         pinned_aliases=frozenset(m.alias for m in models if m.fallback is None),
+        allow_public_egress=res.allow_public_egress,
     )
+    cidrs = getattr(cfg.cluster, "public_access_cidrs", None)  # the bring-up schema may not carry it yet
     return StackFacts(
         stack=cfg.stack,
         region=cfg.region,
@@ -80,7 +89,22 @@ def facts_from_stack_config(cfg: StackConfig) -> StackFacts:
         vpc_endpoints=cfg.network.vpc_endpoints,
         existing_vpc=cfg.network.existing_vpc_id is not None,
         gateway_enabled=cfg.gateway.enabled,
+        public_api_endpoint=cfg.cluster.create and cfg.cluster.endpoint_public_access,
+        public_access_cidrs=tuple(str(c) for c in cidrs) if cidrs else None,
     )
+
+
+def load_preflight_destinations(preflight_dir: Path, env: str) -> dict[str, tuple[str, ...]]:
+    """Destination Regions found live by ``paddock preflight`` (``<dir>/<env>/profiles.json``:
+    ``{"profiles": {id: [regions]}}``); ``{}`` when there is none. Raises InputError on a malformed file."""
+    path = preflight_dir / env / "profiles.json"
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text())["profiles"]
+        return {str(k): tuple(str(r) for r in v) for k, v in raw.items()}
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path} is not a preflight result ({exc})", field="--preflight-dir") from exc
 
 
 def load_stack_facts(path: Path | str) -> StackFacts:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -15,6 +14,8 @@ import pytest
 import yaml
 
 from scripts.cli import main
+from serving.residency.plan_cache import plan_key
+from tests.unit.test_residency_crafted import stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -28,7 +29,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def fixture(name: str) -> str:
-    return str(FIXTURES / f"Pulumi.{name}.yaml")
+    return str(stack_path(name))
 
 
 @pytest.fixture
@@ -98,7 +99,9 @@ def test_all_audits_every_stack_file_and_prints_timing(
     assert code == 1
     assert [s["stack"] for s in doc["stacks"]] == ["clean-eu", "clean-pinned", "weights-other-region"]
     assert [len(s["findings"]) for s in doc["stacks"]] == [0, 0, 1]
-    assert re.fullmatch(r"audited 3 stack\(s\) in \d+\.\d\d s: 1 finding\(s\)\n", err)
+    assert re.fullmatch(
+        r"audited 3 stack\(s\) in \d+\.\d\d s: 1 error\(s\), 0 warning\(s\) \(exit 1 on: error\)\n", err
+    )
 
 
 def test_markdown_report(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
@@ -116,14 +119,14 @@ def test_markdown_report(capsys: pytest.CaptureFixture[str], dirs: dict[str, str
     )
     assert code == 1
     assert out.startswith("# Paddock data-residency audit\n")
-    assert "## Stack `weights-other-region`: 1 finding(s)" in out
+    assert "## Stack `weights-other-region`: 1 error(s), 0 warning(s)" in out
     assert "## Stack `clean-pinned`: clean" in out
     row = (
-        "| error | `weights-region` | s3://acme-models-us/llama/ | `paddock:models[1].weightsRegion` "
-        "| us-east-1 |"
+        "| weights-other-region | error | `weights-region` | s3://acme-models-us/llama/ "
+        "| `paddock:models[1].weightsRegion` | us-east-1 |"
     )
     assert row in out
-    assert "- `weights-region`: Every S3 weights bucket is in an allowed Region." in out
+    assert "- `weights-region` (error): Every S3 weights bucket is in an allowed Region." in out
 
 
 def test_table_format(capsys: pytest.CaptureFixture[str], dirs: dict[str, str]) -> None:
@@ -183,7 +186,7 @@ def test_plan_resources_are_checked(capsys: pytest.CaptureFixture[str], dirs: di
     )
     code, doc = audit_json(capsys, dirs, "--stack", fixture("clean-eu"))
     stack = doc["stacks"][0]
-    assert code == 1 and stack["resourcesChecked"] == 3 and stack["note"] is None
+    assert code == 1 and stack["resourcesChecked"] == 3 and "is not keyed to" in stack["note"]
     assert [(f["rule"], f["resource"]) for f in stack["findings"]] == [
         ("pinned-alias-bedrock-route", "gateway-routes")
     ]
@@ -241,11 +244,15 @@ def test_missing_plan_is_rendered_with_the_offline_renderer(
         "--preflight-dir",
         dirs["pre"],
     )
-    assert calls == [("clean-eu", Path(dirs["plan"]) / "clean-eu")]
+    ((stack, out_dir),) = calls
+    key = plan_key(Path(fixture("clean-eu")))
+    assert (stack, out_dir) == ("clean-eu", Path(dirs["plan"]) / ".audit" / f"clean-eu-{key[:16]}")
     assert code == 1 and [f["rule"] for f in json.loads(out)["stacks"][0]["findings"]] == ["public-egress"]
+    code, _, _ = run(capsys, "--stack", fixture("clean-eu"), "--plan-dir", dirs["plan"])
+    assert len(calls) == 1 and code == 1  # the cached plan of the same content is reused
 
 
-def test_failing_renderer_falls_back_to_config_audit(
+def test_failing_renderer_is_a_plan_unrendered_error_after_the_config_audit(
     capsys: pytest.CaptureFixture[str], dirs: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def render_plan(**_: Any) -> None:
@@ -263,41 +270,100 @@ def test_failing_renderer_falls_back_to_config_audit(
         "--preflight-dir",
         dirs["pre"],
     )
+    (stack,) = json.loads(out)["stacks"]
+    assert code == 1 and stack["resourcesChecked"] == 0 and stack["errors"] == 1
+    (failure,) = stack["findings"]
+    assert (failure["rule"], failure["severity"]) == ("plan-unrendered", "error")
+    assert "RuntimeError: mock engine exploded" in failure["message"]
+
+
+def test_region_without_gpu_prices_is_a_finding_with_exit_one_never_two(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], tmp_path: Path
+) -> None:
+    """eu-north-1 is allowed by the stack but missing from the GPU price catalog: the render fails in sizing.
+    The audit still runs the config rules and fails closed with plan-unrendered on aws:region (exit 1)."""
+    doc = yaml.safe_load(Path(fixture("clean-eu")).read_text())
+    doc["config"]["aws:region"] = "eu-north-1"
+    doc["config"]["paddock:fallback"]["bedrock"]["region"] = "eu-central-1"
+    path = tmp_path / "Pulumi.north.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    code, out, err = run(capsys, "--stack", str(path), "--format", "json", "--plan-dir", dirs["plan"])
+    (stack,) = json.loads(out)["stacks"]
+    assert "error:" not in err
+    if stack["resourcesChecked"] == 0:  # the price catalog still lacks eu-north-1
+        assert code == 1
+        assert [(f["rule"], f["config_key"]) for f in stack["findings"]] == [
+            ("plan-unrendered", "aws:region")
+        ]
+    else:  # it gained prices since: a clean EU stack
+        assert stack["findings"] == [] and code == 0
+
+
+def test_exit_policy_warnings_exit_zero_unless_fail_on_warn(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str]
+) -> None:
+    code, doc = audit_json(capsys, dirs, "--stack", fixture("adopted-vpc"))
+    (stack,) = doc["stacks"]
+    assert code == 0 and doc["failOn"] == "error" and doc["exitCode"] == 0
+    assert [(f["rule"], f["severity"], f["stack"]) for f in stack["findings"]] == [
+        ("adopted-vpc-egress", "warning", "adopted-vpc")
+    ]
+    assert (stack["errors"], stack["warnings"]) == (0, 1)
+    for flags in (("--fail-on-warn",), ("--fail-on", "warning")):
+        code, doc = audit_json(capsys, dirs, "--stack", fixture("adopted-vpc"), *flags)
+        assert code == 1 and doc["failOn"] == "warning" and doc["exitCode"] == 1
+    code, _ = audit_json(capsys, dirs, "--stack", fixture("clean-eu"), "--fail-on-warn")
     assert code == 0
-    assert json.loads(out)["stacks"][0]["note"] == "offline render failed: RuntimeError: mock engine exploded"
 
 
-def test_plan_older_than_stack_file_is_rendered_again(
+def test_every_finding_line_and_every_error_line_names_its_stack(
+    capsys: pytest.CaptureFixture[str], dirs: dict[str, str], tmp_path: Path
+) -> None:
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    for name in ("hf-weights", "public-egress", "bad-input", "clean-eu"):
+        shutil.copy(fixture(name), stacks / f"Pulumi.{name}.yaml")
+    code, out, err = run(
+        capsys, "--all", "--stacks-dir", str(stacks), "--plan-dir", dirs["plan"], "--no-render"
+    )
+    assert code == 2  # bad input wins, after the other stacks were audited and printed
+    lines = [line for line in out.splitlines() if re.match(r"^[a-z-]+: (error|warning) ", line)]
+    assert sorted(line.split(":")[0] for line in lines) == ["hf-weights"] * 2 + ["public-egress"] * 2
+    problems = [line for line in err.splitlines() if "paddock:" in line]
+    assert len(problems) >= 2
+    assert all(line.startswith(("error: stack bad-input: ", "stack bad-input: ")) for line in problems)
+
+
+def test_plan_cache_is_keyed_by_content_not_by_name(
     capsys: pytest.CaptureFixture[str], dirs: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    stack = tmp_path / "Pulumi.clean-eu.yaml"
-    shutil.copy(fixture("clean-eu"), stack)
-    write_plan(
-        dirs["plan"], "clean-eu", [{"type": "aws:ec2/natGateway:NatGateway", "name": "old", "inputs": {}}]
-    )
-    old = Path(dirs["plan"]) / "clean-eu" / "resources.json"
-    os.utime(old, (stack.stat().st_mtime - 60, stack.stat().st_mtime - 60))
-    code, doc = audit_json(capsys, dirs, "--stack", str(stack))
-    assert code == 1 and doc["stacks"][0]["note"] == f"{old} is older than {stack}"
+    """A copy of a stack with the same name elsewhere gets its own plan and never overwrites the original's;
+    an edit re-renders; the same content is reused."""
+    rendered: list[Path] = []
 
-    def render_plan(**_: Any) -> None:
-        raise RuntimeError("boom")
+    def render_plan(*, stack_file: Path, stack: str, out_dir: Path, manifests: bool) -> None:
+        rendered.append(out_dir)
+        out_dir.mkdir(parents=True)
+        region = yaml.safe_load(stack_file.read_text())["config"]["aws:region"]
+        cluster = {"type": "aws:eks/cluster:Cluster", "name": "eks", "inputs": {"region": region}}
+        (out_dir / "resources.json").write_text(json.dumps([cluster]))
 
     monkeypatch.setitem(sys.modules, "stacks.offline", types.SimpleNamespace(render_plan=render_plan))
-    code, out, _ = run(
-        capsys,
-        "--stack",
-        str(stack),
-        "--format",
-        "json",
-        "--plan-dir",
-        dirs["plan"],
-        "--preflight-dir",
-        dirs["pre"],
-    )
-    (s,) = json.loads(out)["stacks"]
-    assert code == 0 and s["resourcesChecked"] == 0
-    assert s["note"] == f"offline render failed: RuntimeError: boom; stale {old} ignored: config-only audit"
+    original = tmp_path / "a" / "Pulumi.prod.yaml"
+    copy = tmp_path / "b" / "Pulumi.prod.yaml"
+    for path in (original, copy):
+        path.parent.mkdir()
+        shutil.copy(fixture("clean-eu"), path)
+    doc = yaml.safe_load(copy.read_text())
+    doc["config"]["aws:region"] = "us-east-1"
+    copy.write_text(yaml.safe_dump(doc))
+    for path in (original, copy, original):
+        run(capsys, "--stack", str(path), "--plan-dir", dirs["plan"], "--preflight-dir", dirs["pre"])
+    assert len(rendered) == 2 and rendered[0] != rendered[1]
+    assert json.loads((rendered[0] / "resources.json").read_text())[0]["inputs"]["region"] == "eu-central-1"
+    original.write_text(original.read_text() + "# edited\n")
+    run(capsys, "--stack", str(original), "--plan-dir", dirs["plan"], "--preflight-dir", dirs["pre"])
+    assert len(rendered) == 3
 
 
 def test_markdown_groups_one_profile_into_allowed_and_refused_rows(
@@ -344,7 +410,7 @@ def test_cluster_region_outside_allowed_regions_plans_then_audits_as_a_finding(
     assert planned.value.code in (0, 1, None) and json.loads(out)["resources"] > 20
     code, doc = audit_json(capsys, dirs, "--stack", "compute-region", "--stacks-dir", str(stacks))
     (stack,) = doc["stacks"]
-    assert code == 1 and stack["note"] is None and stack["resourcesChecked"] == json.loads(out)["resources"]
+    assert code == 1 and stack["resourcesChecked"] == json.loads(out)["resources"]
     compute = [f for f in stack["findings"] if f["rule"] == "compute-region"]
     assert [(f["config_key"], f["region"], f["severity"]) for f in compute] == [
         ("aws:region", "us-east-1", "error")

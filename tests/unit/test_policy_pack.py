@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from pulumi_policy import EnforcementLevel, PolicyProviderResource, ResourceValidationArgs
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyProviderResource,
+    ResourceValidationArgs,
+    StackValidationArgs,
+)
 
 from serving.errors import InputError
 from stacks.policy_pack.policies import (
@@ -17,7 +22,9 @@ from stacks.policy_pack.policies import (
     policy_from_config,
     validate_residency,
     validate_residency_advisory,
+    validate_residency_stack,
 )
+from tests.unit.test_residency_crafted import stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 ACCT = "123456789012"
@@ -70,6 +77,8 @@ def test_pack_declares_mandatory_and_advisory_policies() -> None:
     assert [(p.name, p.enforcement_level) for p in POLICIES] == [
         ("paddock-residency", EnforcementLevel.MANDATORY),
         ("paddock-residency-advisory", EnforcementLevel.ADVISORY),
+        ("paddock-residency-stack", EnforcementLevel.MANDATORY),
+        ("paddock-residency-stack-advisory", EnforcementLevel.ADVISORY),
     ]
 
 
@@ -84,6 +93,18 @@ def test_component_role_policy_blocked_for_destinations_outside_allowed() -> Non
         "bedrock-iam-region [eu-north-1]: grants Bedrock invoke on "
         f"arn:aws:bedrock:eu-north-1::foundation-model/{MODEL} (config key paddock:fallback.bedrock.models)"
     ]
+
+
+def test_pack_checks_weights_and_profiles_of_the_stack_file() -> None:
+    """Config-level rules run as stack policies: a US weights bucket never passes preview."""
+    weights = StackValidationArgs([], {"stackFile": str(FIXTURES / "Pulumi.weights-other-region.yaml")})
+    reported: list[str] = []
+    validate_residency_stack(weights, lambda message, urn=None: reported.append(message))
+    assert [m.split(":")[0] for m in reported] == ["weights-region [us-east-1]"]
+    explicit = StackValidationArgs([], {"homeRegion": "eu-central-1"})
+    with pytest.raises(Exception) as not_applicable:  # pulumi_policy's _NotApplicableError
+        validate_residency_stack(explicit, lambda message, urn=None: None)
+    assert type(not_applicable.value).__name__ == "_NotApplicableError"
 
 
 def test_pinned_alias_route_in_gateway_config_map_is_blocked() -> None:
@@ -129,12 +150,24 @@ def test_provider_region_is_the_resource_region() -> None:
 
 
 def test_warnings_go_to_the_advisory_policy_only() -> None:
-    nat: dict[str, Any] = {"allocationId": "eipalloc-1", "subnetId": "subnet-1"}
-    assert validate(validate_residency, "aws:ec2/natGateway:NatGateway", nat, EU_STACK) == []
-    assert validate(validate_residency_advisory, "aws:ec2/natGateway:NatGateway", nat, EU_STACK) == [
-        "public-egress [eu-central-1]: a NAT gateway gives pods a route to any Internet destination "
-        "(config key paddock:network.natGateway)"
+    endpoint = {"serviceName": "com.amazonaws.eu-central-1.bedrock-runtime"}
+    rtype = "aws:ec2/vpcEndpoint:VpcEndpoint"
+    assert validate(validate_residency, rtype, endpoint, EU_STACK) == []
+    assert validate(validate_residency_advisory, rtype, endpoint, EU_STACK) == [
+        "endpoint-policy [eu-central-1]: bedrock-runtime endpoint has no endpoint policy (full access) "
+        "(config key paddock:network.vpcEndpoints)"
     ]
+
+
+def test_nat_gateway_is_mandatory_unless_the_stack_opts_in_to_public_egress() -> None:
+    nat: dict[str, Any] = {"allocationId": "eipalloc-1", "subnetId": "subnet-1"}
+    opted = {"stackFile": str(stack_path("clean-public-egress-opt-in"))}
+    assert validate(validate_residency, "aws:ec2/natGateway:NatGateway", nat, EU_STACK) == [
+        "public-egress [eu-central-1]: a NAT gateway gives pods a route to any Internet destination; set "
+        "paddock:residency.allowPublicEgress: true (config key paddock:network.natGateway)"
+    ]
+    assert validate(validate_residency, "aws:ec2/natGateway:NatGateway", nat, opted) == []
+    assert policy_from_config({"homeRegion": "eu-west-1", "allowPublicEgress": True}).allow_public_egress
 
 
 def test_config_forms() -> None:

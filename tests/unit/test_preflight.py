@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 import scripts.preflight as preflight_cli
@@ -22,6 +23,7 @@ ACCT = "123456789012"
 SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
 MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 HAIKU = "anthropic.claude-haiku-4-5-20251001-v1:0"
+BUCKET = "acme-models-eu"
 EU6 = ["eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"]
 
 
@@ -31,6 +33,7 @@ class FakeSession:
 
     clients: dict[str, Any]
     credentials: object | None = field(default_factory=object)
+    s3_stub: Stubber | None = None
 
     def get_credentials(self) -> object | None:
         return self.credentials
@@ -44,9 +47,13 @@ class FakeSession:
 def stubs(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Stubber, Stubber, FakeSession]]:
     kw = {"region_name": "eu-central-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     bedrock, runtime = boto3.client("bedrock", **kw), boto3.client("bedrock-runtime", **kw)
-    session = FakeSession({"bedrock": bedrock, "bedrock-runtime": runtime})
+    s3 = boto3.client("s3", **kw)
+    session = FakeSession({"bedrock": bedrock, "bedrock-runtime": runtime, "s3": s3})
     monkeypatch.setattr(preflight_cli, "boto3_session", lambda profile: session)
-    with Stubber(bedrock) as b, Stubber(runtime) as r:
+    with Stubber(bedrock) as b, Stubber(runtime) as r, Stubber(s3) as s:
+        session.s3_stub = s
+        # every fixture keeps its weights in s3://acme-models-eu (eu-central-1); weights tests re-stub it
+        s.add_response("get_bucket_location", {"LocationConstraint": "eu-central-1"}, {"Bucket": BUCKET})
         yield b, r, session
         b.assert_no_pending_responses()
         r.assert_no_pending_responses()
@@ -115,7 +122,7 @@ def test_clean_profile_passes_and_saves_live_destinations(
     assert check["destinations"] == EU6 and check["model_access"]["agreement"] == "AVAILABLE"
     saved = json.loads((tmp_path / "clean-eu" / "profiles.json").read_text())
     assert saved["profiles"] == {SONNET: EU6} and saved["region"] == "eu-central-1"
-    assert err == "preflight clean-eu: 1 target(s), 0 problem(s)\n"
+    assert err == "preflight clean-eu: 1 target(s), 1 bucket(s), 0 problem(s)\n"
 
 
 def test_live_destinations_outside_allowed_list_are_problems(
@@ -125,8 +132,9 @@ def test_live_destinations_outside_allowed_list_are_problems(
     expect_profile(b, ["eu-central-1", "eu-west-1", "eu-west-2"])
     b.add_response("get_foundation_model_availability", availability(), {"modelId": MODEL})
     code, doc, _ = run(capsys, tmp_path, "eu-narrow-allowed")
-    (problem,) = doc["checks"][0]["problems"]
-    assert code == 1 and "can process prompts in eu-west-2 (preflight)" in problem
+    problems = doc["checks"][0]["problems"]
+    assert code == 1 and any("can process prompts in eu-west-2 (preflight)" in p for p in problems)
+    assert doc["checks"][0]["drift"]["added"] == ["eu-west-2"]
 
 
 def test_inactive_profile_and_missing_agreement(
@@ -273,14 +281,114 @@ def test_bad_aws_profile_is_exit_two(
 
 
 @pytest.mark.parametrize("name", ["clean-pinned", "fallback-forbidden"])
-def test_nothing_to_check_when_no_alias_falls_back(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
+def test_only_weights_are_checked_when_no_alias_falls_back(
+    stubs: tuple[Stubber, Stubber, FakeSession], capsys: pytest.CaptureFixture[str], tmp_path: Path, name: str
 ) -> None:
-    code, out, _ = run(capsys, tmp_path, name)
-    assert code == 0 and out == f"stack {name}: no alias can fall back to Bedrock; nothing to check\n"
+    code, doc, err = run(capsys, tmp_path, name)
+    assert code == 0 and doc["checks"] == [] and [w["actual"] for w in doc["weights"]] == ["eu-central-1"]
+    assert err == f"preflight {name}: 0 target(s), 1 bucket(s), 0 problem(s)\n"
+
+
+def test_nothing_to_check_without_fallback_or_s3_weights(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = yaml.safe_load((FIXTURES / "Pulumi.clean-pinned.yaml").read_text())
+    for m in doc["config"]["paddock:models"]:
+        m["weights"] = "hf"
+    doc["config"]["paddock:network"]["natGateway"] = True
+    path = tmp_path / "Pulumi.hf-pinned.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(SystemExit) as exc:
+        main(["preflight", "--stack", str(path)])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0
+    assert (
+        out == "stack hf-pinned: no alias can fall back to Bedrock and no s3:// weights; nothing to check\n"
+    )
 
 
 def test_bad_stack_is_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["preflight", "--stack", "no-such-stack"])
     assert exc.value.code == 2 and "--stack: no stack file" in capsys.readouterr().err
+
+
+def test_catalog_drift_is_reported(
+    stubs: tuple[Stubber, Stubber, FakeSession], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The live list from eu-central-1 differs from the data file's row: named, and exit 1."""
+    b, _, _ = stubs
+    live = [*EU6[:-1], "eu-central-2"]  # drops eu-west-3, adds eu-central-2 (all allowed by prod-like lists)
+    expect_profile(b, live)
+    b.add_response("get_foundation_model_availability", availability(), {"modelId": MODEL})
+    code, doc, _ = run(capsys, tmp_path, "clean-eu")
+    (check,) = doc["checks"]
+    assert check["catalog"] == EU6 and check["drift"] == {"added": ["eu-central-2"], "removed": ["eu-west-3"]}
+    drift = [p for p in check["problems"] if p.startswith("catalog drift")]
+    assert code == 1 and len(drift) == 1 and "inference_profiles.json" in drift[0]
+
+
+def test_agreeing_live_list_has_no_drift(
+    stubs: tuple[Stubber, Stubber, FakeSession], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    b, _, _ = stubs
+    expect_profile(b, list(reversed(EU6)))
+    b.add_response("get_foundation_model_availability", availability(), {"modelId": MODEL})
+    code, doc, _ = run(capsys, tmp_path, "clean-eu")
+    assert code == 0 and doc["checks"][0]["drift"] == {} and doc["checks"][0]["catalog"] == EU6
+
+
+@pytest.mark.parametrize(
+    ("location", "problems"),
+    [
+        ("eu-central-1", []),
+        (None, ["is in us-east-1, but", "outside allowedRegions"]),  # S3: no constraint = us-east-1
+        ("EU", ["is in eu-west-1, but"]),  # legacy constraint, allowed but not the declared Region
+        ("us-west-2", ["is in us-west-2, but", "outside allowedRegions"]),
+    ],
+)
+def test_weights_bucket_location_is_checked(
+    stubs: tuple[Stubber, Stubber, FakeSession],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    location: str | None,
+    problems: list[str],
+) -> None:
+    b, _, session = stubs
+    assert session.s3_stub is not None
+    session.s3_stub.deactivate()  # replace the fixture's answer
+    s3 = boto3.client("s3", region_name="eu-central-1", aws_access_key_id="t", aws_secret_access_key="t")
+    session.clients["s3"] = s3
+    with Stubber(s3) as s:
+        s.add_response(
+            "get_bucket_location", {"LocationConstraint": location} if location else {}, {"Bucket": BUCKET}
+        )
+        expect_profile(b, EU6)
+        b.add_response("get_foundation_model_availability", availability(), {"modelId": MODEL})
+        code, doc, _ = run(capsys, tmp_path, "clean-eu")
+        s.assert_no_pending_responses()
+    (weights,) = doc["weights"]
+    assert weights["key"] == "paddock:models[0].weightsRegion" and weights["declared"] == "eu-central-1"
+    assert len(weights["problems"]) == len(problems)
+    assert all(needle in p for needle, p in zip(problems, weights["problems"], strict=True))
+    assert code == (1 if problems else 0)
+
+
+def test_unreadable_bucket_is_a_problem_not_a_traceback(
+    stubs: tuple[Stubber, Stubber, FakeSession], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, _, session = stubs
+    assert session.s3_stub is not None
+    session.s3_stub.deactivate()
+    s3 = boto3.client("s3", region_name="eu-central-1", aws_access_key_id="t", aws_secret_access_key="t")
+    session.clients["s3"] = s3
+    with Stubber(s3) as s:
+        s.add_client_error(
+            "get_bucket_location", "AccessDenied", "Access Denied", 403, expected_params={"Bucket": BUCKET}
+        )
+        code, doc, _ = run(capsys, tmp_path, "clean-pinned")
+    assert code == 1 and doc["checks"] == []
+    (weights,) = doc["weights"]
+    assert weights["actual"] is None and weights["problems"] == [
+        f"cannot read the location of s3://{BUCKET}: AccessDenied: Access Denied"
+    ]

@@ -3,25 +3,30 @@ clean case per rule, exact (rule, config key, Region) triples."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from serving.config_reader import ConfigErrors
 from serving.errors import InputError
-from serving.residency import audit_stack, check_stack, load_stack_facts
+from serving.residency import audit_stack, check_stack, load_stack_facts, profiles
 from serving.stack_config import load_stack_file
+from tests.unit.test_residency_crafted import CRAFTED, stack_path
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stacks"
 SONNET_KEY = "paddock:fallback.bedrock.models.claude-sonnet.inferenceProfile"
 
 
 def _findings(name: str) -> set[tuple[str, str, str | None]]:
-    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
+    facts = load_stack_facts(stack_path(name))
     return {(f.rule, f.config_key, f.region) for f in check_stack(facts)}
 
 
-@pytest.mark.parametrize("name", ["clean-eu", "clean-pinned", "clean-in-region"])
+CLEAN = ["clean-eu", "clean-pinned", "clean-in-region", "clean-global-allowed", "clean-public-egress-opt-in"]
+
+
+@pytest.mark.parametrize("name", CLEAN)
 def test_clean_stacks_have_no_findings(name: str) -> None:
     assert _findings(name) == set()
 
@@ -41,8 +46,29 @@ CASES: dict[str, set[tuple[str, str, str | None]]] = {
         ("public-egress", "paddock:network.natGateway", "eu-central-1"),
         ("bedrock-public-egress", "paddock:network.vpcEndpoints", "eu-central-1"),
     },
-    "bedrock-region": {("bedrock-source-region", "paddock:fallback.bedrock.region", "eu-west-2")},
-    "unknown-eu-profile": {("profile-unverified", SONNET_KEY, None)},
+    "bedrock-region": {
+        ("bedrock-source-region", "paddock:fallback.bedrock.region", "eu-west-2"),
+        ("profile-destinations", SONNET_KEY, "eu-west-2"),  # from eu-west-2 the EU list includes London
+    },
+    "unknown-eu-profile": {("profile-unverified", SONNET_KEY, "eu-central-2")},
+    "unknown-geography": {("profile-unknown-geography", SONNET_KEY, None)},
+    "hf-weights": {
+        ("public-egress", "paddock:network.natGateway", "eu-central-1"),
+        ("weights-public", "paddock:models[0].weights", None),
+    },
+    "adopted-vpc": {("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1")},
+    "adopted-vpc-hf": {
+        ("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1"),
+        ("weights-public", "paddock:models[0].weights", None),
+        ("bedrock-public-egress", "paddock:network.existingVpcId", "eu-central-1"),
+    },
+    "adopted-vpc-no-opt-in": {
+        ("adopted-vpc-egress", "paddock:network.existingVpcId", "eu-central-1"),
+        ("bedrock-public-egress", "paddock:network.existingVpcId", "eu-central-1"),
+    },
+    "public-api-endpoint": {("public-api-endpoint", "paddock:cluster.endpointPublicAccess", "eu-central-1")},
+    "unknown-allowed-region": {("region-unknown", "paddock:residency.allowedRegions[6]", "eu-nowhere-1")},
+    "unknown-home-region": {("compute-region", "aws:region", "eu-nowhere-1")},
 }
 
 
@@ -58,9 +84,26 @@ def test_us_profile_message_names_geography_and_allowed_regions() -> None:
     assert "US geography" in finding.message and "eu-central-1" in finding.message
 
 
-def test_unverified_profile_is_a_warning_not_an_error() -> None:
+def test_unverified_profile_reaching_outside_allowed_regions_is_an_error() -> None:
     facts = load_stack_facts(FIXTURES / "Pulumi.unknown-eu-profile.yaml")
-    assert [f.severity for f in check_stack(facts)] == ["warning"]
+    (finding,) = check_stack(facts)
+    assert finding.severity == "error"
+    assert "eu-central-2" in finding.message and "eu-west-2" in finding.message
+
+
+def test_unverified_profile_inside_allowed_regions_is_a_warning() -> None:
+    facts = load_stack_facts(FIXTURES / "Pulumi.unknown-eu-profile.yaml")
+    every_eu = tuple(r for r in profiles.aws_regions() if r.startswith("eu-"))
+    wide = dataclasses.replace(facts, policy=dataclasses.replace(facts.policy, allowed_regions=every_eu))
+    assert [(f.rule, f.severity) for f in check_stack(wide)] == [("profile-unverified-contained", "warning")]
+
+
+def test_egress_opt_in_waives_each_public_egress_rule_and_adopted_vpc_stays_a_warning() -> None:
+    facts = load_stack_facts(stack_path("adopted-vpc-hf"))
+    opted = dataclasses.replace(facts, policy=dataclasses.replace(facts.policy, allow_public_egress=True))
+    assert [(f.rule, f.severity) for f in check_stack(opted)] == [("adopted-vpc-egress", "warning")]
+    (egress,) = [p for p in audit_stack(facts).places if p.kind == "egress"]
+    assert egress.what.startswith("adopted VPC: egress is not visible to Paddock") and not egress.allowed
 
 
 def test_preflight_overrides_replace_data_file_destinations() -> None:
@@ -81,13 +124,13 @@ def test_bad_input_is_the_parsers_error_naming_every_key() -> None:
     assert "paddock:models[0].fallback: 'claude-opus' is not 'none' or a key" in text
 
 
-CRAFTED = sorted(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml"))
+STACKS = sorted([*(p.stem.removeprefix("Pulumi.") for p in FIXTURES.glob("Pulumi.*.yaml")), *CRAFTED])
 
 
-@pytest.mark.parametrize("name", [n for n in CRAFTED if n != "bad-input"])
+@pytest.mark.parametrize("name", [n for n in STACKS if n != "bad-input"])
 def test_every_crafted_stack_parses_with_the_one_parser(name: str) -> None:
-    cfg = load_stack_file(FIXTURES / f"Pulumi.{name}.yaml")
-    facts = load_stack_facts(FIXTURES / f"Pulumi.{name}.yaml")
+    cfg = load_stack_file(stack_path(name))
+    facts = load_stack_facts(stack_path(name))
     assert (facts.stack, facts.region, facts.policy.allowed_regions) == (
         name,
         cfg.region,
@@ -134,3 +177,20 @@ def test_gateway_content_logging_shows_in_the_inventory() -> None:
     (loud,) = [p for p in audit.places if p.resource == "gateway"]
     assert (loud.what, loud.allowed) == ("gateway logs content (gateway-deploy)", False)
     assert [(f.rule, f.resource) for f in audit.findings] == [("gateway-logs-content", "gateway-deploy")]
+
+
+def test_public_api_endpoint_restricted_to_the_runner_carries_no_prompts() -> None:
+    """prod-eu's public+private endpoint limited by publicAccessCidrs to the deploy runner passes; open
+    CIDRs (or none: the EKS default is 0.0.0.0/0) are public-api-endpoint unless the stack opts in."""
+    facts = dataclasses.replace(load_stack_facts(FIXTURES / "Pulumi.clean-eu.yaml"), public_api_endpoint=True)
+    runner = dataclasses.replace(facts, public_access_cidrs=("203.0.113.7/32",))
+    assert check_stack(runner) == []
+    (place,) = [
+        p for p in audit_stack(runner).places if p.config_key == "paddock:cluster.endpointPublicAccess"
+    ]
+    assert place.allowed and "control plane: no prompts" in place.what
+    for cidrs in (None, ("0.0.0.0/0",), ("203.0.113.7/32", "::/0")):
+        open_ = dataclasses.replace(facts, public_access_cidrs=cidrs)
+        assert [f.rule for f in check_stack(open_)] == ["public-api-endpoint"]
+        opted = dataclasses.replace(open_, policy=dataclasses.replace(open_.policy, allow_public_egress=True))
+        assert check_stack(opted) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,7 @@ def test_grants_fail_closed_to_allowed_regions() -> None:
     assert (narrow.destinations, narrow.basis) == (("eu-central-1", "eu-west-1"), "data file, unverified")
     (unknown,) = bedrock_targets(_facts("unknown-eu-profile"))
     assert (unknown.destinations, unknown.basis) == (tuple(EU6), "geography")
-    live = {"eu.anthropic.claude-opus-4-6-v1": ("eu-west-1", "eu-central-1", "eu-west-2")}
+    live = {"eu.anthropic.claude-unlisted-v1:0": ("eu-west-1", "eu-central-1", "eu-west-2")}
     (pinned_live,) = bedrock_targets(_facts("unknown-eu-profile"), live)
     assert (pinned_live.destinations, pinned_live.basis) == (("eu-central-1", "eu-west-1"), "preflight")
 
@@ -132,9 +133,26 @@ def test_trust_policies() -> None:
     [
         (SONNET, "eu-west-1", "geo", tuple(EU6)),
         ("us.anthropic.claude-3-haiku-20240307-v1:0", "us-west-2", "geo", ("us-east-1", "us-west-2")),
-        ("us.anthropic.claude-3-haiku-20240307-v1:0", "us-east-1", "geo", None),
+        ("us.anthropic.claude-3-haiku-20240307-v1:0", "us-west-1", "geo", None),
+        (
+            "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+            "ca-central-1",
+            "geo",
+            ("ca-central-1", "us-east-1", "us-east-2", "us-west-2"),
+        ),
+        (SONNET, "eu-west-2", "geo", tuple(sorted([*EU6, "eu-west-2"]))),
         ("anthropic.claude-3-haiku-20240307-v1:0", "eu-central-1", "in-region", ("eu-central-1",)),
         ("global.anthropic.claude-opus-4-6-v1", "eu-central-1", "global", None),
+        ("ca.anthropic.claude-sonnet-4-5-20250929-v1:0", "ca-central-1", "unknown", None),
+        ("claude-sonnet", "eu-central-1", "unknown", None),
+        (
+            f"arn:aws:bedrock:eu-west-1:{ACCT}:inference-profile/{SONNET}",
+            "eu-central-1",
+            "geo",
+            tuple(EU6),
+        ),
+        ("arn:aws:bedrock:eu-west-1::foundation-model/" + HAIKU, "eu-central-1", "in-region", ("eu-west-1",)),
+        (f"arn:aws:bedrock:eu-west-1:{ACCT}:application-inference-profile/x", "eu-west-1", "unknown", None),
     ],
 )
 def test_resolve_profile(profile: str, source: str, scope: str, dests: tuple[str, ...] | None) -> None:
@@ -154,9 +172,22 @@ def test_geographies() -> None:
 
 def test_every_data_file_entry_has_source_and_date() -> None:
     raw = json.loads(profiles.DATA_FILE.read_text())
-    for entry in raw["profiles"] + raw["geographies"]:
-        assert entry["source"] and entry["date"] == "2026-11-23"
+    for entry in [*raw["profiles"], *raw["geographies"], raw["modelProviders"]]:
+        assert entry["source"] and re.fullmatch(r"2026-\d\d-\d\d", entry["date"])
     assert SONNET in profiles.known_profile_ids()
+
+
+def test_catalog_lists_are_keyed_by_source_region_inside_their_geography() -> None:
+    raw = json.loads(profiles.DATA_FILE.read_text())
+    for entry in raw["profiles"]:
+        geo = profiles.geography_of(entry["id"])
+        assert geo is not None and geo.scope == "geo", entry["id"]  # global. is never listed
+        for source, dests in entry["destinationsBySource"].items():
+            assert dests and dests == sorted(dests), (
+                entry["id"],
+                source,
+            )  # a source need not be a destination
+            assert all(geo.may_include(r) and profiles.is_known_region(r) for r in dests), entry["id"]
 
 
 @pytest.mark.parametrize(
@@ -164,7 +195,7 @@ def test_every_data_file_entry_has_source_and_date() -> None:
     [
         (lambda d: d["profiles"][0].pop("source"), "has no 'source'"),
         (lambda d: d["geographies"][0].update(date=""), "has no 'date'"),
-        (lambda d: d["profiles"][0].pop("destinations"), "has no destinations"),
+        (lambda d: d["profiles"][0].pop("destinationsBySource"), "has no destinations"),
     ],
 )
 def test_broken_data_file_raises_catalog_error(

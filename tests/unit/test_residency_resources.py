@@ -13,11 +13,12 @@ from serving.residency.resource_rules import INVOCATION_LOGGING
 
 EU = ResidencyPolicy(
     home_region="eu-central-1",
-    allowed_regions=("eu-central-1", "eu-west-1"),
+    allowed_regions=("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
     log_retention_days=30,
     pinned_aliases=frozenset({"llama-eu-only"}),
 )
-PROFILE_ARN = "arn:aws:bedrock:eu-central-1:123456789012:inference-profile/eu.anthropic.claude-x-v1:0"
+SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
+PROFILE_ARN = f"arn:aws:bedrock:eu-central-1:123456789012:inference-profile/{SONNET}"
 
 
 def rec(rtype: str, name: str = "r", **inputs: Any) -> dict[str, Any]:
@@ -146,7 +147,8 @@ BEDROCK_EU = {"bedrock": {"model": "anthropic.claude-haiku-4-5-20251001-v1:0", "
                     )
                 },
             ),
-            [("bedrock-source-region", "us-east-1"), ("profile-destinations", None)],
+            [("bedrock-source-region", "us-east-1")]
+            + [("profile-destinations", r) for r in ("us-east-1", "us-east-2", "us-west-1", "us-west-2")],
         ),
         (
             rec("kubernetes:core/v1:ConfigMap", data={"routes.yaml": routes({}, logging={"content": True})}),
