@@ -1,7 +1,7 @@
 """NodeScaling: GPU node scaling, by cluster-autoscaler over the managed GPU node groups or by Karpenter
 (controller, IAM, interruption queue, node role + access entry, EC2NodeClass and one NodePool per model).
 
-Created BEFORE the model releases (stacks/program.py): at scale to zero (GPU node group min 0) an engine pod
+Created BEFORE the model releases (stacks/addons.py): at scale to zero (GPU node group min 0) an engine pod
 is Pending until this autoscaler adds a node, so a release that waited for a node nobody can add would time
 out. :attr:`NodeScaling.ready` lists what a model release must wait for. Every controller release waits for
 its EKS Pod Identity association (EKS injects credentials at pod admission only when the association exists)

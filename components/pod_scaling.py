@@ -1,7 +1,7 @@
 """PodScaling: the pod-autoscaling operator, KEDA (scale to zero on engine metrics) or, without KEDA,
 prometheus-adapter serving the engine gauges to HPAs through the custom-metrics API.
 
-Created BEFORE the model releases (stacks/program.py) so the operator (and KEDA's CRDs) exist when a model
+Created BEFORE the model releases (stacks/addons.py) so the operator (and KEDA's CRDs) exist when a model
 comes up; the per-model ScaledObjects/HPAs come after their release (components/model_scalers.py). KEDA's
 chart renders ServiceMonitors for itself when monitoring is on: its release then waits for
 kube-prometheus-stack (``after``), which brings that CRD.

@@ -40,7 +40,7 @@ class PullThroughRule:
 
 @dataclass(frozen=True, kw_only=True)
 class RegistryArgs:
-    """Arguments of :class:`Registry` (built by stacks/program.py from serving.stack_images)."""
+    """Arguments of :class:`Registry` (built by stacks/core.py from serving.stack_images)."""
 
     region: str
     account: str

@@ -133,7 +133,7 @@ class Versions:
     """Image of the init container that syncs S3 weights (required when a model uses s3:// weights)."""
     gateway_image: str | None = None
     """``gatewayImage``; default: the ECR repository the stack creates (``paddock-gateway``) at the project
-    version tag (resolved by stacks/program.py, which knows the account)."""
+    version tag (resolved by stacks/addons.py, which knows the account)."""
     keda_chart: str | None = None
     prometheus_adapter_chart: str | None = None
     """prometheus-adapter chart: the HPAs' custom-metrics API when ``paddock:autoscaling.keda`` is false."""

@@ -66,7 +66,7 @@ def release_policy(cfg: StackConfig, account: str) -> ReleasePolicy:
 
 def deployed_charts(cfg: StackConfig) -> list[tuple[str, str, str, dict[str, Any]]]:
     """(release, chart, version, the values switches that matter) of every third-party chart the stack
-    deploys, mirroring stacks/program.py."""
+    deploys, mirroring stacks/core.py and stacks/addons.py."""
     v, a = cfg.versions, cfg.autoscaling
     out: list[tuple[str, str, str, dict[str, Any]]] = []
     if not v.gpu_ami_type.startswith("BOTTLEROCKET"):
