@@ -56,22 +56,28 @@ def aws_partition(region: str) -> str:
     return "aws"
 
 
-def weights_read_statements(bucket: str, prefix: str, partition: str = "aws") -> list[dict[str, Any]]:
+def weights_read_statements(
+    bucket: str, prefix: str, partition: str = "aws", region: str | None = None
+) -> list[dict[str, Any]]:
     """IAM statements reading model weights under ``s3://bucket/prefix`` only: GetObject on the prefix's
-    objects, ListBucket on the bucket restricted to the prefix. No wildcard resource."""
+    objects, ListBucket on the bucket restricted to the prefix. No wildcard resource. With ``region``
+    (``paddock:models[i].weightsRegion``) every statement also requires ``aws:RequestedRegion`` to be that
+    region: a bucket of the same name answered from another region is not readable (S3 ARNs carry no region)."""
+    in_region = {"StringEquals": {"aws:RequestedRegion": region}} if region else {}
     return [
         {
             "Sid": "ReadWeights",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
             "Resource": [f"arn:{partition}:s3:::{bucket}/{prefix}*"],
+            **({"Condition": in_region} if in_region else {}),
         },
         {
             "Sid": "ListWeights",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [f"arn:{partition}:s3:::{bucket}"],
-            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*"]}, **in_region},
         },
     ]
 

@@ -86,6 +86,8 @@ class GpuNodeGroupArgs:
     weights_bucket: str | None = None
     """Bucket of s3:// weights; None (hf weights) = no S3 permission at all."""
     weights_prefix: str = ""
+    weights_region: str | None = None
+    """Region of the weights bucket (``paddock:models[i].weightsRegion``): reads must go to it."""
     tags: Mapping[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[tuple[str, str]]:
@@ -234,7 +236,9 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 f"{name}-node-weights",
                 role=role.id,
                 policy=policy_json(
-                    weights_read_statements(args.weights_bucket, args.weights_prefix, partition)
+                    weights_read_statements(
+                        args.weights_bucket, args.weights_prefix, partition, args.weights_region
+                    )
                 ),
                 opts=child(self),
             )

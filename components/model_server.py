@@ -152,7 +152,11 @@ class ModelServer(pulumi.ComponentResource):
             weights = aws.iam.RolePolicy(
                 f"{name}-pod-weights",
                 role=role.id,
-                policy=policy_json(weights_read_statements(bucket, args.model.weights_prefix, partition)),
+                policy=policy_json(
+                    weights_read_statements(
+                        bucket, args.model.weights_prefix, partition, args.model.weights_region
+                    )
+                ),
                 opts=child(self),
             )
             grants.append(weights)

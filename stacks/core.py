@@ -157,6 +157,7 @@ def _node_group(
             replicas_max=model.replicas_max,
             weights_bucket=model.weights_bucket,
             weights_prefix=model.weights_prefix,
+            weights_region=model.weights_region,
             tags=tags,
         ),
         # nodes only become Ready once the CNI runs (the created cluster has no self-managed add-ons)

@@ -192,3 +192,16 @@ def test_no_release_input_holds_the_checkout_path() -> None:
     # the offline plan shows the same charts relative to the repository root (and renders them)
     assert offline.portable("../serving/charts/model-server") == "serving/charts/model-server"
     assert offline.portable("../elsewhere/x") == "../elsewhere/x"
+
+
+def test_weights_statements_pin_the_requested_region() -> None:
+    from components._common import weights_read_statements
+
+    read, listing = weights_read_statements("b", "m/", "aws", "eu-central-1")
+    assert read["Condition"] == {"StringEquals": {"aws:RequestedRegion": "eu-central-1"}}
+    assert listing["Condition"] == {
+        "StringLike": {"s3:prefix": ["m/*"]},
+        "StringEquals": {"aws:RequestedRegion": "eu-central-1"},
+    }
+    unpinned, _ = weights_read_statements("b", "m/")
+    assert "Condition" not in unpinned
