@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from serving.gateway import create_app, sse
-from serving.gateway.app import SSEResponse
+from serving.gateway.asgi import DisconnectWatch, SSEResponse
 from serving.gateway.errors import UpstreamProtocolError
 from serving.gateway.upstream import Opened
 from tests.gateway.conftest import settings, static_signer
@@ -163,7 +163,9 @@ async def run_response(opened: Opened, rest: list[bytes], *, mark_last: bool) ->
 
     opened.rest = produce()
     asgi = Asgi()
-    await SSEResponse(opened, {"x-paddock-upstream": "primary"}, finalize)({}, asgi.receive, asgi.send)
+    watch = DisconnectWatch(asgi.receive)
+    response = SSEResponse(opened, {"x-paddock-upstream": "primary"}, finalize, watch)
+    await response({}, asgi.receive, asgi.send)
     return asgi, log
 
 
