@@ -36,8 +36,14 @@ from serving.gateway.errors import (
     UpstreamTimeout,
 )
 from serving.gateway.primary import UpstreamSession, classify, closer
-from serving.gateway.request import ChatRequest
-from serving.gateway.translate import StreamTranslator, answer_mode, from_converse, to_converse
+from serving.gateway.request import ChatRequest, strict_loads
+from serving.gateway.translate import (
+    AnswerMode,
+    StreamTranslator,
+    answer_mode,
+    from_converse,
+    to_converse,
+)
 from serving.gateway.upstream import Opened, read_capped
 
 #: Bedrock exception type -> HTTP status the client sees.
@@ -90,12 +96,10 @@ class BedrockClient:
         self.http = http
         self.signer = signer or BedrockSigner(session)
 
-    async def send(
-        self, op: str, params: dict[str, Any], target: BedrockTarget, timeouts: Timeouts
-    ) -> aiohttp.ClientResponse:
-        """Serialize, sign and send; returns the streaming response (status not checked)."""
+    def request_spec(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+        """botocore's validated, serialized request; anything it refuses is a 400 naming the reason."""
         try:
-            spec = self.serializer.serialize_to_request(params, self.ops[op])
+            spec: dict[str, Any] = self.serializer.serialize_to_request(params, self.ops[op])
         except ParamValidationError as exc:
             raise InvalidRequest(
                 f"request cannot be sent to the fallback: {exc}"[:1000], field="messages"
@@ -104,6 +108,13 @@ class BedrockClient:
             raise InvalidRequest(
                 f"request cannot be sent to the fallback: {type(exc).__name__}", field="messages"
             ) from None
+        return spec
+
+    async def send(
+        self, op: str, params: dict[str, Any], target: BedrockTarget, timeouts: Timeouts
+    ) -> aiohttp.ClientResponse:
+        """Serialize, sign and send; returns the streaming response (status not checked)."""
+        spec = self.request_spec(op, params)
         endpoint = (target.endpoint or f"https://bedrock-runtime.{target.region}.amazonaws.com").rstrip("/")
         aws = AWSRequest(
             method=spec["method"], url=endpoint + spec["url_path"], data=spec["body"], headers=spec["headers"]
@@ -188,11 +199,8 @@ class BedrockUpstream:
                 if not req.stream:
                     raw = await read_capped(resp, self.max_response_bytes, "bedrock")
                     resp.release()
-                    out = from_converse(_json(raw), self.target.model, mode)
-                    return Opened(
-                        body=json.dumps(out, separators=(",", ":")).encode(),
-                        ttft_seconds=time.monotonic() - start,
-                    )
+                    body = answer_body(raw, self.target.model, mode)
+                    return Opened(body=body, ttft_seconds=time.monotonic() - start)
                 tr = StreamTranslator(self.target.model, include_usage=req.include_usage, mode=mode)
                 frames = _frames(resp.content.iter_any())
                 first = await self._first(frames, tr)
@@ -268,6 +276,18 @@ class BedrockUpstream:
                 resp.release()  # the body was read to its end: the connection goes back to the pool
 
 
+def answer_body(raw: bytes, model: str, mode: AnswerMode) -> bytes:
+    """The ``chat.completion`` JSON for a Converse answer; an answer of an unknown shape is a protocol
+    error (502), never an exception of another kind."""
+    try:
+        out = from_converse(_json(raw), model, mode)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise UpstreamProtocolError(
+            "bedrock answer has an unknown shape", reason="bedrock_malformed"
+        ) from None
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
 def _headers(msg: EventStreamMessage) -> dict[str, Any]:
     headers: dict[str, Any] = msg.headers  # type: ignore[assignment]
     return headers
@@ -283,7 +303,7 @@ def _translate(msg: EventStreamMessage, tr: StreamTranslator) -> list[dict[str, 
         raise _mapped(str(headers.get(":error-code", "")), str(headers.get(":error-message", "")), 502)
     try:
         return tr.feed(str(headers.get(":event-type", "")), _json(msg.payload))
-    except (KeyError, TypeError, AttributeError):
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise UpstreamProtocolError(
             "bedrock sent an event of an unknown shape", reason="bedrock_malformed"
         ) from None
@@ -304,8 +324,8 @@ async def _frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventStreamMess
 
 def _json(raw: bytes) -> dict[str, Any]:
     try:
-        obj = json.loads(raw) if raw else {}
-    except ValueError:
+        obj = strict_loads(raw) if raw else {}
+    except (ValueError, RecursionError):
         raise UpstreamProtocolError("bedrock sent malformed JSON", reason="bedrock_malformed") from None
     if not isinstance(obj, dict):
         raise UpstreamProtocolError("bedrock sent a non-object JSON payload", reason="bedrock_malformed")
