@@ -192,7 +192,7 @@ async def _serve(
     try:
         routed = await route_request(state, req, on_failure)
     except GatewayError as exc:
-        reason = exc.fallback_reason or (exc.reason if isinstance(exc, FallbackExhausted) else None)
+        reason = exc.fallback_reason or getattr(exc, "reason", None)
         if state.route.pinned and isinstance(exc, FallbackExhausted | ConcurrencyLimited) and reason:
             m.pinned_blocked.labels(alias, reason).inc()
         watch.close()

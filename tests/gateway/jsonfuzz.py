@@ -22,9 +22,7 @@ numbers = st.one_of(
 leaves = st.one_of(st.none(), st.booleans(), numbers, text)
 json_values = st.recursive(
     leaves,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)),
     max_leaves=12,
 )
 
@@ -33,7 +31,10 @@ part = st.one_of(
     json_values,
     st.fixed_dictionaries({"type": st.sampled_from(PART_TYPES)}, optional={"text": json_values}),
     st.fixed_dictionaries(
-        {"type": st.just("image_url"), "image_url": st.one_of(json_values, st.fixed_dictionaries({"url": text}))}
+        {
+            "type": st.just("image_url"),
+            "image_url": st.one_of(json_values, st.fixed_dictionaries({"url": text})),
+        }
     ),
 )
 content = st.one_of(st.none(), text, st.lists(part, max_size=3), json_values)
@@ -172,11 +173,14 @@ good_message = st.one_of(
         {"role": st.just("assistant"), "content": good_content},
         optional={"tool_calls": st.lists(good_call, max_size=2)},
     ),
-    st.fixed_dictionaries(
-        {"role": st.just("tool"), "tool_call_id": good_text, "content": good_content}
-    ),
+    st.fixed_dictionaries({"role": st.just("tool"), "tool_call_id": good_text, "content": good_content}),
 )
-SCHEMAS = [{}, {"type": "object"}, {"type": "object", "properties": {"a": {"type": "integer"}}}, {"x": [[[]]]}]
+SCHEMAS = [
+    {},
+    {"type": "object"},
+    {"type": "object", "properties": {"a": {"type": "integer"}}},
+    {"x": [[[]]]},
+]
 good_tool = st.fixed_dictionaries(
     {
         "type": st.just("function"),
@@ -202,7 +206,9 @@ GOOD_OPTIONS: dict[str, Any] = {
     ),
     "response_format": st.fixed_dictionaries(
         {"type": st.sampled_from(["text", "json_object", "json_schema"])},
-        optional={"json_schema": st.fixed_dictionaries({"name": good_text, "schema": st.sampled_from(SCHEMAS)})},
+        optional={
+            "json_schema": st.fixed_dictionaries({"name": good_text, "schema": st.sampled_from(SCHEMAS)})
+        },
     ),
     "fallbacks": json_values,
     "n": st.integers(1, 3),
@@ -227,7 +233,9 @@ def mutated_bodies(draw: st.DrawFn, aliases: list[str]) -> dict[str, Any]:
     body = draw(good_bodies(aliases))
     node: Any = body
     for _ in range(draw(st.integers(1, 4))):
-        keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        keys = (
+            list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+        )
         if not keys:
             break
         key = draw(st.sampled_from(keys))

@@ -118,7 +118,14 @@ def test_translation_back_is_a_completion_or_a_protocol_error(
         assert out["object"] == "chat.completion" and out["model"] == BEDROCK_MODEL
 
 
-EVENTS = ["messageStart", "contentBlockStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata"]
+EVENTS = [
+    "messageStart",
+    "contentBlockStart",
+    "contentBlockDelta",
+    "contentBlockStop",
+    "messageStop",
+    "metadata",
+]
 
 
 @settings(max_examples=500, deadline=None)
