@@ -121,36 +121,36 @@ class IdleWatch:
     """The primary's idle limit and overall deadline once the first byte is in, at no cost per event.
 
     aiohttp's ``sock_read`` timeout cancels and re-creates a loop timer on every read. This watch instead
-    wakes every quarter of the limit and compares the events the stream has forwarded (``events``, bumped
-    by the reader per batch; SSE comments and keep-alive bytes do not count): when none came for ``idle``
-    seconds (up to a quarter more) while the stream was waiting on the upstream, the pending read fails with
-    an ``idle_timeout``. Time spent sending to a slow client does not count, as no read is pending then.
-    At ``deadline`` (loop time: the request's start plus ``timeouts.totalSeconds``) the stream ends with a
-    ``stream_deadline`` whatever it is doing."""
+    wakes every quarter of the limit and reads the loop time of the last forwarded batch of events
+    (``last_event``, set by the reader; SSE comments and keep-alive bytes do not count): when none came for
+    ``idle`` seconds (up to a quarter more) while the stream was waiting on the upstream, the pending read
+    fails with an ``idle_timeout``. Time spent sending to a slow client does not count, as no read is
+    pending then. At ``deadline`` (loop time: the request's start plus ``timeouts.totalSeconds``) the
+    stream ends with a ``stream_deadline`` whatever it is doing."""
 
     def __init__(self, content: aiohttp.StreamReader, idle: float, deadline: float) -> None:
         self.waiting = False
         """Set by the reader around each upstream read."""
-        self.events = 0
-        """Batches of events forwarded so far (bumped by the reader)."""
         self._content, self._idle, self._step, self._deadline = content, idle, idle / 4, deadline
         self._loop = asyncio.get_running_loop()
-        self._seen, self._since = 0, self._loop.time()
-        self._handle = self._loop.call_later(self._next(self._since), self._check)
+        self.clock = self._loop.time
+        self.last_event = self.clock()
+        """Loop time of the last forwarded batch of events (set by the reader)."""
+        self._handle = self._loop.call_later(self._next(self.last_event), self._check)
 
     def _next(self, now: float) -> float:
         return max(0.0, min(self._step, self._deadline - now))
 
     def _check(self) -> None:
-        now, seen = self._loop.time(), self.events
+        now = self._loop.time()
         if now >= self._deadline:
             self._content.set_exception(
                 UpstreamTimeout("primary stream exceeded timeouts.totalSeconds", reason="stream_deadline")
             )
             return
-        if seen != self._seen or not self.waiting:
-            self._seen, self._since = seen, now
-        elif now - self._since >= self._idle:
+        if not self.waiting:
+            self.last_event = now  # sending to a slow client: not the upstream's idle time
+        elif now - self.last_event >= self._idle:
             self._content.set_exception(UpstreamTimeout("primary stream stalled", reason="idle_timeout"))
             return
         self._handle = self._loop.call_later(self._next(now), self._check)
@@ -281,7 +281,7 @@ class PrimaryUpstream:
                 watch.waiting = False
                 if batch is None:
                     raise UpstreamProtocolError("primary stream ended before [DONE]", reason="truncated")
-                watch.events += 1
+                watch.last_event = watch.clock()
                 data, done, error = encode_batch(batch)
                 if error is not None:
                     raise _Ended(data, error)
