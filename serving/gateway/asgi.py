@@ -10,6 +10,7 @@ closed so it aborts the request), one that leaves mid-stream cancels the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
@@ -17,7 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from serving.gateway import sse
 from serving.gateway.errors import BodyTimeout, BodyTooLarge, GatewayError, HeadersTooLarge
+from serving.gateway.logs import LOGGER
 from serving.gateway.upstream import Opened
 
 UPSTREAM_HEADER = "x-paddock-upstream"
@@ -149,6 +152,14 @@ class SSEResponse(Response):
         except asyncio.CancelledError:
             if not watch.absorb():
                 raise
+        except Exception as exc:  # noqa: BLE001 - a bug mid-stream: still one error event, then the end
+            LOGGER.error("internal error mid-stream", extra={"error": type(exc).__name__})
+            opened.stats.setdefault("error", "internal_error")
+            if watch.armed:
+                watch.armed = False
+                event = sse.error_event("internal error", error_type="server_error", code="internal_error")
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": event, "more_body": False})
         finally:
             watch.close()
             await self.finalize()

@@ -258,3 +258,25 @@ def test_a_stall_after_the_first_byte_ends_with_one_idle_timeout_event(
         'paddock_gateway_upstream_errors_total{alias="pinned",reason="idle_timeout",upstream="primary"} 1.0'
         in metrics
     )
+
+
+async def test_a_producer_that_raises_mid_stream_ends_with_one_error_event() -> None:
+    log: list[str] = []
+    opened = Opened(first=b"data: 1\n\n")
+
+    async def produce() -> AsyncIterator[bytes]:
+        yield b"data: 2\n\n"
+        raise KeyError("a bug")
+
+    async def finalize() -> None:
+        log.append("finalized")
+
+    opened.rest = produce()
+    asgi = Asgi()
+    response = SSEResponse(opened, {}, finalize, DisconnectWatch(asgi.receive))
+    await response({}, asgi.receive, asgi.send)
+    bodies = asgi.bodies()
+    assert bodies[:2] == [(b"data: 1\n\n", True), (b"data: 2\n\n", True)]
+    last, more = bodies[-1]
+    assert not more and json.loads(last[6:])["error"]["code"] == "internal_error"
+    assert log == ["finalized"] and opened.stats["error"] == "internal_error"
