@@ -61,10 +61,14 @@ def command(config_path: str, host: str, port: int, log_level: str, admin_port: 
     # cyclic collector's scans, which otherwise revisit it on every older-generation pass under load
     gc.collect()
     gc.freeze()
+    from serving.gateway.server import bounded_httptools
+
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        # httptools, with the request head bounded before the app sees it (431)
+        http=bounded_httptools(app.state.gateway.settings.max_header_bytes),
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # nothing reads the client address; saves a middleware hop per request

@@ -478,12 +478,12 @@ def bound_socket() -> socket.socket:
 class ServedApp:
     """An ASGI app served by uvicorn on 127.0.0.1:<random port> in a background thread."""
 
-    def __init__(self, app: Any, extra_sockets: tuple[socket.socket, ...] = ()) -> None:
+    def __init__(self, app: Any, extra_sockets: tuple[socket.socket, ...] = (), **config: Any) -> None:
         self.sock = bound_socket()
         self.port = self.sock.getsockname()[1]
         sockets = [self.sock, *extra_sockets]
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", backlog=4096, timeout_graceful_shutdown=1
+            app, log_level="warning", lifespan="on", backlog=4096, timeout_graceful_shutdown=1, **config
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(

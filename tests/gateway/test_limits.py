@@ -242,3 +242,20 @@ def test_pinned_saturation_is_counted_as_pinned_unavailable(bedrock: FakeBedrock
     assert r.status_code == 429 and r.headers["x-paddock-fallback-reason"] == "saturated"
     assert 'paddock_gateway_pinned_unavailable_total{alias="pinned",reason="saturated"} 1.0' in text
     assert bedrock.hits == []
+
+
+def test_the_server_refuses_a_huge_request_head_before_the_app_sees_it(doc: dict[str, Any]) -> None:
+    from serving.gateway.server import bounded_httptools
+
+    app = create_app(parse_routes(doc), signer=static_signer())
+    with ServedApp(app, http=bounded_httptools(4096)) as served:
+        sock = raw_request(
+            served, b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-big: " + b"v" * 200_000
+        )
+        answer = read_all(sock)
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 431") and b"request_headers_too_large" in answer
+        with httpx.Client(base_url=served.url) as c:  # ordinary requests, two on one connection, still pass
+            for _ in range(2):
+                r = c.post("/v1/chat/completions", json=body("pinned", "tokens:2"))
+                assert r.status_code == 200
