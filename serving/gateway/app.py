@@ -202,11 +202,24 @@ async def _serve(
         finish("none", 499, None, "client_disconnected" if watch.gone else "cancelled")
         raise
     except Exception as exc:  # noqa: BLE001 - a bug: logged by type, answered in the OpenAI shape
-        watch.close()
-        finish("none", 500, None, f"internal:{type(exc).__name__}")
-        LOGGER.error("internal error while routing", extra={"alias": alias, "error": type(exc).__name__})
-        return error_response(InternalError("internal error"), "none")
-    return _respond(gw, state, routed, finish, watch)
+        return _internal(exc, alias, watch, finish)
+    try:
+        return _respond(gw, state, routed, finish, watch)
+    except Exception as exc:  # noqa: BLE001 - as above; the upstream's slot is given back
+        routed.release()
+        return _internal(exc, alias, watch, finish)
+
+
+def _internal(
+    exc: Exception,
+    alias: str,
+    watch: DisconnectWatch,
+    finish: Callable[[str, int, str | None, str | None], None],
+) -> Response:
+    watch.close()
+    finish("none", 500, None, f"internal:{type(exc).__name__}")
+    LOGGER.error("internal error while routing", extra={"alias": alias, "error": type(exc).__name__})
+    return error_response(InternalError("internal error"), "none")
 
 
 def _respond(

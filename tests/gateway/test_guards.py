@@ -122,3 +122,20 @@ def test_a_trailing_slash_is_not_redirected(admin: tuple[str, str]) -> None:
     api, _ = admin
     r = httpx.post(f"{api}/v1/chat/completions/", json=body("pinned"), headers={"host": "evil.example"})
     assert r.status_code == 404 and "location" not in r.headers
+
+
+def test_a_bug_while_routing_is_an_openai_shaped_500_with_both_headers(
+    engine: FakeEngine, bedrock: FakeBedrock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.gateway.app as app_module
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(app_module, "route_request", broken)
+    app = create_app(parse_routes(routes(engine.url, bedrock.url)), signer=static_signer())
+    with ServedApp(app) as served:
+        r = httpx.post(f"{served.url}/v1/chat/completions", json=body("flex"))
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert (r.headers["x-paddock-upstream"], r.headers["x-paddock-fallback-reason"]) == ("none", "none")
+    assert app.state.gateway.aliases["flex"].in_flight == 0
