@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -145,6 +145,9 @@ async def chat_completions(request: Request) -> Response | None:
     except GatewayError as exc:
         gw.metrics.requests.labels("", "none", str(exc.status)).inc()
         return error_response(exc, "none")
+    except ClientDisconnect:  # the client left while sending its body: nobody to answer
+        gw.metrics.requests.labels("", "none", "499").inc()
+        return None
     except Exception as exc:  # noqa: BLE001 - a bug: still an OpenAI-shaped answer with our headers
         LOGGER.error("internal error before routing", extra={"error": type(exc).__name__})
         gw.metrics.requests.labels("", "none", "500").inc()

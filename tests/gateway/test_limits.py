@@ -259,3 +259,15 @@ def test_the_server_refuses_a_huge_request_head_before_the_app_sees_it(doc: dict
             for _ in range(2):
                 r = c.post("/v1/chat/completions", json=body("pinned", "tokens:2"))
                 assert r.status_code == 200
+
+
+def test_a_client_that_leaves_while_sending_its_body_is_counted_not_an_error(app: ServedApp) -> None:
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+    sock = raw_request(app, head + b"content-length: 100\r\n\r\n", b'{"model": ')
+    sock.close()
+    for _ in range(100):
+        if 'status="499",upstream="none"' in (text := metrics(app)):
+            break
+        threading.Event().wait(0.02)
+    assert 'paddock_gateway_requests_total{alias="",status="499",upstream="none"}' in text
+    assert 'status="500"' not in text
