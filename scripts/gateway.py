@@ -48,8 +48,9 @@ def _listen(host: str, port: int) -> socket.socket:
 @click.option(
     "--admin-port",
     default=None,
+    envvar="PADDOCK_GATEWAY_ADMIN_PORT",
     type=click.IntRange(1, 65535),
-    help="Serve /metrics on this port only (and /readyz, /healthz on both).",
+    help="Serve /metrics on this port only (and /readyz, /healthz on both). Env: PADDOCK_GATEWAY_ADMIN_PORT.",
 )
 def command(config_path: str, host: str, port: int, log_level: str, admin_port: int | None) -> None:
     import uvicorn
