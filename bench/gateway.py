@@ -1,17 +1,18 @@
-"""Gateway overhead bench: direct to a fake engine vs through Paddock vs through LiteLLM proxy.
+"""Gateway bench, made fair: direct to a fake engine vs Paddock vs LiteLLM vs Portkey's gateway.
 
-Same machine, same load generator (bench/loadgen.py: raw keep-alive HTTP/1.1 streams), same fake upstream
-(tests/gateway/fakes.py, its own process: streams N tokens with a fixed delay between them). Prints
-requests/s, TTFT and end-to-end latency p50/p99 per path, what each gateway adds over direct, each gateway's
-peak RSS while the streams are open, its CPU time per streamed request, and Paddock's own pre-upstream time
-histogram. LiteLLM runs from a throwaway venv outside the project's dependencies (default
-``.bench/litellm-venv``, git-ignored), created with:
+Setup (bench/gateway_peers.py): every gateway is pinned to core 0 and started on its documented production
+settings; this process (the load generator, bench/loadgen.py) and the fake engines (tests/gateway/fakes.py,
+own processes) run on core 1. Scenarios: streaming at concurrency 1/10/100 with no upstream delay and with
+10 ms per chunk, non-streaming at 100. Repetitions are interleaved (each round runs every scenario, each
+scenario every path in a rotated order), every answer's text and ``[DONE]`` are checked, and the machine's
+load is recorded per measurement (CPU used by processes that are not part of the bench).
 
-    uv venv .bench/litellm-venv && uv pip install -p .bench/litellm-venv 'litellm[proxy]==1.82.6'
+Reported per scenario and path (medians over rounds): added TTFB p50/p99 against direct (time to the first
+body byte as the client sees it; never the gateway's own pre-upstream timer), throughput, gateway CPU
+seconds per 1000 requests, peak RSS, errors by kind.
 
-(never 1.82.7/1.82.8). Without it the LiteLLM row is skipped, and the bench says so.
-
-Usage: ``uv run python bench/gateway.py [--concurrency 100] [--seconds 15] [--tokens 20] [--delay 0.02]``
+Usage: ``uv run python bench/gateway.py [--rounds 2] [--seconds 4] [--tokens 20] [--only paddock,litellm]``
+(peers that are not installed are skipped and said so; see bench/gateway_peers.py to install them).
 """
 
 from __future__ import annotations
@@ -20,224 +21,264 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import httpx
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import gateway_peers as peers  # noqa: E402
 from loadgen import Samples, run_load  # noqa: E402
 
 from tests.gateway.fakes import closed_port_url  # noqa: E402
 
+SCENARIOS = [  # (name, engine, stream, concurrency)
+    ("stream c=1", "fast", True, 1),
+    ("stream c=10", "fast", True, 10),
+    ("stream c=100", "fast", True, 100),
+    ("paced 10ms c=1", "paced", True, 1),
+    ("paced 10ms c=10", "paced", True, 10),
+    ("paced 10ms c=100", "paced", True, 100),
+    ("non-stream c=100", "fast", False, 100),
+]
+CLK = os.sysconf("SC_CLK_TCK")
+
 
 @dataclass
-class Result:
+class Run:
     samples: Samples
-    rss_mib: float | None = None
-    cpu_per_request_s: float | None = None
+    cpu_per_1000: float | None
+    rss_peak: float | None
+    foreign_cpu: float
+    """CPU seconds per second used during the run by processes outside the bench (other work)."""
+
+
+@dataclass
+class Path_:
+    name: str
+    url: str
+    pid: int | None
+    headers: dict[str, str] = field(default_factory=dict)
+    model: dict[str, str] = field(default_factory=dict)
+    """engine kind -> model name to send."""
 
 
 def free_port() -> int:
     return int(closed_port_url().rsplit(":", 1)[1].split("/")[0])
 
 
-def _pids(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+def tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").iterdir():
+            kids = task / "children"
+            todo += [int(c) for c in kids.read_text().split()] if kids.exists() else []
+    return out
 
 
-def rss_mib(pid: int) -> float:
-    """RSS of a process and its direct children (MiB)."""
+def cpu_seconds(pids: list[int]) -> float:
     total = 0
-    for p in _pids(pid):
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK
+
+
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for p in pids:
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1])
     return total / 1024
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its direct children (from /proc/<pid>/stat)."""
-    total = 0.0
-    for p in _pids(pid):
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+def machine_busy() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat)."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(v) - v[3] - v[4]) / CLK
 
 
-def wait_http(url: str, seconds: float = 120) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def measure(url: str, body: dict[str, object], args: argparse.Namespace, pid: int | None) -> Result:
-    peak = [0.0]
-    stop = threading.Event()
+def measure(p: Path_, scenario: tuple[str, str, bool, int], args: argparse.Namespace, ours: list[int]) -> Run:
+    _, engine, stream, conc = scenario
+    body = {
+        "model": p.model[engine],
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"hi tokens:{args.tokens}"}],
+    }
+    expected = "".join(f"t{i} " for i in range(args.tokens))
+    gw = tree(p.pid) if p.pid is not None else []
+    peak, stop = [0.0], threading.Event()
 
     def sample() -> None:
-        while pid is not None and not stop.wait(0.5):
-            peak[0] = max(peak[0], rss_mib(pid))
+        while gw and not stop.wait(0.25):
+            peak[0] = max(peak[0], rss_mib(gw))
 
+    def load(seconds: float) -> Samples:
+        run = run_load(p.url, body, concurrency=conc, seconds=seconds, expected=expected, headers=p.headers)
+        return asyncio.run(run)
+
+    load(1)  # warm-up
     t = threading.Thread(target=sample, daemon=True)
     t.start()
-    asyncio.run(run_load(url, body, concurrency=args.concurrency, seconds=2))  # warm-up
-    before = cpu_seconds(pid) if pid is not None else 0.0
-    s = asyncio.run(run_load(url, body, concurrency=args.concurrency, seconds=args.seconds))
-    cpu = (cpu_seconds(pid) - before) / max(1, len(s.total)) if pid is not None else None
+    mine = gw + ours
+    busy0, own0 = machine_busy(), cpu_seconds(mine) + cpu_seconds([os.getpid()])
+    gw0 = cpu_seconds(gw)
+    s = load(args.seconds)
+    busy1, own1 = machine_busy(), cpu_seconds(mine) + cpu_seconds([os.getpid()])
     stop.set()
     t.join()
-    return Result(s, peak[0] if pid is not None else None, cpu)
+    n = len(s.total) + sum(s.errors.values())
+    cpu = (cpu_seconds(gw) - gw0) / max(1, n) * 1000 if gw else None
+    foreign = max(0.0, (busy1 - busy0) - (own1 - own0)) / s.elapsed
+    return Run(s, cpu, peak[0] if gw else None, foreign)
 
 
-def start_paddock(engine: str, workdir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cfg = Path(workdir) / "routes.yaml"
-    route = {"primary": {"url": f"{engine}/v1", "model": "m"}, "fallback": "none"}
-    cfg.write_text(yaml.safe_dump({"aliases": {"bench": route}}))
-    cmd = [sys.executable, "-m", "scripts.cli", "gateway", "--config", str(cfg), "--port", str(port)]
-    proc = subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT)
-    wait_http(f"http://127.0.0.1:{port}/healthz")
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def start_litellm(venv: Path, engine: str, workdir: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    cfg = Path(workdir) / "litellm.yaml"
-    params = {"model": "openai/m", "api_base": f"{engine}/v1", "api_key": "none"}
-    cfg.write_text(
-        yaml.safe_dump(
-            {
-                "model_list": [{"model_name": "bench", "litellm_params": params}],
-                "litellm_settings": {"drop_params": True, "telemetry": False},
-            }
+def start_paths(
+    engines: dict[str, str], only: set[str], workdir: Path
+) -> tuple[list[Path_], list[subprocess.Popen[bytes]]]:
+    names = {"fast": "bench-fast", "paced": "bench-paced"}
+    paths = [
+        Path_("direct", f"{engines['fast']}/v1/chat/completions", None, model={"fast": "m", "paced": "m"})
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+    missing = peers.available()
+    by_name = {names[k]: v for k, v in engines.items()}
+    if "paddock" in only:
+        port = free_port()
+        procs.append(peers.start_paddock(by_name, port, workdir))
+        paths.append(
+            Path_("paddock", f"http://127.0.0.1:{port}/v1/chat/completions", procs[-1].pid, model=names)
         )
-    )
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
-    cmd = [str(venv / "bin" / "litellm"), "--config", str(cfg), "--port", str(port), "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--num_workers", "1"],
-        cwd=workdir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_http(f"http://127.0.0.1:{port}/health/liveliness")
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def share_under(metrics: str, le: float) -> float:
-    """Percent of requests whose ``paddock_gateway_added_latency_seconds`` is <= ``le`` seconds."""
-    count = under = 0.0
-    for line in metrics.splitlines():
-        if line.startswith("paddock_gateway_added_latency_seconds_bucket") and f'le="{le}"' in line:
-            under += float(line.rsplit(" ", 1)[1])
-        if line.startswith("paddock_gateway_added_latency_seconds_count"):
-            count += float(line.rsplit(" ", 1)[1])
-    return 100 * under / count if count else float("nan")
-
-
-def report(results: dict[str, Result], args: argparse.Namespace, pre_upstream: str) -> None:
-    print(
-        f"gateway bench: {args.concurrency} concurrent streams x {args.seconds:.0f} s, "
-        f"{args.tokens} tokens every "
-        f"{args.delay * 1e3:.1f} ms; fake upstream, gateway and load generator in separate processes "
-        f"on {os.cpu_count()} CPUs"
-    )
-    print(
-        f"{'path':<9} {'req/s':>8} {'ttft p50':>9} {'ttft p99':>9} {'e2e p50':>9} {'e2e p99':>9} "
-        f"{'errors':>6} "
-        f"{'RSS MiB':>8} {'CPU/req ms':>10}"
-    )
-    for name, r in results.items():
-        s = r.samples
-        rss = f"{r.rss_mib:8.1f}" if r.rss_mib else f"{'-':>8}"
-        cpu = f"{r.cpu_per_request_s * 1e3:10.3f}" if r.cpu_per_request_s is not None else f"{'-':>10}"
-        print(
-            f"{name:<9} {s.rps:8.1f} {s.pct('ttft', 0.5) * 1e3:9.2f} {s.pct('ttft', 0.99) * 1e3:9.2f} "
-            f"{s.pct('total', 0.5) * 1e3:9.2f} {s.pct('total', 0.99) * 1e3:9.2f} {s.errors:6d} {rss} {cpu}"
-        )
-    d = results["direct"].samples
-    for name in ("paddock", "litellm"):
-        if name in results:
-            s = results[name].samples
-            print(
-                f"{name}: added TTFT p50 {(s.pct('ttft', 0.5) - d.pct('ttft', 0.5)) * 1e3:+.2f} ms, p99 "
-                f"{(s.pct('ttft', 0.99) - d.pct('ttft', 0.99)) * 1e3:+.2f} ms; added e2e p50 "
-                f"{(s.pct('total', 0.5) - d.pct('total', 0.5)) * 1e3:+.2f} ms, p99 "
-                f"{(s.pct('total', 0.99) - d.pct('total', 0.99)) * 1e3:+.2f} ms"
+    if "litellm" in only:
+        if missing["litellm"]:
+            print(f"litellm skipped: {missing['litellm']}")
+        else:
+            port = free_port()
+            procs.append(peers.start_litellm(by_name, port, workdir))
+            paths.append(
+                Path_("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", procs[-1].pid, model=names)
             )
-    print(
-        f"paddock pre-upstream time (own histogram): {share_under(pre_upstream, 0.001):.1f} % of requests "
-        f"<= 1 ms, "
-        f"{share_under(pre_upstream, 0.005):.1f} % <= 5 ms"
-    )
-    if "litellm" in results:
-        ratio = results["paddock"].samples.rps / results["litellm"].samples.rps
-        cpu = (results["litellm"].cpu_per_request_s or 0) / (results["paddock"].cpu_per_request_s or 1)
-        print(f"throughput paddock / litellm: {ratio:.1f}x; CPU per request litellm / paddock: {cpu:.1f}x")
+    if "portkey" in only:
+        if missing["portkey"]:
+            print(f"portkey skipped: {missing['portkey']}")
+        else:
+            port = free_port()
+            procs.append(peers.start_portkey(port))
+            paths.append(
+                Path_(
+                    "portkey",
+                    f"http://127.0.0.1:{port}/v1/chat/completions",
+                    procs[-1].pid,
+                    model={"fast": "m", "paced": "m"},
+                )
+            )
+    return paths, procs
+
+
+def portkey_headers(engine: str) -> dict[str, str]:
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": f"{engine}/v1"}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--concurrency", type=int, default=100)
-    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--tokens", type=int, default=20)
-    ap.add_argument("--delay", type=float, default=0.02)
-    ap.add_argument("--litellm", type=Path, default=Path(".bench/litellm-venv"))
+    ap.add_argument("--only", default="paddock,litellm,portkey")
+    ap.add_argument("--scenarios", default="", help="comma-separated scenario names (default: all)")
     args = ap.parse_args()
-    fakes = subprocess.Popen(
-        [sys.executable, "-m", "tests.gateway.fakes", "--delay", str(args.delay)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+    if (os.cpu_count() or 1) > peers.LOAD_CORE:
+        os.sched_setaffinity(0, {peers.LOAD_CORE})  # the fakes started below inherit it
+    fakes, engines = [], {}
+    for kind, delay in (("fast", 0.0), ("paced", 0.01)):
+        cmd = [sys.executable, "-m", "tests.gateway.fakes", "--delay", str(delay)]
+        fake = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert fake.stdout is not None
+        engines[kind] = json.loads(fake.stdout.readline())["engine"]
+        fakes.append(fake)
+    scenarios = [s for s in SCENARIOS if not args.scenarios or s[0] in args.scenarios.split(",")]
+    results: dict[tuple[str, str], list[Run]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths, procs = start_paths(engines, set(args.only.split(",")), Path(tmp))
+        ours = [f.pid for f in fakes]
+        try:
+            for rnd in range(args.rounds):
+                for i, sc in enumerate(scenarios):
+                    order = paths[(rnd + i) % len(paths) :] + paths[: (rnd + i) % len(paths)]
+                    for p in order:
+                        if p.name == "portkey":
+                            p.headers = portkey_headers(engines[sc[1]])
+                        elif p.name == "direct":
+                            p.url = f"{engines[sc[1]]}/v1/chat/completions"
+                        results.setdefault((sc[0], p.name), []).append(measure(p, sc, args, ours))
+                        print(f"  round {rnd + 1} {sc[0]:<18} {p.name:<8} done", file=sys.stderr)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for engine_proc in fakes:
+                engine_proc.terminate()
+    report(results, scenarios, [p.name for p in paths], args)
+
+
+def _added(run: Run, direct: Run, q: float) -> float:
+    """TTFB quantile ``q`` of ``run`` minus direct's in the same round (ms)."""
+    return (run.samples.pct("ttfb", q) - direct.samples.pct("ttfb", q)) * 1e3
+
+
+def report(
+    results: dict[tuple[str, str], list[Run]],
+    scenarios: list[tuple[str, str, bool, int]],
+    names: list[str],
+    args: argparse.Namespace,
+) -> None:
+    med = statistics.median
+    print(
+        f"gateway bench: {args.rounds} interleaved rounds x {args.seconds:.0f} s per measurement, "
+        f"{args.tokens} tokens; gateways pinned to core {peers.GATEWAY_CORE}, load generator + fake engines "
+        f"on core {peers.LOAD_CORE} ({os.cpu_count()} CPUs); medians over rounds; TTFB in ms"
     )
-    assert fakes.stdout is not None
-    engine = json.loads(fakes.stdout.readline())["engine"]
-    body = {
-        "model": "bench",
-        "stream": True,
-        "messages": [{"role": "user", "content": f"hi tokens:{args.tokens}"}],
-    }
-    results: dict[str, Result] = {}
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        results["direct"] = measure(f"{engine}/v1/chat/completions", {**body, "model": "m"}, args, None)
-        with tempfile.TemporaryDirectory() as tmp:
-            gw, url = start_paddock(engine, tmp)
-            procs.append(gw)
-            results["paddock"] = measure(f"{url}/v1/chat/completions", body, args, gw.pid)
-            pre_upstream = httpx.get(f"{url}/metrics").text
-            gw.terminate()
-            if not (args.litellm / "bin" / "litellm").exists():
-                print(f"litellm row skipped: no {args.litellm}/bin/litellm (see this file's docstring)")
-            else:
-                ll, url = start_litellm(args.litellm, engine, tmp)
-                procs.append(ll)
-                results["litellm"] = measure(f"{url}/v1/chat/completions", body, args, ll.pid)
-                ll.terminate()
-    finally:
-        for p in procs:
-            p.terminate()
-        fakes.terminate()
-    report(results, args, pre_upstream)
+    print(
+        f"{'scenario':<18} {'path':<8} {'req/s':>8} {'TTFB p50':>9} {'p99':>8} {'added p50':>10} "
+        f"{'added p99':>10} {'CPU s/1k':>9} {'RSS MiB':>8} {'errors':>7} {'other load':>10}"
+    )
+    for sc in scenarios:
+        direct = results.get((sc[0], "direct"), [])
+        for name in names:
+            runs = results.get((sc[0], name), [])
+            if not runs:
+                continue
+            p50 = med(r.samples.pct("ttfb", 0.5) for r in runs) * 1e3
+            p99 = med(r.samples.pct("ttfb", 0.99) for r in runs) * 1e3
+            add50 = add99 = "-"
+            if name != "direct" and direct:
+                pairs = list(zip(runs, direct, strict=False))
+                add50 = f"{med(_added(r, d, 0.5) for r, d in pairs):+.2f}"
+                add99 = f"{med(_added(r, d, 0.99) for r, d in pairs):+.2f}"
+            cpu = [r.cpu_per_1000 for r in runs if r.cpu_per_1000 is not None]
+            rss = [r.rss_peak for r in runs if r.rss_peak]
+            errors = sum(sum(r.samples.errors.values()) for r in runs)
+            kinds = ",".join(sorted({k for r in runs for k in r.samples.errors}))
+            rps = med(r.samples.rps for r in runs)
+            cpu_s = f"{med(cpu):.2f}" if cpu else "-"
+            rss_s = f"{max(rss):.0f}" if rss else "-"
+            err_s = f"{errors}" + (f" {kinds}" if kinds else "")
+            other = max(r.foreign_cpu for r in runs)
+            print(
+                f"{sc[0]:<18} {name:<8} {rps:8.1f} {p50:9.2f} {p99:8.2f} {add50:>10} {add99:>10} "
+                f"{cpu_s:>9} {rss_s:>8} {err_s:>7} {other:9.2f}c"
+            )
 
 
 if __name__ == "__main__":

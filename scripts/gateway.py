@@ -1,12 +1,15 @@
-"""``paddock gateway --config routes.yaml [--host H] [--port N]``: run the OpenAI-compatible gateway locally.
+"""``paddock gateway --config routes.yaml [--host H] [--port N] [--admin-port N]``: run the gateway.
 
 The same routes.yaml the platform stack renders into the gateway's ConfigMap. A config problem exits 2 with
 one message naming each bad key. Bedrock credentials come from the default AWS chain (env, profile, IRSA).
+``--admin-port`` serves ``/metrics`` (and the probes) on a second port of the same server, so the API
+port never shows which aliases are pinned; point Prometheus at it and leave it out of the Service.
 """
 
 from __future__ import annotations
 
 import gc
+import socket
 
 import click
 from starlette.applications import Starlette
@@ -15,11 +18,20 @@ from serving.gateway import create_app, load_routes
 from serving.gateway.logs import configure
 
 
-def build(config_path: str, log_level: str = "info") -> Starlette:
+def build(config_path: str, log_level: str = "info", admin_port: int | None = None) -> Starlette:
     """Load and validate ``config_path`` and build the ASGI app (raises RoutesConfigError, exit 2)."""
     settings = load_routes(config_path)
     configure(log_level.upper())
-    return create_app(settings)
+    return create_app(settings, admin_port=admin_port)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command(name="gateway", help="Run the OpenAI-compatible fallback gateway locally.")
@@ -33,21 +45,39 @@ def build(config_path: str, log_level: str = "info") -> Starlette:
     type=click.Choice(["debug", "info", "warning", "error"]),
     help="Request log level (JSON lines).",
 )
-def command(config_path: str, host: str, port: int, log_level: str) -> None:
+@click.option(
+    "--admin-port",
+    default=None,
+    envvar="PADDOCK_GATEWAY_ADMIN_PORT",
+    type=click.IntRange(1, 65535),
+    help="Serve /metrics on this port only (and /readyz, /healthz on both). Env: PADDOCK_GATEWAY_ADMIN_PORT.",
+)
+def command(config_path: str, host: str, port: int, log_level: str, admin_port: int | None) -> None:
     import uvicorn
 
-    app = build(config_path, log_level)
+    if admin_port == port:
+        raise click.BadParameter("must differ from --port", param_hint="--admin-port")
+    app = build(config_path, log_level, admin_port)
     # everything alive now (modules, settings, the app) lives as long as the process: keep it out of the
     # cyclic collector's scans, which otherwise revisit it on every older-generation pass under load
     gc.collect()
     gc.freeze()
-    uvicorn.run(
+    from serving.gateway.server import bounded_httptools
+
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
+        # httptools, with the request head bounded before the app sees it (431)
+        http=bounded_httptools(app.state.gateway.settings.max_header_bytes),
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # nothing reads the client address; saves a middleware hop per request
         backlog=4096,
         timeout_graceful_shutdown=10,
     )
+    if admin_port is None:
+        uvicorn.Server(config).run()
+        return
+    # one server, two listening sockets: the app tells them apart by the local port (scope["server"])
+    uvicorn.Server(config).run(sockets=[_listen(host, port), _listen(host, admin_port)])

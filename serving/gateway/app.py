@@ -1,8 +1,14 @@
 """The gateway's ASGI app, built by :func:`create_app` (no module globals; state lives on ``app.state``).
 
-Routes only parse, call the fallback policy and format. Streaming answers are sent by :class:`SSEResponse`,
-which forwards events as they arrive, stops the upstream when the client leaves, and always releases the
-alias's slots exactly once.
+Routes only parse, call the fallback policy and format. Every chat answer, errors included, is OpenAI-shaped
+and carries ``x-paddock-upstream`` and ``x-paddock-fallback-reason``; an unexpected exception is an
+:class:`InternalError` 500 in that shape, never a bare one. Streaming answers are sent by
+:class:`SSEResponse`, which forwards events as they arrive; the client leaving (before or after the first
+byte) cancels the upstream work; the alias's slots are released exactly once.
+
+Probes and Prometheus: ``/readyz`` says only ``ready`` (the probe reads its status). ``/metrics`` carries
+per-alias series that show which aliases are pinned, so with ``admin_port`` set it is served only on that
+port (which the Service does not expose) and is 404 on the API port.
 """
 
 from __future__ import annotations
@@ -10,40 +16,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from serving.gateway import probe
+from serving.gateway.asgi import (
+    REASON_HEADER,
+    UPSTREAM_HEADER,
+    DisconnectWatch,
+    JSONAnswer,
+    SSEResponse,
+    check_headers,
+    error_response,
+    read_body,
+)
 from serving.gateway.auth import ApiKeys
 from serving.gateway.bedrock import BedrockClient, BedrockSigner, BedrockUpstream
 from serving.gateway.breaker import CircuitBreaker
 from serving.gateway.config import GatewaySettings
 from serving.gateway.errors import (
-    BodyTooLarge,
     ConcurrencyLimited,
     FallbackExhausted,
     GatewayError,
+    InternalError,
     InvalidRequest,
     ModelNotFound,
 )
 from serving.gateway.fallback import AliasState, Routed, route_request
-from serving.gateway.logs import log_request
+from serving.gateway.logs import LOGGER, log_request
 from serving.gateway.metrics import AliasMetrics, GatewayMetrics
 from serving.gateway.primary import PrimaryUpstream, UpstreamSession
 from serving.gateway.request import ChatRequest, parse_chat_request
-from serving.gateway.upstream import Opened
 
 CHAT_PATH = "/v1/chat/completions"
-UPSTREAM_HEADER = "x-paddock-upstream"
-REASON_HEADER = "x-paddock-fallback-reason"
+ADMIN_PATHS = frozenset({"/metrics", "/readyz", "/healthz"})
 
 
 class Gateway:
@@ -74,11 +87,14 @@ class Gateway:
         self.aliases: dict[str, AliasState] = {}
         for name, route in settings.aliases.items():
             fallback = None
+            cap = settings.max_response_bytes
             if route.fallback is not None and bedrock is not None:
-                fallback = BedrockUpstream(name, route.fallback, route.timeouts, bedrock)
+                fallback = BedrockUpstream(
+                    name, route.fallback, route.timeouts, bedrock, max_response_bytes=cap
+                )
             self.aliases[name] = AliasState(
                 route=route,
-                primary=PrimaryUpstream(route, self.upstreams),
+                primary=PrimaryUpstream(route, self.upstreams, max_response_bytes=cap),
                 fallback=fallback,
                 breaker=CircuitBreaker(route.breaker, clock),
             )
@@ -100,79 +116,6 @@ class Gateway:
         await self.upstreams.close()
 
 
-def error_response(exc: GatewayError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(exc.to_openai(), status_code=exc.status, headers=headers)
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"request body is {declared} bytes; the limit is {limit}", field="body")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"request body exceeds the limit of {limit} bytes", field="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-class SSEResponse(Response):
-    """Sends ``opened.first`` then ``opened.rest`` as they come; ``finalize`` runs exactly once at the end.
-
-    The chunk the producer marks as its last (``opened.ended``) goes out with the end of the response in one
-    write, and the producer's clean-up after it (draining the upstream for reuse) runs after the client has
-    its whole answer. A client that leaves before that cancels the producer."""
-
-    media_type = "text/event-stream"
-
-    def __init__(
-        self, opened: Opened, headers: dict[str, str], finalize: Callable[[], Awaitable[None]]
-    ) -> None:
-        self.status_code, self.background = 200, None
-        all_headers = {
-            **headers,
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-        }
-        self.raw_headers = [(k.encode(), v.encode()) for k, v in all_headers.items()]
-        self.opened, self.finalize = opened, finalize
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        task = asyncio.current_task()
-        gone = complete = False
-
-        async def watch() -> None:
-            nonlocal gone
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            if task is not None and not complete:
-                task.cancel()
-
-        watcher = asyncio.create_task(watch())
-        opened = self.opened
-        try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
-            complete = opened.ended
-            await send({"type": "http.response.body", "body": opened.first, "more_body": not complete})
-            assert opened.rest is not None
-            async for event in opened.rest:
-                if not complete:
-                    complete = opened.ended
-                    await send({"type": "http.response.body", "body": event, "more_body": not complete})
-            if not complete:
-                complete = True
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not gone or task is None:
-                raise
-            task.uncancel()
-        finally:
-            watcher.cancel()
-            await self.finalize()
-
-
 def _check_limits(state: AliasState, req: ChatRequest) -> None:
     ceiling = state.route.max_tokens
     if ceiling is not None and req.max_tokens is not None and req.max_tokens > ceiling:
@@ -184,25 +127,44 @@ def _check_limits(state: AliasState, req: ChatRequest) -> None:
         raise ConcurrencyLimited(f"alias {state.route.name!r} has {limit} requests in flight; retry later")
 
 
-async def chat_completions(request: Request) -> Response:
+async def chat_completions(request: Request) -> Response | None:
+    """The chat route; None when the client left (nothing to send)."""
     gw: Gateway = request.app.state.gateway
     t0 = time.perf_counter()
+    lim = gw.settings
     try:
+        check_headers(request.scope, lim.max_headers, lim.max_header_bytes)
         gw.keys.check(request.headers.get("authorization"))
-        req = parse_chat_request(await read_body(request, gw.settings.max_body_bytes))
+        req = parse_chat_request(await read_body(request, lim.max_body_bytes, lim.body_read_seconds))
         state = gw.aliases.get(req.alias)
         if state is None:
             raise ModelNotFound(
-                f"unknown model {req.alias!r}; GET /v1/models lists the aliases", field="model"
+                f"unknown model {req.alias[:100]!r}; GET /v1/models lists the aliases", field="model"
             )
         _check_limits(state, req)
     except GatewayError as exc:
         gw.metrics.requests.labels("", "none", str(exc.status)).inc()
-        return error_response(exc, {UPSTREAM_HEADER: "none"})
-    return await _serve(gw, state, req, t0)
+        return error_response(exc, "none")
+    except ClientDisconnect:  # the client left while sending its body: nobody to answer
+        gw.metrics.requests.labels("", "none", "499").inc()
+        return None
+    except Exception as exc:  # noqa: BLE001 - a bug: still an OpenAI-shaped answer with our headers
+        LOGGER.error("internal error before routing", extra={"error": type(exc).__name__})
+        gw.metrics.requests.labels("", "none", "500").inc()
+        return error_response(InternalError("internal error"), "none")
+    watch = DisconnectWatch(request.receive)
+    try:
+        return await _serve(gw, state, req, t0, watch)
+    except asyncio.CancelledError:
+        watch.close()
+        if watch.absorb():
+            return None
+        raise
 
 
-async def _serve(gw: Gateway, state: AliasState, req: ChatRequest, t0: float) -> Response:
+async def _serve(
+    gw: Gateway, state: AliasState, req: ChatRequest, t0: float, watch: DisconnectWatch
+) -> Response:
     alias, m, am = state.route.name, gw.metrics, gw.alias_metrics[state.route.name]
     state.in_flight += 1
     am.in_flight.inc()
@@ -233,23 +195,42 @@ async def _serve(gw: Gateway, state: AliasState, req: ChatRequest, t0: float) ->
     try:
         routed = await route_request(state, req, on_failure)
     except GatewayError as exc:
-        if isinstance(exc, FallbackExhausted) and state.route.pinned:
-            m.pinned_blocked.labels(alias, exc.reason).inc()
-        reason = exc.fallback_reason or (exc.reason if isinstance(exc, FallbackExhausted) else None)
+        reason = exc.fallback_reason or getattr(exc, "reason", None)
+        if state.route.pinned and isinstance(exc, FallbackExhausted | ConcurrencyLimited) and reason:
+            m.pinned_blocked.labels(alias, reason).inc()
+        watch.close()
         finish(exc.upstream, exc.status, reason, exc.code)
-        return error_response(exc, {UPSTREAM_HEADER: exc.upstream, REASON_HEADER: reason or "none"})
-    except BaseException:
-        finish("primary", 499, None, error="cancelled")
+        return error_response(exc, exc.upstream, reason)
+    except asyncio.CancelledError:
+        finish("none", 499, None, "client_disconnected" if watch.gone else "cancelled")
         raise
-    return _respond(gw, state, routed, req, finish)
+    except Exception as exc:  # noqa: BLE001 - a bug: logged by type, answered in the OpenAI shape
+        return _internal(exc, alias, watch, finish)
+    try:
+        return _respond(gw, state, routed, finish, watch)
+    except Exception as exc:  # noqa: BLE001 - as above; the upstream's slot is given back
+        routed.release()
+        return _internal(exc, alias, watch, finish)
+
+
+def _internal(
+    exc: Exception,
+    alias: str,
+    watch: DisconnectWatch,
+    finish: Callable[[str, int, str | None, str | None], None],
+) -> Response:
+    watch.close()
+    finish("none", 500, None, f"internal:{type(exc).__name__}")
+    LOGGER.error("internal error while routing", extra={"alias": alias, "error": type(exc).__name__})
+    return error_response(InternalError("internal error"), "none")
 
 
 def _respond(
     gw: Gateway,
     state: AliasState,
     routed: Routed,
-    req: ChatRequest,
     finish: Callable[[str, int, str | None, str | None], None],
+    watch: DisconnectWatch,
 ) -> Response:
     alias, m, opened = state.route.name, gw.metrics, routed.opened
     if routed.reason is not None:
@@ -259,7 +240,7 @@ def _respond(
     if opened.body is not None:
         routed.release()
         finish(routed.upstream, 200, routed.reason, None)
-        return Response(opened.body, media_type="application/json", headers=headers)
+        return JSONAnswer(opened.body, headers, watch)
     assert opened.rest is not None
 
     async def finalize() -> None:
@@ -271,9 +252,11 @@ def _respond(
             error = opened.stats.get("error")
             if error is not None:
                 m.upstream_errors.labels(alias, routed.upstream, error).inc()
+            elif watch.gone:
+                error = "client_disconnected"
             finish(routed.upstream, 200, routed.reason, error)
 
-    return SSEResponse(opened, headers, finalize)
+    return SSEResponse(opened, headers, finalize, watch)
 
 
 async def list_models(request: Request) -> Response:
@@ -291,17 +274,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    gw: Gateway = request.app.state.gateway
-    aliases: dict[str, Any] = {
-        name: {
-            "pinned": s.route.pinned,
-            "circuit": s.breaker.state,
-            "inFlight": s.in_flight,
-            "queueDepth": s.queue_depth,
-        }
-        for name, s in gw.aliases.items()
-    }
-    return JSONResponse({"status": "ready", "aliases": aliases})
+    """Readiness: the status code is all the probe reads; nothing about aliases, pinning or circuits."""
+    return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
@@ -310,23 +284,45 @@ async def metrics(request: Request) -> Response:
 
 
 class GatewayApp(Starlette):
-    """Starlette with a direct path for ``POST /v1/chat/completions``.
+    """Starlette with a direct path for ``POST /v1/chat/completions`` and an optional admin port.
 
     Starlette's generic layers (error and exception middleware, the route's exception wrapper) each wrap the
     ASGI ``send`` of every response; for a stream that is three extra coroutine hops per event. The chat
     route catches its own errors and answers them in the OpenAI shape, so it is called with the server's
-    ``send`` directly; an unexpected exception still reaches the server, which answers 500 if nothing was
-    sent. Every other path and the lifespan go through Starlette as usual."""
+    ``send`` directly. Every other path and the lifespan go through Starlette as usual.
+
+    With ``admin_port`` set (the server listens on both ports), the admin port serves only ``/metrics``,
+    ``/readyz`` and ``/healthz``, and the API port answers ``/metrics`` with 404."""
+
+    admin_port: int | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            path, root = scope["path"], scope.get("root_path", "")
-            if path == CHAT_PATH or (root and path == root + CHAT_PATH):
-                scope["app"] = self
-                response = await chat_completions(Request(scope, receive))
-                await response(scope, receive, send)
-                return
+        if scope["type"] == "http":
+            if self.admin_port is not None:
+                server = scope.get("server") or ("", None)
+                on_admin, path = server[1] == self.admin_port, scope["path"]
+                if (on_admin and path not in ADMIN_PATHS) or (not on_admin and path == "/metrics"):
+                    await _not_found(scope, receive, send)
+                    return
+            if scope["method"] == "POST":
+                path, root = scope["path"], scope.get("root_path", "")
+                if path == CHAT_PATH or (root and path == root + CHAT_PATH):
+                    scope["app"] = self
+                    response = await chat_completions(Request(scope, receive))
+                    if response is not None:
+                        await response(scope, receive, send)
+                    return
         await super().__call__(scope, receive, send)
+
+
+async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    body = {"error": {"message": "not found", "type": "invalid_request_error", "param": None, "code": None}}
+    await JSONResponse(body, status_code=404)(scope, receive, send)
+
+
+async def _chat_route(request: Request) -> Response:
+    """The chat route as Starlette sees it (only reached for methods other than POST: 405)."""
+    return await chat_completions(request) or Response(status_code=499)
 
 
 def create_app(
@@ -336,12 +332,14 @@ def create_app(
     signer: BedrockSigner | None = None,
     environ: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    admin_port: int | None = None,
 ) -> Starlette:
     """Build the gateway (the primary's aiohttp session opens in the lifespan).
 
     ``transport`` replaces the network of the engine-metrics probe (an httpx transport); ``signer`` the
     SigV4 signer (default: botocore's credential chain);
-    ``environ`` is where ``apiKeys.env`` is read (default ``os.environ``); ``clock`` drives the breakers."""
+    ``environ`` is where ``apiKeys.env`` is read (default ``os.environ``); ``clock`` drives the breakers;
+    ``admin_port`` moves ``/metrics`` to that port (see :class:`GatewayApp`)."""
     gateway = Gateway(
         settings,
         transport=transport,
@@ -360,7 +358,7 @@ def create_app(
 
     app = GatewayApp(
         routes=[
-            Route(CHAT_PATH, chat_completions, methods=["POST"]),
+            Route(CHAT_PATH, _chat_route, methods=["POST"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -369,4 +367,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.admin_port = admin_port
+    app.router.redirect_slashes = False  # a redirect would echo the Host header; a 404 says enough
     return app

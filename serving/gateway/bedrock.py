@@ -26,7 +26,7 @@ from botocore.exceptions import ParamValidationError
 from botocore.serialize import create_serializer
 
 from serving.gateway import sse
-from serving.gateway.config import BedrockTarget, Timeouts
+from serving.gateway.config import DEFAULT_MAX_RESPONSE_BYTES, BedrockTarget, Timeouts
 from serving.gateway.errors import (
     InvalidRequest,
     UpstreamConnectError,
@@ -36,9 +36,15 @@ from serving.gateway.errors import (
     UpstreamTimeout,
 )
 from serving.gateway.primary import UpstreamSession, classify, closer
-from serving.gateway.request import ChatRequest
-from serving.gateway.translate import StreamTranslator, from_converse, to_converse
-from serving.gateway.upstream import Opened
+from serving.gateway.request import ChatRequest, strict_loads
+from serving.gateway.translate import (
+    AnswerMode,
+    StreamTranslator,
+    answer_mode,
+    from_converse,
+    to_converse,
+)
+from serving.gateway.upstream import Opened, read_capped
 
 #: Bedrock exception type -> HTTP status the client sees.
 EXCEPTION_STATUS = {
@@ -90,14 +96,25 @@ class BedrockClient:
         self.http = http
         self.signer = signer or BedrockSigner(session)
 
+    def request_spec(self, op: str, params: dict[str, Any]) -> dict[str, Any]:
+        """botocore's validated, serialized request; anything it refuses is a 400 naming the reason."""
+        try:
+            spec: dict[str, Any] = self.serializer.serialize_to_request(params, self.ops[op])
+        except ParamValidationError as exc:
+            raise InvalidRequest(
+                f"request cannot be sent to the fallback: {exc}"[:1000], field="messages"
+            ) from None
+        except (RecursionError, ValueError, TypeError) as exc:
+            raise InvalidRequest(
+                f"request cannot be sent to the fallback: {type(exc).__name__}", field="messages"
+            ) from None
+        return spec
+
     async def send(
         self, op: str, params: dict[str, Any], target: BedrockTarget, timeouts: Timeouts
     ) -> aiohttp.ClientResponse:
         """Serialize, sign and send; returns the streaming response (status not checked)."""
-        try:
-            spec = self.serializer.serialize_to_request(params, self.ops[op])
-        except ParamValidationError as exc:
-            raise InvalidRequest(f"request cannot be sent to the fallback: {exc}", field="messages") from None
+        spec = self.request_spec(op, params)
         endpoint = (target.endpoint or f"https://bedrock-runtime.{target.region}.amazonaws.com").rstrip("/")
         aws = AWSRequest(
             method=spec["method"], url=endpoint + spec["url_path"], data=spec["body"], headers=spec["headers"]
@@ -113,15 +130,22 @@ class BedrockClient:
 
 
 async def _bedrock_status_error(resp: aiohttp.ClientResponse) -> UpstreamStatusError:
-    raw = await resp.content.read(65_536)
+    try:
+        raw = await resp.content.read(65_536)
+    except aiohttp.ClientError:
+        raw = b""
     resp.close()
     kind = resp.headers.get("x-amzn-errortype", "").split(":")[0]
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
         body = {}
+    if not isinstance(body, dict):
+        body = {}
     kind = kind or str(body.get("__type", "")).split("#")[-1] or f"HTTP{resp.status}"
-    return _mapped(kind, str(body.get("message") or body.get("Message") or ""), resp.status)
+    err = _mapped(kind, str(body.get("message") or body.get("Message") or ""), resp.status)
+    err.retry_after = resp.headers.get("retry-after")
+    return err
 
 
 def _mapped(kind: str, message: str, status: int) -> UpstreamStatusError:
@@ -146,17 +170,23 @@ class BedrockUpstream:
 
     name = "bedrock"
 
-    def __init__(self, alias: str, target: BedrockTarget, timeouts: Timeouts, client: BedrockClient) -> None:
+    def __init__(
+        self,
+        alias: str,
+        target: BedrockTarget,
+        timeouts: Timeouts,
+        client: BedrockClient,
+        *,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.alias, self.target, self.timeouts, self.client = alias, target, timeouts, client
+        self.max_response_bytes = max_response_bytes
 
     async def open(self, req: ChatRequest) -> Opened:
         params = to_converse(req, self.target.model, self.target.max_tokens)
-        json_mode = (
-            "toolConfig" in params
-            and params["toolConfig"]["tools"][0]["toolSpec"]["name"] == "json_response"
-            and not req.body.get("tools")
-        )
+        mode = answer_mode(req)
         start = time.monotonic()
+        deadline = asyncio.get_running_loop().time() + self.timeouts.total_seconds
         resp: aiohttp.ClientResponse | None = None
         budget = self.timeouts.first_token_seconds if req.stream else self.timeouts.total_seconds
         try:
@@ -167,30 +197,26 @@ class BedrockUpstream:
                 if resp.status != 200:
                     raise await _bedrock_status_error(resp)
                 if not req.stream:
-                    raw = await resp.read()
+                    raw = await read_capped(resp, self.max_response_bytes, "bedrock")
                     resp.release()
-                    out = from_converse(_json(raw), self.alias, json_mode)
-                    return Opened(
-                        body=json.dumps(out, separators=(",", ":")).encode(),
-                        ttft_seconds=time.monotonic() - start,
-                    )
-                tr = StreamTranslator(self.alias, include_usage=req.include_usage, json_mode=json_mode)
+                    body = answer_body(raw, self.target.model, mode)
+                    return Opened(body=body, ttft_seconds=time.monotonic() - start)
+                tr = StreamTranslator(self.target.model, include_usage=req.include_usage, mode=mode)
                 frames = _frames(resp.content.iter_any())
                 first = await self._first(frames, tr)
         except TimeoutError:
             _close(resp)
-            raise UpstreamTimeout(
-                "bedrock: no first token before the deadline", reason="bedrock_timeout"
-            ) from None
+            what = "no first token before the deadline" if req.stream else "no answer within the deadline"
+            raise UpstreamTimeout(f"bedrock: {what}", reason="bedrock_timeout") from None
         except aiohttp.ClientError as exc:
             _close(resp)
-            err = classify(exc)
+            err = classify(exc, "bedrock")
             raise UpstreamConnectError(err.message, reason=f"bedrock_{err.reason}") from None
         except UpstreamError:
             _close(resp)
             raise
         opened = Opened(first=first, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
-        opened.rest = self._rest(frames, tr, resp, opened)
+        opened.rest = self._rest(frames, tr, resp, opened, deadline)
         return opened
 
     async def _first(self, frames: AsyncIterator[EventStreamMessage], tr: StreamTranslator) -> bytes:
@@ -206,16 +232,23 @@ class BedrockUpstream:
         tr: StreamTranslator,
         resp: aiohttp.ClientResponse,
         opened: Opened,
+        deadline: float,
     ) -> AsyncIterator[bytes]:
-        stopped = False
+        """Translate each frame (idle = time between frames; ``deadline`` in loop time ends the stream)."""
+        stopped, loop = False, asyncio.get_running_loop()
         try:
             while True:
+                left = deadline - loop.time()
                 try:
-                    async with asyncio.timeout(self.timeouts.idle_seconds):
+                    async with asyncio.timeout(min(self.timeouts.idle_seconds, max(left, 0.0))):
                         msg = await anext(frames)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
+                    if left <= self.timeouts.idle_seconds:
+                        raise UpstreamTimeout(
+                            "bedrock stream exceeded timeouts.totalSeconds", reason="bedrock_stream_deadline"
+                        ) from None
                     raise UpstreamTimeout("bedrock stream stalled", reason="bedrock_idle_timeout") from None
                 stopped = stopped or _headers(msg).get(":event-type") == "messageStop"
                 for chunk in _translate(msg, tr):
@@ -243,6 +276,18 @@ class BedrockUpstream:
                 resp.release()  # the body was read to its end: the connection goes back to the pool
 
 
+def answer_body(raw: bytes, model: str, mode: AnswerMode) -> bytes:
+    """The ``chat.completion`` JSON for a Converse answer; an answer of an unknown shape is a protocol
+    error (502), never an exception of another kind."""
+    try:
+        out = from_converse(_json(raw), model, mode)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise UpstreamProtocolError(
+            "bedrock answer has an unknown shape", reason="bedrock_malformed"
+        ) from None
+    return json.dumps(out, separators=(",", ":")).encode()
+
+
 def _headers(msg: EventStreamMessage) -> dict[str, Any]:
     headers: dict[str, Any] = msg.headers  # type: ignore[assignment]
     return headers
@@ -256,7 +301,12 @@ def _translate(msg: EventStreamMessage, tr: StreamTranslator) -> list[dict[str, 
         )
     if headers.get(":message-type") == "error":
         raise _mapped(str(headers.get(":error-code", "")), str(headers.get(":error-message", "")), 502)
-    return tr.feed(str(headers.get(":event-type", "")), _json(msg.payload))
+    try:
+        return tr.feed(str(headers.get(":event-type", "")), _json(msg.payload))
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise UpstreamProtocolError(
+            "bedrock sent an event of an unknown shape", reason="bedrock_malformed"
+        ) from None
 
 
 async def _frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventStreamMessage]:
@@ -274,8 +324,8 @@ async def _frames(chunks: AsyncIterator[bytes]) -> AsyncIterator[EventStreamMess
 
 def _json(raw: bytes) -> dict[str, Any]:
     try:
-        obj = json.loads(raw) if raw else {}
-    except ValueError:
+        obj = strict_loads(raw) if raw else {}
+    except (ValueError, RecursionError):
         raise UpstreamProtocolError("bedrock sent malformed JSON", reason="bedrock_malformed") from None
     if not isinstance(obj, dict):
         raise UpstreamProtocolError("bedrock sent a non-object JSON payload", reason="bedrock_malformed")

@@ -18,6 +18,7 @@ import yaml
 from serving.gateway.errors import RoutesConfigError
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1_048_576
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,7 +63,8 @@ class Timeouts:
     idle_seconds: float = 60.0
     """Streams: longest gap between events after the first; exceeded = one error event."""
     total_seconds: float = 600.0
-    """Non-streaming requests: until the whole answer."""
+    """Until the whole answer: non-streaming requests, and the overall deadline of a stream (an error
+    event ends a stream still running then)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +113,15 @@ class GatewaySettings:
     api_keys: ApiKeySource | None = None
     """None = no authentication (local use only)."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Request bodies over this are 413."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """Non-streaming upstream answers over this are a 502 (``response_too_large``), never buffered whole."""
+    body_read_seconds: float = 10.0
+    """A request body not fully received within this is a 408."""
+    max_headers: int = 100
+    """Requests with more headers are 431."""
+    max_header_bytes: int = 32_768
+    """Requests whose header names and values add up to more bytes are 431."""
 
 
 class _Reader:
@@ -277,8 +288,15 @@ def parse_routes(raw: Any) -> GatewaySettings:
     r.only(top, {"apiKeys", "aliases", "limits"}, "<root>")
     api_keys = _api_keys(r, top.get("apiKeys"))
     lim = r.mapping(top.get("limits", {}), "limits") or {}
-    r.only(lim, {"maxBodyBytes"}, "limits")
-    max_body = r.integer(lim, "maxBodyBytes", "limits", DEFAULT_MAX_BODY_BYTES)
+    keys = {"maxBodyBytes", "maxResponseBytes", "bodyReadSeconds", "maxHeaders", "maxHeaderBytes"}
+    r.only(lim, keys, "limits")
+    limits = {
+        "max_body_bytes": r.integer(lim, "maxBodyBytes", "limits", DEFAULT_MAX_BODY_BYTES),
+        "max_response_bytes": r.integer(lim, "maxResponseBytes", "limits", DEFAULT_MAX_RESPONSE_BYTES),
+        "body_read_seconds": r.number(lim, "bodyReadSeconds", "limits", 10.0),
+        "max_headers": r.integer(lim, "maxHeaders", "limits", 100),
+        "max_header_bytes": r.integer(lim, "maxHeaderBytes", "limits", 32_768),
+    }
     aliases_raw = top.get("aliases")
     aliases: dict[str, AliasRoute] = {}
     if not isinstance(aliases_raw, Mapping) or not aliases_raw:
@@ -295,7 +313,7 @@ def parse_routes(raw: Any) -> GatewaySettings:
         raise RoutesConfigError(
             "invalid routes config:\n  " + "\n  ".join(r.problems), field=r.problems[0].split(":")[0]
         )
-    return GatewaySettings(aliases=aliases, api_keys=api_keys, max_body_bytes=max_body)
+    return GatewaySettings(aliases=aliases, api_keys=api_keys, **limits)
 
 
 class DuplicateKeyError(yaml.YAMLError):

@@ -8,14 +8,17 @@ PaddockError (serving.errors)
     │   ├── InvalidRequest        400, malformed JSON, wrong types, ceilings exceeded
     │   ├── ModelNotFound         404, unknown alias
     │   ├── BodyTooLarge          413, body over ``maxBodyBytes``
+    │   ├── BodyTimeout           408, the body did not arrive within ``bodyReadSeconds``
+    │   ├── HeadersTooLarge       431, more than ``maxHeaders`` headers or ``maxHeaderBytes`` in all
     │   └── ConcurrencyLimited    429, alias concurrency limit reached
     ├── UpstreamError             an upstream failed; ``reason`` is the fallback-reason label
     │   ├── UpstreamConnectError  refused, reset or DNS failure before any byte
     │   ├── UpstreamTimeout       connect, first-token or idle timeout
     │   ├── UpstreamStatusError   the upstream answered an error status (429, 5xx, 4xx)
     │   └── UpstreamProtocolError malformed SSE, JSON or event-stream frame
-    ├── FallbackExhausted         the primary failed and no fallback is allowed or left (502/503)
-    └── ResidencyViolation        a pinned alias would have reached Bedrock (a bug; never served)
+    ├── FallbackExhausted         the primary failed and no fallback is allowed or left (429/502/503/504)
+    ├── ResidencyViolation        a pinned alias would have reached Bedrock (a bug; never served)
+    └── InternalError             500, an unexpected exception (a bug), still in the OpenAI shape
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class GatewayError(PaddockError):
     """Which upstream the error is about (``x-paddock-upstream``); ``none`` for local rejections."""
     fallback_reason: str | None = None
     """Why the fallback was tried, when the error came from the fallback."""
+    retry_after: str | None = None
+    """An upstream's ``Retry-After`` header, relayed to the client."""
 
     def to_openai(self) -> dict[str, Any]:
         """The OpenAI error body: ``{"error": {"message", "type", "param", "code"}}``."""
@@ -81,6 +86,16 @@ class ModelNotFound(ClientRequestError):
 class BodyTooLarge(ClientRequestError):
     status = 413
     code = "request_too_large"
+
+
+class BodyTimeout(ClientRequestError):
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(ClientRequestError):
+    status = 431
+    code = "request_headers_too_large"
 
 
 class ConcurrencyLimited(ClientRequestError):
@@ -148,6 +163,8 @@ class FallbackExhausted(GatewayError):
         super().__init__(message)
         self.reason = reason
         self.status = status
+        if status == 429:
+            self.error_type = "rate_limit_error"
 
 
 class ResidencyViolation(GatewayError):
@@ -155,6 +172,13 @@ class ResidencyViolation(GatewayError):
 
     status = 500
     code = "residency_violation"
+
+
+class InternalError(GatewayError):
+    """An unexpected exception while serving (a bug): answered in the OpenAI shape, never a bare 500."""
+
+    status = 500
+    code = "internal_error"
 
 
 def _relay_status(upstream_status: int) -> int:

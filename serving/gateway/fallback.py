@@ -19,7 +19,6 @@ from serving.gateway.errors import (
     GatewayError,
     ResidencyViolation,
     UpstreamError,
-    UpstreamStatusError,
 )
 from serving.gateway.request import ChatRequest
 from serving.gateway.upstream import Opened, Upstream
@@ -70,9 +69,14 @@ def _noop() -> None:
     return None
 
 
+#: failures that are not the primary being unavailable: relayed, never retried elsewhere
+NO_SPILL = frozenset({"client_error", "response_too_large"})
+
+
 def _falls_back(exc: UpstreamError) -> bool:
-    """Client errors (4xx other than 429) are the client's; every other pre-first-byte failure may spill."""
-    return not (isinstance(exc, UpstreamStatusError) and exc.reason == "client_error")
+    """Client errors (4xx other than 429) are the client's and an answer over ``maxResponseBytes`` would be
+    as large from Bedrock; every other pre-first-byte failure may spill."""
+    return exc.reason not in NO_SPILL
 
 
 async def _try_primary(
@@ -109,17 +113,25 @@ async def _try_primary(
     return last
 
 
-def _pinned_error(state: AliasState, reason: str, last: UpstreamError | None) -> Exception:
+def _pinned_error(state: AliasState, reason: str, last: UpstreamError | None) -> GatewayError:
+    """The answer of a pinned alias whose primary cannot serve; ``fallback_reason`` says why (header and
+    ``paddock_gateway_pinned_unavailable_total``), ``retry_after`` relays the primary's."""
+    err: GatewayError
     if reason == "saturated":
-        return ConcurrencyLimited(
+        err = ConcurrencyLimited(
             f"alias {state.route.name!r} is at its in-flight limit and is pinned (no fallback)"
         )
-    status = last.status if last is not None and last.status in (429, 502, 503, 504) else 503
-    return FallbackExhausted(
-        f"primary for alias {state.route.name!r} is unavailable ({reason}); the alias is pinned: no fallback",
-        reason=reason,
-        status=status,
-    )
+    else:
+        status = last.status if last is not None and last.status in (429, 502, 503, 504) else 503
+        err = FallbackExhausted(
+            f"primary for alias {state.route.name!r} is unavailable ({reason}); "
+            "the alias is pinned: no fallback",
+            reason=reason,
+            status=status,
+        )
+    err.fallback_reason = reason
+    err.retry_after = last.retry_after if last is not None else None
+    return err
 
 
 async def route_request(

@@ -3,8 +3,8 @@
 aiohttp's pooled keep-alive connector and C HTTP parser keep the per-event cost low (the streaming hot path);
 httpx's pool scans and polls every idle connection per request, which dominated CPU at 100 streams. Streams
 are read per upstream read (``content.readany``), split by a synchronous ``sse.EventSplitter`` and forwarded
-as one checked write per read; after the first byte, :class:`IdleWatch` keeps the idle limit (no timer per
-event).
+as one checked write per read; after the first byte, :class:`IdleWatch` keeps the idle limit (counted in
+events, not bytes) and the stream's overall deadline (no timer per event).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import aiohttp
 from yarl import URL
 
 from serving.gateway import sse
-from serving.gateway.config import AliasRoute
+from serving.gateway.config import DEFAULT_MAX_RESPONSE_BYTES, AliasRoute
 from serving.gateway.errors import (
     UpstreamConnectError,
     UpstreamError,
@@ -29,7 +29,7 @@ from serving.gateway.errors import (
     UpstreamTimeout,
 )
 from serving.gateway.request import ChatRequest
-from serving.gateway.upstream import Opened, check_json, encode_batch
+from serving.gateway.upstream import Opened, check_json, encode_batch, read_capped
 
 MAX_ERROR_BODY = 65_536
 
@@ -79,12 +79,14 @@ async def _status_error(resp: aiohttp.ClientResponse) -> UpstreamStatusError:
         body = None
     resp.close()
     reason = "status_429" if code == 429 else "status_5xx" if code >= 500 else "client_error"
-    return UpstreamStatusError(
+    err = UpstreamStatusError(
         f"primary answered HTTP {code}",
         reason=reason,
         upstream_status=code,
         body=body if isinstance(body, dict) else None,
     )
+    err.retry_after = resp.headers.get("retry-after")
+    return err
 
 
 async def next_batch(content: aiohttp.StreamReader, splitter: sse.EventSplitter) -> list[bytes] | None:
@@ -116,30 +118,42 @@ async def first_batch(
 
 
 class IdleWatch:
-    """The primary's idle limit once the first byte is in, at no cost per streamed event.
+    """The primary's idle limit and overall deadline once the first byte is in, at no cost per event.
 
     aiohttp's ``sock_read`` timeout cancels and re-creates a loop timer on every read. This watch instead
-    wakes every quarter of the limit and compares the bytes the response has received
-    (``StreamReader.total_bytes``): when none arrived for ``idle`` seconds (up to a quarter more) while the
-    stream was waiting on the upstream, the pending read fails with an ``idle_timeout``. Time spent
-    sending to a slow client does not count, as no read is pending then."""
+    wakes every quarter of the limit and reads the loop time of the last forwarded batch of events
+    (``last_event``, set by the reader; SSE comments and keep-alive bytes do not count): when none came for
+    ``idle`` seconds (up to a quarter more) while the stream was waiting on the upstream, the pending read
+    fails with an ``idle_timeout``. Time spent sending to a slow client does not count, as no read is
+    pending then. At ``deadline`` (loop time: the request's start plus ``timeouts.totalSeconds``) the
+    stream ends with a ``stream_deadline`` whatever it is doing."""
 
-    def __init__(self, content: aiohttp.StreamReader, idle: float) -> None:
+    def __init__(self, content: aiohttp.StreamReader, idle: float, deadline: float) -> None:
         self.waiting = False
         """Set by the reader around each upstream read."""
-        self._content, self._idle, self._step = content, idle, idle / 4
+        self._content, self._idle, self._step, self._deadline = content, idle, idle / 4, deadline
         self._loop = asyncio.get_running_loop()
-        self._seen, self._since = content.total_bytes, self._loop.time()
-        self._handle = self._loop.call_later(self._step, self._check)
+        self.clock = self._loop.time
+        self.last_event = self.clock()
+        """Loop time of the last forwarded batch of events (set by the reader)."""
+        self._handle = self._loop.call_later(self._next(self.last_event), self._check)
+
+    def _next(self, now: float) -> float:
+        return max(0.0, min(self._step, self._deadline - now))
 
     def _check(self) -> None:
-        now, seen = self._loop.time(), self._content.total_bytes
-        if seen != self._seen or not self.waiting:
-            self._seen, self._since = seen, now
-        elif now - self._since >= self._idle:
+        now = self._loop.time()
+        if now >= self._deadline:
+            self._content.set_exception(
+                UpstreamTimeout("primary stream exceeded timeouts.totalSeconds", reason="stream_deadline")
+            )
+            return
+        if not self.waiting:
+            self.last_event = now  # sending to a slow client: not the upstream's idle time
+        elif now - self.last_event >= self._idle:
             self._content.set_exception(UpstreamTimeout("primary stream stalled", reason="idle_timeout"))
             return
-        self._handle = self._loop.call_later(self._step, self._check)
+        self._handle = self._loop.call_later(self._next(now), self._check)
 
     def cancel(self) -> None:
         self._handle.cancel()
@@ -156,10 +170,12 @@ class PrimaryUpstream:
         session: UpstreamSession,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.route = route
         self.session = session
         self._sleep = sleep
+        self._max_response = max_response_bytes
         self._url = URL(f"{route.primary.url}/chat/completions")  # parsed once, not per request
         t = route.timeouts
         #: (timeout, headers) for non-stream (False) and stream (True) requests, built once
@@ -179,7 +195,8 @@ class PrimaryUpstream:
         }
 
     async def open(self, req: ChatRequest) -> Opened:
-        """Open, holding through a cold start (connection refused) for up to ``coldStartHoldSeconds``."""
+        """Open, holding through a cold start (connection refused) for the full ``coldStartHoldSeconds``:
+        retries back off from 0.1 s to 2 s, the last one lands on the deadline itself."""
         hold = self.route.cold_start_hold_seconds
         deadline = time.monotonic() + hold
         delay = 0.1
@@ -189,17 +206,19 @@ class PrimaryUpstream:
             except UpstreamConnectError as exc:
                 if hold <= 0 or exc.reason != "connect_refused":
                     raise
-                if time.monotonic() + delay > deadline:
+                left = deadline - time.monotonic()
+                if left <= 0:
                     raise UpstreamConnectError(
                         "primary still cold after the hold deadline", reason="cold_start"
                     ) from exc
-                await self._sleep(delay)
+                await self._sleep(min(delay, left))
                 delay = min(delay * 2, 2.0)
 
     async def _open_once(self, req: ChatRequest) -> Opened:
         t = self.route.timeouts
         timeout, headers = self._per_mode[req.stream]
         start = time.monotonic()
+        deadline = asyncio.get_running_loop().time() + t.total_seconds
         resp: aiohttp.ClientResponse | None = None
         try:
             async with asyncio.timeout(t.first_token_seconds if req.stream else t.total_seconds):
@@ -212,7 +231,7 @@ class PrimaryUpstream:
                 if resp.status != 200:
                     raise await _status_error(resp)
                 if not req.stream:
-                    body = await resp.read()
+                    body = await read_capped(resp, self._max_response, "primary")
                     resp.release()
                     check_json(body)
                     return Opened(body=body, ttft_seconds=time.monotonic() - start)
@@ -220,6 +239,10 @@ class PrimaryUpstream:
                 data, done, pending = await first_batch(resp.content, splitter)
         except TimeoutError:
             _close(resp)
+            if not req.stream:
+                raise UpstreamTimeout(
+                    "primary: no answer within timeouts.totalSeconds", reason="response_timeout"
+                ) from None
             raise UpstreamTimeout(
                 "primary: no first token before the deadline", reason="ttft_timeout"
             ) from None
@@ -233,7 +256,7 @@ class PrimaryUpstream:
             resp.connection.protocol.read_timeout = None  # IdleWatch takes over from sock_read
         opened = Opened(first=data, ttft_seconds=time.monotonic() - start, aclose=closer(resp))
         opened.ended = done
-        opened.rest = self._rest(splitter, resp, opened, done=done, pending=pending)
+        opened.rest = self._rest(splitter, resp, opened, done=done, pending=pending, deadline=deadline)
         return opened
 
     async def _rest(
@@ -244,10 +267,11 @@ class PrimaryUpstream:
         *,
         done: bool,
         pending: UpstreamError | None,
+        deadline: float,
     ) -> AsyncIterator[bytes]:
         """Forward each read's events; ``opened.ended`` is set before the last chunk is yielded."""
         content, reusable = resp.content, False
-        watch = IdleWatch(content, self.route.timeouts.idle_seconds)
+        watch = IdleWatch(content, self.route.timeouts.idle_seconds, deadline)
         try:
             if pending is not None:
                 raise pending
@@ -257,6 +281,7 @@ class PrimaryUpstream:
                 watch.waiting = False
                 if batch is None:
                     raise UpstreamProtocolError("primary stream ended before [DONE]", reason="truncated")
+                watch.last_event = watch.clock()
                 data, done, error = encode_batch(batch)
                 if error is not None:
                     raise _Ended(data, error)

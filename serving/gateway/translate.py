@@ -1,8 +1,23 @@
 """OpenAI chat completions <-> Bedrock Converse, pure functions (no I/O).
 
-Requests: system/developer messages -> ``system``; user/assistant turns -> ``messages`` (same-role
-turns merged, tool results become a user turn of ``toolResult`` blocks); tools -> ``toolConfig``;
-``response_format`` JSON -> a forced ``json_response`` tool whose input becomes the answer's content.
+Requests: system/developer messages -> ``system`` (blank ones dropped: Converse rejects blank text);
+user/assistant turns -> ``messages`` (same-role turns merged, blank text parts dropped, tool results become a
+user turn of ``toolResult`` blocks); tools -> ``toolConfig``; ``response_format`` JSON -> a forced
+``json_response`` tool whose input becomes the answer's content. Decisions where the two APIs differ:
+
+- ``tool_choice: "none"`` (or no tools): Converse has only ``auto``/``any``/``tool``. Without tool blocks in
+  the history the tools are not sent at all (Claude cannot call what it is not given). With them, Converse
+  requires a ``toolConfig``, so the tools (or placeholders named after the history's calls) are sent with an
+  instruction not to call them, and any tool call Claude makes anyway is dropped from the answer
+  (``finish_reason`` ``stop``): the client never gets a call it forbade.
+- ``temperature``: OpenAI's range is 0-2, Claude's 0-1 with the same default (1); values above 1 are sent
+  as 1. Claude 4.x rejects ``temperature`` and ``top_p`` together, so ``top_p`` is sent only alone.
+- ``response_format`` JSON together with callable tools is a 400 (``response_format``): one forced JSON tool
+  and client tools cannot both be honoured.
+- ``model`` in answers is the model that produced them: here the Bedrock model id (the primary's answers
+  carry the engine's served name, forwarded untouched).
+- ``model_context_window_exceeded`` -> ``length``.
+
 Responses and stream events map back to ``chat.completion`` / ``chat.completion.chunk`` objects.
 """
 
@@ -12,21 +27,35 @@ import base64
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from serving.gateway.errors import InvalidRequest
-from serving.gateway.request import ChatRequest
+from serving.gateway.request import ChatRequest, strict_loads
 
 JSON_TOOL = "json_response"
+NO_TOOLS_NOTE = "Tools are unavailable for this answer: reply with text only and call no tool."
 STOP_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "max_tokens": "length",
+    "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
 IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+#: Claude's temperature ceiling (OpenAI allows up to 2)
+CLAUDE_MAX_TEMPERATURE = 1.0
+
+
+@dataclass(frozen=True)
+class AnswerMode:
+    """How Bedrock's answer maps back: ``json`` (the forced JSON tool's input is the content) and
+    ``no_tools`` (tool_choice "none": tool calls are dropped)."""
+
+    json: bool = False
+    no_tools: bool = False
 
 
 def _text_of(content: Any) -> str:
@@ -34,11 +63,11 @@ def _text_of(content: Any) -> str:
         return ""
     if isinstance(content, str):
         return content
-    return "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    return "".join(p["text"] for p in content if p.get("type") == "text")
 
 
 def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
-    url = (part.get("image_url") or {}).get("url", "")
+    url = part["image_url"]["url"]
     head, _, data = url.partition(",")
     mime = head.removeprefix("data:").removesuffix(";base64")
     if not url.startswith("data:") or mime not in IMAGE_FORMATS:
@@ -53,19 +82,21 @@ def _image_block(part: dict[str, Any], where: str) -> dict[str, Any]:
 
 
 def _content_blocks(content: Any, where: str) -> list[dict[str, Any]]:
-    if content is None or content == "":
+    if content is None or (isinstance(content, str) and not content.strip()):
         return []
     if isinstance(content, str):
         return [{"text": content}]
     blocks: list[dict[str, Any]] = []
     for i, part in enumerate(content):
         if part["type"] == "text":
-            blocks.append({"text": str(part.get("text", ""))})
+            if part["text"].strip():
+                blocks.append({"text": part["text"]})
         elif part["type"] == "image_url":
             blocks.append(_image_block(part, f"{where}[{i}]"))
         else:
             raise InvalidRequest(
-                f"content part type {part['type']!r} is not supported by the fallback", field=where
+                f"content part type {part['type'][:40]!r} is not supported by the fallback",
+                field=f"{where}[{i}]",
             )
     return blocks
 
@@ -73,9 +104,11 @@ def _content_blocks(content: Any, where: str) -> list[dict[str, Any]]:
 def _tool_use(call: dict[str, Any], where: str) -> dict[str, Any]:
     fn = call["function"]
     try:
-        args = json.loads(fn.get("arguments") or "{}")
-    except json.JSONDecodeError:
+        args = strict_loads(fn.get("arguments") or "{}")
+    except (ValueError, RecursionError):
         raise InvalidRequest("tool call arguments are not valid JSON", field=where) from None
+    if not isinstance(args, dict):
+        raise InvalidRequest("tool call arguments must be a JSON object", field=where)
     return {"toolUse": {"toolUseId": call["id"], "name": fn["name"], "input": args}}
 
 
@@ -86,10 +119,13 @@ def _messages(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, An
         where = f"messages[{i}]"
         role = m["role"]
         if role in ("system", "developer"):
-            system.append({"text": _text_of(m.get("content"))})
+            text = _text_of(m.get("content"))
+            if text.strip():
+                system.append({"text": text})
             continue
         if role == "tool":
-            result = {"toolUseId": m["tool_call_id"], "content": [{"text": _text_of(m.get("content"))}]}
+            text = _text_of(m.get("content"))
+            result = {"toolUseId": m["tool_call_id"], "content": [{"text": text}] if text else []}
             blocks, role = [{"toolResult": result}], "user"
         else:
             blocks = _content_blocks(m.get("content"), f"{where}.content")
@@ -108,9 +144,12 @@ def _messages(req: ChatRequest) -> tuple[list[dict[str, Any]], list[dict[str, An
     return system, turns
 
 
-def _tool_config(req: ChatRequest) -> dict[str, Any] | None:
-    b = req.body
-    tools = [
+def _has_tool_blocks(turns: list[dict[str, Any]]) -> bool:
+    return any("toolUse" in b or "toolResult" in b for t in turns for b in t["content"])
+
+
+def _tool_specs(req: ChatRequest) -> list[dict[str, Any]]:
+    return [
         {
             "toolSpec": {
                 "name": t["function"]["name"],
@@ -118,34 +157,70 @@ def _tool_config(req: ChatRequest) -> dict[str, Any] | None:
                 "inputSchema": {"json": t["function"].get("parameters") or {"type": "object"}},
             }
         }
-        for t in b.get("tools") or []
+        for t in req.body.get("tools") or []
     ]
-    if not tools:
-        return None
-    choice = b.get("tool_choice")
-    config: dict[str, Any] = {"tools": tools}
-    if choice == "required":
-        config["toolChoice"] = {"any": {}}
-    elif isinstance(choice, dict):
-        config["toolChoice"] = {"tool": {"name": (choice.get("function") or {}).get("name", "")}}
-    elif choice in (None, "auto", "none"):
-        config["toolChoice"] = {"auto": {}}
-    else:
-        raise InvalidRequest(f"tool_choice {choice!r} is not supported", field="tool_choice")
-    return config
 
 
-def _json_tool(req: ChatRequest) -> dict[str, Any] | None:
-    rf = req.body.get("response_format") or {}
-    if rf.get("type") not in ("json_object", "json_schema") or req.body.get("tools"):
-        return None
+def _json_spec(req: ChatRequest) -> dict[str, Any]:
+    rf = req.body["response_format"]
     schema = (rf.get("json_schema") or {}).get("schema") or {"type": "object"}
     spec = {
         "name": JSON_TOOL,
         "description": "Return the answer as this JSON object.",
         "inputSchema": {"json": schema},
     }
-    return {"tools": [{"toolSpec": spec}], "toolChoice": {"tool": {"name": JSON_TOOL}}}
+    return {"toolSpec": spec}
+
+
+def _history_specs(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tool specs named after the history's tool calls: Converse needs a toolConfig whenever the history
+    holds tool blocks, even when the request lists no tools (nothing may be called then)."""
+    names = {b["toolUse"]["name"] for t in turns for b in t["content"] if "toolUse" in b} or {"unavailable"}
+    schema = {"json": {"type": "object"}}
+    return [
+        {"toolSpec": {"name": n, "description": "(not available)", "inputSchema": schema}}
+        for n in sorted(names)
+    ]
+
+
+def answer_mode(req: ChatRequest) -> AnswerMode:
+    """How the Bedrock answer to ``req`` maps back (see :class:`AnswerMode`): no tool calls come back
+    when the client forbade them (``tool_choice: "none"``) or listed no tools."""
+    rf = req.body.get("response_format") or {}
+    return AnswerMode(
+        json=rf.get("type") in ("json_object", "json_schema"),
+        no_tools=req.body.get("tool_choice") == "none" or not req.body.get("tools"),
+    )
+
+
+def _tool_config(
+    req: ChatRequest, mode: AnswerMode, turns: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, bool]:
+    """(toolConfig or None, whether the "call no tool" instruction must be added)."""
+    tools = _tool_specs(req)
+    history = _has_tool_blocks(turns)
+    if mode.json:
+        if tools and not mode.no_tools:
+            raise InvalidRequest(
+                "response_format json_object/json_schema together with tools is not supported by the "
+                'Bedrock fallback (use tool_choice "none" or drop one of them)',
+                field="response_format",
+            )
+        listed = ((tools or _history_specs(turns)) if history else []) + [_json_spec(req)]
+        return {"tools": listed, "toolChoice": {"tool": {"name": JSON_TOOL}}}, False
+    if mode.no_tools:
+        if not history:
+            return None, False
+        return {"tools": tools or _history_specs(turns), "toolChoice": {"auto": {}}}, True
+    choice = req.body.get("tool_choice")
+    config: dict[str, Any] = {"tools": tools}
+    if choice == "required":
+        config["toolChoice"] = {"any": {}}
+    elif isinstance(choice, dict):
+        config["toolChoice"] = {"tool": {"name": choice["function"]["name"]}}
+    else:
+        config["toolChoice"] = {"auto": {}}
+    return config, False
 
 
 def to_converse(req: ChatRequest, model_id: str, default_max_tokens: int) -> dict[str, Any]:
@@ -156,16 +231,20 @@ def to_converse(req: ChatRequest, model_id: str, default_max_tokens: int) -> dic
     system, turns = _messages(req)
     inference: dict[str, Any] = {"maxTokens": req.max_tokens or default_max_tokens}
     if b.get("temperature") is not None:
-        inference["temperature"] = float(b["temperature"])
-    if b.get("top_p") is not None:
+        inference["temperature"] = min(float(b["temperature"]), CLAUDE_MAX_TEMPERATURE)
+    elif b.get("top_p") is not None:
         inference["topP"] = float(b["top_p"])
     stop = b.get("stop")
     if stop:
-        inference["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
+        stops = [stop] if isinstance(stop, str) else [s for s in stop if s]
+        if stops:
+            inference["stopSequences"] = stops
     params: dict[str, Any] = {"modelId": model_id, "messages": turns, "inferenceConfig": inference}
+    tool_config, note = _tool_config(req, answer_mode(req), turns)
+    if note:
+        system.append({"text": NO_TOOLS_NOTE})
     if system:
         params["system"] = system
-    tool_config = _tool_config(req) or _json_tool(req)
     if tool_config:
         params["toolConfig"] = tool_config
     return params
@@ -184,16 +263,18 @@ def usage_of(u: dict[str, Any]) -> dict[str, int]:
     }
 
 
-def from_converse(resp: dict[str, Any], alias: str, json_mode: bool) -> dict[str, Any]:
-    """A ``chat.completion`` object from a Converse response."""
+def from_converse(resp: dict[str, Any], model: str, mode: AnswerMode) -> dict[str, Any]:
+    """A ``chat.completion`` object from a Converse response; ``model`` is reported as its ``model``."""
     blocks = ((resp.get("output") or {}).get("message") or {}).get("content") or []
-    text = "".join(b["text"] for b in blocks if "text" in b)
-    calls = [b["toolUse"] for b in blocks if "toolUse" in b]
-    finish = STOP_REASONS.get(resp.get("stopReason", ""), "stop")
+    text = "".join(str(b["text"]) for b in blocks if isinstance(b, dict) and "text" in b)
+    calls = [b["toolUse"] for b in blocks if isinstance(b, dict) and isinstance(b.get("toolUse"), dict)]
+    finish = STOP_REASONS.get(str(resp.get("stopReason", "")), "stop")
     message: dict[str, Any] = {"role": "assistant", "content": text or None}
-    if json_mode and calls:
+    if mode.json and calls:
         message["content"] = json.dumps(calls[0].get("input", {}))
         finish = "stop"
+    elif mode.no_tools:
+        finish = "stop" if finish == "tool_calls" else finish
     elif calls:
         message["tool_calls"] = [
             {
@@ -207,7 +288,7 @@ def from_converse(resp: dict[str, Any], alias: str, json_mode: bool) -> dict[str
         "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": alias,
+        "model": model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": usage_of(resp.get("usage") or {}),
     }
@@ -216,8 +297,9 @@ def from_converse(resp: dict[str, Any], alias: str, json_mode: bool) -> dict[str
 class StreamTranslator:
     """ConverseStream events -> ``chat.completion.chunk`` dicts, one translator per response."""
 
-    def __init__(self, alias: str, *, include_usage: bool, json_mode: bool) -> None:
-        self.alias, self.include_usage, self.json_mode = alias, include_usage, json_mode
+    def __init__(self, model: str, *, include_usage: bool, mode: AnswerMode) -> None:
+        self.model, self.include_usage, self.mode = model, include_usage, mode
+        self.json_mode = mode.json
         self.id, self.created = completion_id(), int(time.time())
         self._tool_index: dict[int, int] = {}
 
@@ -226,7 +308,7 @@ class StreamTranslator:
             "id": self.id,
             "object": "chat.completion.chunk",
             "created": self.created,
-            "model": self.alias,
+            "model": self.model,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
 
@@ -236,7 +318,7 @@ class StreamTranslator:
             return [self._chunk({"role": "assistant", "content": ""})]
         if event == "contentBlockStart":
             tool = (payload.get("start") or {}).get("toolUse")
-            if tool is None or self.json_mode:
+            if tool is None or self.json_mode or self.mode.no_tools:
                 return []
             idx = self._tool_index.setdefault(payload.get("contentBlockIndex", 0), len(self._tool_index))
             call = {
@@ -249,8 +331,9 @@ class StreamTranslator:
         if event == "contentBlockDelta":
             return self._delta(payload)
         if event == "messageStop":
-            finish = STOP_REASONS.get(payload.get("stopReason", ""), "stop")
-            return [self._chunk({}, "stop" if self.json_mode and finish == "tool_calls" else finish)]
+            finish = STOP_REASONS.get(str(payload.get("stopReason", "")), "stop")
+            mapped = self.json_mode or self.mode.no_tools
+            return [self._chunk({}, "stop" if mapped and finish == "tool_calls" else finish)]
         if event == "metadata" and self.include_usage:
             usage_chunk = self._chunk({})
             usage_chunk["choices"] = []
@@ -266,6 +349,8 @@ class StreamTranslator:
             fragment = delta["toolUse"].get("input", "")
             if self.json_mode:
                 return [self._chunk({"content": fragment})]
+            if self.mode.no_tools:
+                return []
             idx = self._tool_index.get(payload.get("contentBlockIndex", 0), 0)
             return [self._chunk({"tool_calls": [{"index": idx, "function": {"arguments": fragment}}]})]
         return []

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
 
 from serving.gateway import sse
@@ -24,7 +25,27 @@ from serving.gateway.errors import (
 )
 from serving.gateway.request import ChatRequest
 
-MAX_BODY_BYTES = 16 * 1_048_576
+
+async def read_capped(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """A non-streaming upstream body, read up to ``limit`` bytes (``limits.maxResponseBytes``); a longer
+    one (declared or actual) is an :class:`UpstreamProtocolError` ``response_too_large`` (502) and is never
+    buffered whole. The caller closes the response on error."""
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(what, limit)
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(what, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(what: str, limit: int) -> UpstreamProtocolError:
+    return UpstreamProtocolError(
+        f"{what} answer exceeds limits.maxResponseBytes ({limit} bytes)", reason="response_too_large"
+    )
 
 
 async def _noop() -> None:
@@ -83,6 +104,8 @@ def encode_batch(payloads: list[bytes]) -> tuple[bytes, bool, UpstreamError | No
             return b"".join(out), True, None
         if "error" in obj:
             return b"".join(out), False, UpstreamProtocolError(error_message(obj), reason="stream_error")
+        if b"\n" in payload:  # a multi-line ``data:`` event: one ``data:`` line per line again
+            payload = payload.replace(b"\n", b"\ndata: ")
         out.append(b"data: " + payload + b"\n\n")
     return b"".join(out), False, None
 

@@ -38,8 +38,16 @@ class FakeRequest:
 class Writer:
     """Response helpers over an asyncio StreamWriter (HTTP/1.1, keep-alive, chunked streams)."""
 
-    def __init__(self, w: asyncio.StreamWriter) -> None:
-        self.w = w
+    def __init__(self, w: asyncio.StreamWriter, r: asyncio.StreamReader | None = None) -> None:
+        self.w, self.r = w, r
+
+    async def client_left(self, within: float) -> bool:
+        """True when the peer closes the connection within ``within`` seconds (the request was aborted)."""
+        assert self.r is not None
+        try:
+            return await asyncio.wait_for(self.r.read(1), within) == b""
+        except (TimeoutError, ConnectionError):
+            return False
 
     async def send(
         self, status: int, body: bytes, ctype: str = "application/json", headers: dict[str, str] | None = None
@@ -134,7 +142,7 @@ class FakeServer:
                     k, _, v = h.decode().partition(":")
                     headers[k.strip().lower()] = v.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                if not await self.handler(FakeRequest(method, path, headers, body), Writer(writer)):
+                if not await self.handler(FakeRequest(method, path, headers, body), Writer(writer, reader)):
                     break
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
@@ -180,6 +188,8 @@ class FakeEngine:
     """Seconds a stall lasts (longer than the gateway's timeouts in tests)."""
     queue_depth: float = 0.0
     hits: list[FakeRequest] = field(default_factory=list)
+    aborted: list[str] = field(default_factory=list)
+    """Requests (``fault:hold``) whose connection the gateway closed before any answer: work cancelled."""
     record: bool = True
     server: FakeServer | None = None
 
@@ -208,8 +218,22 @@ class FakeEngine:
         if fault in ("s429", "s500", "s503", "s400"):
             code = int(fault[1:])
             await w.send(
-                code, json.dumps({"error": {"message": f"engine {code}", "type": "x", "code": code}}).encode()
+                code,
+                json.dumps({"error": {"message": f"engine {code}", "type": "x", "code": code}}).encode(),
+                headers={"retry-after": "7"} if code == 429 else None,
             )
+            return True
+        if fault == "hold":  # answer nothing; record whether the gateway gave up on the request
+            if await w.client_left(self.stall):
+                self.aborted.append(_last_user_text(body))
+                return False
+        if fault == "huge":
+            pad = "x" * 2_000_000
+            await w.send(200, json.dumps({"choices": [], "pad": pad}).encode())
+            return True
+        if fault == "empty_stream":
+            await w.start()
+            await w.end()
             return True
         if fault == "stall_before":
             await asyncio.sleep(self.stall)
@@ -272,6 +296,17 @@ class FakeEngine:
                 await w.end()
                 return True
             ev = self._event(body, {"content": token(i)})
+            if i == 2 and fault == "comments":  # keep-alive bytes only, forever: idle by events
+                while True:
+                    await w.chunk(b": keep-alive\n\n")
+                    await asyncio.sleep(0.1)
+            if fault == "endless":  # an event every 0.1 s, never ending: the stream deadline
+                while True:
+                    await w.chunk(ev)
+                    await asyncio.sleep(0.1)
+            if fault == "multiline":  # one event's JSON over several data: lines (valid SSE)
+                text = json.dumps(json.loads(ev[6:]), indent=1).encode()
+                ev = b"data: " + text.replace(b"\n", b"\ndata: ") + b"\n\n"
             if fault == "drip":
                 for b in range(0, len(ev), 7):
                     await w.chunk(ev[b : b + 7])
@@ -432,20 +467,27 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
+def bound_socket() -> socket.socket:
+    """A TCP socket bound to a free loopback port (uvicorn listens on it)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 class ServedApp:
     """An ASGI app served by uvicorn on 127.0.0.1:<random port> in a background thread."""
 
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+    def __init__(self, app: Any, extra_sockets: tuple[socket.socket, ...] = (), **config: Any) -> None:
+        self.sock = bound_socket()
         self.port = self.sock.getsockname()[1]
+        sockets = [self.sock, *extra_sockets]
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", backlog=4096, timeout_graceful_shutdown=1
+            app, log_level="warning", lifespan="on", backlog=4096, timeout_graceful_shutdown=1, **config
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
+            target=lambda: asyncio.run(self.server.serve(sockets=sockets)), daemon=True
         )
 
     @property

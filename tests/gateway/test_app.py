@@ -104,8 +104,7 @@ def test_openai_client_stream_from_bedrock_with_tools(oai: openai.OpenAI, bedroc
 def test_models_health_ready_metrics(client: httpx.Client, oai: openai.OpenAI) -> None:
     assert sorted(m.id for m in oai.models.list()) == ["dead", "dead-pinned", "flex", "pinned"]
     assert client.get("/healthz").json() == {"status": "ok"}
-    ready = client.get("/readyz").json()
-    assert ready["aliases"]["pinned"]["pinned"] is True and ready["aliases"]["flex"]["pinned"] is False
+    assert client.get("/readyz").json() == {"status": "ready"}  # nothing that maps pinning
     client.post("/v1/chat/completions", json=body("flex"))
     text = client.get("/metrics").text
     assert 'paddock_gateway_requests_total{alias="flex",status="200",upstream="primary"}' in text

@@ -68,7 +68,7 @@ async def test_converse_non_stream(bedrock: FakeBedrock) -> None:
     assert opened.body is not None
     out = json.loads(opened.body)
     assert out["choices"][0]["message"]["content"] == "Hello from Claude"
-    assert out["usage"]["completion_tokens"] == 4 and out["model"] == "flex"
+    assert out["usage"]["completion_tokens"] == 4 and out["model"] == BEDROCK_MODEL  # who answered
     sent = bedrock.hits[-1].json()
     assert sent["inferenceConfig"] == {"maxTokens": 10, "stopSequences": ["x"]}
     assert sent["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]

@@ -43,3 +43,14 @@ def test_help_and_build(tmp_path: Path) -> None:
     app = build(str(cfg), "warning")
     assert sorted(app.state.gateway.aliases) == ["a"]
     assert app.state.gateway.bedrock is None  # an all-pinned gateway builds no Bedrock client at all
+
+
+def test_admin_port_must_differ_from_the_api_port(tmp_path: Path) -> None:
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text("aliases:\n  a:\n    primary: {url: http://x:8000/v1, model: m}\n    fallback: none\n")
+    result = CliRunner().invoke(
+        cli, ["gateway", "--config", str(cfg), "--port", "8080", "--admin-port", "8080"]
+    )
+    assert result.exit_code == 2 and "--admin-port" in result.output
+    app = build(str(cfg), "warning", admin_port=9090)
+    assert app.admin_port == 9090  # type: ignore[attr-defined]

@@ -41,6 +41,11 @@ FAULTS = [
     "drip",
     "bedrock_throttle",
     "bedrock_exception_mid",
+    "empty_stream",
+    "multiline",
+    "huge",
+    "comments",
+    "hold",
 ]
 PINNED = ["pinned", "dead-pinned"]
 FLEX = ["flex", "dead"]

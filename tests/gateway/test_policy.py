@@ -17,6 +17,7 @@ from serving.gateway import create_app
 from serving.gateway.breaker import CircuitBreaker
 from serving.gateway.config import BreakerPolicy, GatewaySettings, parse_routes
 from serving.gateway.errors import RoutesConfigError
+from serving.gateway.fallback import AliasState
 from serving.gateway.logs import JsonFormatter
 from tests.gateway.conftest import routes, static_signer
 from tests.gateway.fakes import FakeBedrock, FakeEngine, ServedApp, closed_port_url
@@ -25,11 +26,16 @@ from tests.gateway.helpers import body, sse_events, stream_text
 
 @contextmanager
 def served(s: GatewaySettings, **kw: Any) -> Iterator[httpx.Client]:
-    with (
-        ServedApp(create_app(s, signer=static_signer(), **kw)) as app,
-        httpx.Client(base_url=app.url, timeout=10) as c,
-    ):
+    asgi = create_app(s, signer=static_signer(), **kw)
+    with ServedApp(asgi) as app, httpx.Client(base_url=app.url, timeout=10) as c:
+        setattr(c, "paddock_gateway", asgi.state.gateway)  # noqa: B010 - tests read live alias state
         yield c
+
+
+def alias_state(c: httpx.Client, alias: str) -> AliasState:
+    """The live state of ``alias`` in the gateway ``c`` talks to (nothing public exposes it)."""
+    state: AliasState = getattr(c, "paddock_gateway").aliases[alias]  # noqa: B009
+    return state
 
 
 def post(c: httpx.Client, alias: str, text: str = "hi", **extra: Any) -> httpx.Response:
@@ -39,7 +45,7 @@ def post(c: httpx.Client, alias: str, text: str = "hi", **extra: Any) -> httpx.R
 def wait_idle(c: httpx.Client, alias: str) -> None:
     """Wait (bounded) until the gateway has noticed a closed client stream and released its slot."""
     for _ in range(250):
-        if c.get("/readyz").json()["aliases"][alias]["inFlight"] == 0:
+        if alias_state(c, alias).in_flight == 0:
             return
         threading.Event().wait(0.02)
     raise AssertionError(f"{alias} still has requests in flight")
@@ -81,7 +87,7 @@ def test_open_circuit_skips_the_dead_primary(engine: FakeEngine, bedrock: FakeBe
         clock.now += 30
         r = post(c, "flex", "healthy again")
         assert r.headers["x-paddock-upstream"] == "primary" and len(engine.hits) == 3
-        assert c.get("/readyz").json()["aliases"]["flex"]["circuit"] == "closed"
+        assert alias_state(c, "flex").breaker.state == "closed"
 
 
 def test_pinned_open_circuit_fails_fast_without_bedrock(engine: FakeEngine, bedrock: FakeBedrock) -> None:
@@ -135,7 +141,7 @@ def test_engine_queue_depth_spills_flex_but_not_pinned(bedrock: FakeBedrock) -> 
         doc = routes(busy.url, bedrock.url, flex={"primary": primary}, pinned={"primary": primary})
         with served(parse_routes(doc)) as c:
             for _ in range(200):
-                if c.get("/readyz").json()["aliases"]["flex"]["queueDepth"] == 12:
+                if alias_state(c, "flex").queue_depth == 12:
                     break
                 threading.Event().wait(0.02)
             r = post(c, "flex")

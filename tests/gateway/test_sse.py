@@ -9,9 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from serving.gateway import create_app, sse
-from serving.gateway.app import SSEResponse
+from serving.gateway.asgi import DisconnectWatch, SSEResponse
 from serving.gateway.errors import UpstreamProtocolError
 from serving.gateway.upstream import Opened
 from tests.gateway.conftest import settings, static_signer
@@ -163,7 +166,9 @@ async def run_response(opened: Opened, rest: list[bytes], *, mark_last: bool) ->
 
     opened.rest = produce()
     asgi = Asgi()
-    await SSEResponse(opened, {"x-paddock-upstream": "primary"}, finalize)({}, asgi.receive, asgi.send)
+    watch = DisconnectWatch(asgi.receive)
+    response = SSEResponse(opened, {"x-paddock-upstream": "primary"}, finalize, watch)
+    await response({}, asgi.receive, asgi.send)
     return asgi, log
 
 
@@ -256,3 +261,69 @@ def test_a_stall_after_the_first_byte_ends_with_one_idle_timeout_event(
         'paddock_gateway_upstream_errors_total{alias="pinned",reason="idle_timeout",upstream="primary"} 1.0'
         in metrics
     )
+
+
+async def test_a_producer_that_raises_mid_stream_ends_with_one_error_event() -> None:
+    log: list[str] = []
+    opened = Opened(first=b"data: 1\n\n")
+
+    async def produce() -> AsyncIterator[bytes]:
+        yield b"data: 2\n\n"
+        raise KeyError("a bug")
+
+    async def finalize() -> None:
+        log.append("finalized")
+
+    opened.rest = produce()
+    asgi = Asgi()
+    response = SSEResponse(opened, {}, finalize, DisconnectWatch(asgi.receive))
+    await response({}, asgi.receive, asgi.send)
+    bodies = asgi.bodies()
+    assert bodies[:2] == [(b"data: 1\n\n", True), (b"data: 2\n\n", True)]
+    last, more = bodies[-1]
+    assert not more and json.loads(last[6:])["error"]["code"] == "internal_error"
+    assert log == ["finalized"] and opened.stats["error"] == "internal_error"
+
+
+def _client_parse(forwarded: bytes) -> list[Any]:
+    """What an SSE client (the openai library's decoder) reads: data lines of one event joined by LF."""
+    out: list[Any] = []
+    for raw in forwarded.split(b"\n\n"):
+        if raw:
+            lines = raw.split(b"\n")
+            assert all(line.startswith(b"data: ") for line in lines), raw
+            out.append(json.loads(b"\n".join(line[6:] for line in lines)))
+    return out
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(
+    objs=st.lists(
+        st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=8)), max_size=3),
+        min_size=1,
+        max_size=5,
+    ),
+    indent=st.sampled_from([None, 0, 1, 2]),
+    crlf=st.booleans(),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), max_size=6),
+)
+def test_any_events_split_anywhere_reach_the_client_as_the_same_objects(
+    objs: list[dict[str, Any]], indent: int | None, crlf: bool, cuts: list[int]
+) -> None:
+    from serving.gateway.upstream import encode_batch
+
+    sep = b"\r\n" if crlf else b"\n"
+    stream = b""
+    for obj in objs:
+        text = json.dumps({"choices": [], **obj}, indent=indent).encode()
+        stream += sep.join(b"data: " + line for line in text.split(b"\n")) + sep + sep
+    stream += b"data: [DONE]" + sep + sep
+    splitter, forwarded, done = sse.EventSplitter(), b"", False
+    at = sorted({c for c in cuts if c < len(stream)})
+    for a, b in zip([0, *at], [*at, len(stream)], strict=True):
+        data, ended, error = encode_batch(splitter.feed(stream[a:b]))
+        assert error is None and not done  # nothing after [DONE]
+        forwarded, done = forwarded + data, ended
+    splitter.close()
+    assert done and forwarded.endswith(sse.DONE)
+    assert _client_parse(forwarded[: -len(sse.DONE)]) == [{"choices": [], **o} for o in objs]

@@ -10,7 +10,7 @@ import pytest
 
 from serving.gateway.errors import InvalidRequest
 from serving.gateway.request import parse_chat_request
-from serving.gateway.translate import StreamTranslator, from_converse, to_converse
+from serving.gateway.translate import AnswerMode, StreamTranslator, from_converse, to_converse
 
 WEATHER = {
     "type": "function",
@@ -82,7 +82,8 @@ def test_system_multiturn_tools_and_results() -> None:
                 ],
             },
         ],
-        "inferenceConfig": {"maxTokens": 100, "temperature": 0.5, "topP": 0.9, "stopSequences": ["END"]},
+        # Claude 4.x refuses temperature and top_p together: temperature wins
+        "inferenceConfig": {"maxTokens": 100, "temperature": 0.5, "stopSequences": ["END"]},
         "toolConfig": {
             "tools": [
                 {
@@ -151,7 +152,7 @@ def test_image_data_url_becomes_bytes() -> None:
         (
             [{"role": "user", "content": [{"type": "input_audio", "input_audio": {}}]}],
             {},
-            "messages[0].content",
+            "messages[0].content[0]",
         ),
         (
             [
@@ -191,8 +192,8 @@ def test_from_converse_text_tool_use_and_json_mode() -> None:
         "stopReason": "tool_use",
         "usage": {"inputTokens": 11, "outputTokens": 7, "totalTokens": 18},
     }
-    out = from_converse(resp, "flex", json_mode=False)
-    assert out["model"] == "flex" and out["object"] == "chat.completion"
+    out = from_converse(resp, "eu.model", AnswerMode())
+    assert out["model"] == "eu.model" and out["object"] == "chat.completion"
     assert out["choices"][0]["finish_reason"] == "tool_calls"
     assert out["choices"][0]["message"] == {
         "role": "assistant",
@@ -206,7 +207,7 @@ def test_from_converse_text_tool_use_and_json_mode() -> None:
         ],
     }
     assert out["usage"] == {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
-    as_json = from_converse(resp, "flex", json_mode=True)
+    as_json = from_converse(resp, "eu.model", AnswerMode(json=True))
     assert as_json["choices"][0]["message"]["content"] == '{"city": "Berlin"}'
     assert as_json["choices"][0]["finish_reason"] == "stop"
 
@@ -220,15 +221,18 @@ def test_from_converse_text_tool_use_and_json_mode() -> None:
         ("tool_use", "tool_calls"),
         ("guardrail_intervened", "content_filter"),
         ("content_filtered", "content_filter"),
+        ("model_context_window_exceeded", "length"),
     ],
 )
 def test_stop_reasons(stop: str, finish: str) -> None:
     resp = {"output": {"message": {"content": [{"text": "x"}]}}, "stopReason": stop, "usage": {}}
-    assert from_converse(resp, "a", json_mode=False)["choices"][0]["finish_reason"] == finish
+    assert from_converse(resp, "a", AnswerMode())["choices"][0]["finish_reason"] == finish
+    tr = StreamTranslator("a", include_usage=False, mode=AnswerMode())
+    assert tr.feed("messageStop", {"stopReason": stop})[0]["choices"][0]["finish_reason"] == finish
 
 
 def test_stream_translator_sequence() -> None:
-    tr = StreamTranslator("flex", include_usage=True, json_mode=False)
+    tr = StreamTranslator("eu.model", include_usage=True, mode=AnswerMode())
     events = [
         ("messageStart", {"role": "assistant"}),
         ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hi"}}),
@@ -261,8 +265,76 @@ def test_stream_translator_sequence() -> None:
     assert {c["id"] for c in chunks} == {tr.id} and all(
         c["object"] == "chat.completion.chunk" for c in chunks
     )
+    assert {c["model"] for c in chunks} == {"eu.model"}
 
 
 def test_stream_translator_without_usage_drops_metadata() -> None:
-    tr = StreamTranslator("flex", include_usage=False, json_mode=False)
+    tr = StreamTranslator("flex", include_usage=False, mode=AnswerMode())
     assert tr.feed("metadata", {"usage": {"inputTokens": 1}}) == []
+
+
+def _tool_history() -> list[dict[str, Any]]:
+    call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    return [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "12C"},
+    ]
+
+
+def test_tool_choice_none_without_tool_history_sends_no_tools() -> None:
+    params = conv(messages=[{"role": "user", "content": "x"}], tools=[WEATHER], tool_choice="none")
+    assert "toolConfig" not in params and "system" not in params
+
+
+def test_tool_choice_none_with_tool_history_sends_tools_forbids_and_drops_calls() -> None:
+    params = conv(messages=_tool_history(), tools=[WEATHER], tool_choice="none")
+    assert params["toolConfig"]["toolChoice"] == {"auto": {}}  # Converse needs toolConfig here
+    assert params["system"][-1]["text"].startswith("Tools are unavailable")
+    call = {"toolUse": {"toolUseId": "t", "name": "weather", "input": {}}}
+    resp = {"output": {"message": {"content": [{"text": "ok"}, call]}}, "stopReason": "tool_use"}
+    out = from_converse(resp, "m", AnswerMode(no_tools=True))["choices"][0]
+    assert out["message"] == {"role": "assistant", "content": "ok"} and out["finish_reason"] == "stop"
+    tr = StreamTranslator("m", include_usage=False, mode=AnswerMode(no_tools=True))
+    start = {"contentBlockIndex": 1, "start": {"toolUse": {"toolUseId": "t", "name": "weather"}}}
+    assert tr.feed("contentBlockStart", start) == []
+    assert tr.feed("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"toolUse": {"input": "{}"}}}) == []
+    assert tr.feed("messageStop", {"stopReason": "tool_use"})[0]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_tool_history_without_tools_gets_placeholder_specs() -> None:
+    params = conv(messages=_tool_history())
+    assert [t["toolSpec"]["name"] for t in params["toolConfig"]["tools"]] == ["weather"]
+
+
+@pytest.mark.parametrize(("temperature", "sent"), [(0, 0.0), (0.7, 0.7), (1, 1.0), (1.5, 1.0), (2, 1.0)])
+def test_temperature_is_capped_at_claudes_maximum(temperature: float, sent: float) -> None:
+    params = conv(messages=[{"role": "user", "content": "x"}], temperature=temperature)
+    assert params["inferenceConfig"]["temperature"] == sent
+
+
+def test_top_p_alone_is_sent() -> None:
+    params = conv(messages=[{"role": "user", "content": "x"}], top_p=0.3)
+    assert params["inferenceConfig"] == {"maxTokens": 4096, "topP": 0.3}
+
+
+def test_blank_system_and_text_parts_are_dropped() -> None:
+    params = conv(
+        messages=[
+            {"role": "system", "content": ""},
+            {"role": "system", "content": "  "},
+            {"role": "user", "content": [{"type": "text", "text": ""}, {"type": "text", "text": "hi"}]},
+        ]
+    )
+    assert "system" not in params
+    assert params["messages"] == [{"role": "user", "content": [{"text": "hi"}]}]
+
+
+def test_json_mode_with_tools_is_a_clear_400_unless_tools_are_off() -> None:
+    rf = {"type": "json_object"}
+    with pytest.raises(InvalidRequest) as info:
+        conv(messages=[{"role": "user", "content": "x"}], tools=[WEATHER], response_format=rf)
+    assert info.value.field == "response_format" and "tools" in info.value.message
+    params = conv(messages=_tool_history(), tools=[WEATHER], tool_choice="none", response_format=rf)
+    assert params["toolConfig"]["toolChoice"] == {"tool": {"name": "json_response"}}
+    assert [t["toolSpec"]["name"] for t in params["toolConfig"]["tools"]] == ["weather", "json_response"]
