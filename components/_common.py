@@ -62,7 +62,7 @@ def weights_read_statements(
     """IAM statements reading model weights under ``s3://bucket/prefix`` only: GetObject on the prefix's
     objects, ListBucket on the bucket restricted to the prefix. No wildcard resource. With ``region``
     (``paddock:models[i].weightsRegion``) every statement also requires ``aws:RequestedRegion`` to be that
-    region: a bucket of the same name answered from another region is not readable (S3 ARNs carry no region)."""
+    region: a bucket answered from another region is not readable (S3 ARNs carry no region)."""
     in_region = {"StringEquals": {"aws:RequestedRegion": region}} if region else {}
     return [
         {
