@@ -26,30 +26,73 @@ from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.settings import EngineSettings, blocks_for
 from serving.sizing.weights import stage_layers, stage_weight_bytes
 
-SAMPLER_COPIES = 3.14
-ACTIVATION_BASE_GIB = 0.39
+SAMPLER_FP32_COPIES = 3.13
+"""fp32 copies of the sampler's logits (max_num_seqs x vocab x 4 bytes) alive at its peak (fitted)."""
+SAMPLER_BASE_GIB = 0.036
+FORWARD_BASE_GIB = 0.20
+"""Workspaces of the dense forward branch (fitted on CodeLlama-7B, granite-8B and PP rank 0 of Llama 8B)."""
 PRE_017_COMPILED_FACTOR = 2.53
-VISION_PROFILE_GIB = 0.25
+VISION_PROFILE_GIB = 0.12
+"""Encoder outputs of the multimodal profile kept during the LM profile (Scout 0.15, Mistral-Small 0.08)."""
+#: checkpoint formats whose linears quantize their input activations at run time (w8a8, fp8 dynamic)
+ACT_QUANT_FORMATS = ("fp8", "int8", "fp8_mlp_only")
 
 
-def _forward_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range) -> float:
+def sampler_bytes(m: ModelSpec, s: EngineSettings) -> float:
+    """Peak of ``_dummy_sampler_run`` on the last stage (bytes): the dummy forward's hidden states
+    (T x H) stay alive while the sampler builds model-dtype logits (S x V) and their fp32 copies, plus the
+    pruned hidden states and their norm (2 x S x H)."""
     tokens, db = s.max_num_batched_tokens, s.dtype_bytes
-    if m.is_moe and any(layer in m.moe_layers for layer in layers):
-        per_token = m.experts_per_token * (3 * m.moe_intermediate_size / tp + m.hidden_size)
-        return tokens * per_token * db
-    return tokens * 3 * m.intermediate_size / tp * db
+    seqs = min(s.max_num_seqs, tokens)
+    vocab = m.vocab_size
+    return (
+        tokens * m.hidden_size * db
+        + seqs * vocab * db
+        + SAMPLER_FP32_COPIES * seqs * vocab * 4
+        + 2 * seqs * m.hidden_size * db
+        + SAMPLER_BASE_GIB * GIB
+    )
+
+
+def forward_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range, *, last: bool) -> float:
+    """Peak of the dummy forward itself (bytes): the residual stream (T x H, not split by TP) next to the
+    dense MLP's gate/up output and activation (3 x I/TP per token), the quantized copy of the down
+    projection's input for activation-quantized linears (1 byte per element plus fp32 per-token scales),
+    and, on a stage that is not the last, the hidden states and residual it sends on (2 x T x H)."""
+    tokens, db = s.max_num_batched_tokens, s.dtype_bytes
+    dense = any(layer not in m.moe_layers for layer in layers) or not m.is_moe
+    width = m.intermediate_size if dense else m.shared_expert_intermediate_size
+    per_token = (3 * width / tp + m.hidden_size) * db
+    if s.weight_format in ACT_QUANT_FORMATS and s.engine == "vllm":
+        per_token += width / tp + 4
+    if not last:
+        per_token += 2 * m.hidden_size * db
+    return tokens * per_token + FORWARD_BASE_GIB * GIB
+
+
+def moe_workspace_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range) -> float:
+    """Fused-MoE workspaces of a stage with MoE layers (bytes): T x top_k x (max(2N, H) + N) x dtype with
+    N = moe_intermediate/TP; they persist across the profile run, so they add to the peak (Mixtral TP2:
+    1.21 GiB logged = 0.56 sampler + 0.66 workspace)."""
+    if not m.is_moe or not any(layer in m.moe_layers for layer in layers):
+        return 0.0
+    n = m.moe_intermediate_size / tp
+    per_token = m.experts_per_token * (max(2 * n, m.hidden_size) + n)
+    return s.max_num_batched_tokens * per_token * s.dtype_bytes
 
 
 def activation_gib(
     m: ModelSpec, s: EngineSettings, *, tp: int, layers: range, first: bool, last: bool
 ) -> float:
-    """Peak activation of the profile run on one GPU of a stage (GiB)."""
-    logits = s.max_num_seqs * m.vocab_size * 4 if last else 0.0
+    """Peak activation of the profile run on one GPU of a stage (GiB): the larger of the sampler phase
+    (last stage only) and the forward branch, plus persistent MoE workspaces and the vision profile."""
     if not s.version.vllm_v1:
+        logits = s.max_num_seqs * m.vocab_size * 4 if last else 0.0
         fwd = s.max_num_batched_tokens * (3 * m.intermediate_size / tp + m.hidden_size) * s.dtype_bytes
         return (logits + fwd) / GIB
-    peak = max(SAMPLER_COPIES * logits, _forward_bytes(m, s, tp, layers)) / GIB
-    peak += ACTIVATION_BASE_GIB * s.dtype_bytes / 2
+    sampler = sampler_bytes(m, s) if last else 0.0
+    peak = max(sampler, forward_bytes(m, s, tp, layers, last=last)) + moe_workspace_bytes(m, s, tp, layers)
+    peak /= GIB
     if first and m.vision_params:
         peak += VISION_PROFILE_GIB
     if not s.version.at_least(0, 17) and not s.enforce_eager:
@@ -57,10 +100,11 @@ def activation_gib(
     return peak
 
 
-def non_torch_gib(s: EngineSettings, *, tp: int, pp: int) -> float:
-    """Non-torch memory growth during the profile run (GiB per GPU)."""
+def non_torch_gib(s: EngineSettings, *, tp: int, pp: int, layers: int) -> float:
+    """Non-torch memory growth during the profile run (GiB per GPU); at TP > 1 the all-reduce buffers grow
+    with TP and, per layer of the stage, with TP (8B vs 70B at TP4: 2.13 vs 2.21 GiB; TP2: 2.07 vs 2.10)."""
     if tp > 1:
-        return 2.08 + 0.035 * (tp - 2)
+        return 2.04 + 0.021 * (tp - 2) + 0.0004 * tp * layers
     if pp > 1:
         return 0.07
     return 0.25 if s.version.vllm_v1 else 0.05
@@ -138,7 +182,7 @@ def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, p
     weights = stage_weight_bytes(m, dtype=s.dtype, quantization=s.weight_format, tp=tp, pp=pp)
     stages = stage_layers(m, pp)
     hybrid = s.version.vllm_v1 and (m.attention_chunk_size is not None or m.sliding_window is not None)
-    nt = non_torch_gib(s, tp=tp, pp=pp)
+    nt = max(non_torch_gib(s, tp=tp, pp=pp, layers=len(layers)) for layers in stages)
     in_budget = s.version.at_least(0, 20)
     graph = max(cuda_graph_gib(s, layers=len(layers)) for layers in stages)
     acts, avails, blocks = [], [], []
