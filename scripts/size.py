@@ -7,10 +7,13 @@ Explicit mode when --gpu, --gpu-memory-gib, --tp or --pp is given; recommendatio
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +22,11 @@ from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
 from serving.sizing.offers import PIN_NOTE_PREFIX
 from serving.sizing.settings import DTYPES, ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
+from serving.sizing.versions import image_version
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STACK = "ephemeral"
+"""Stack whose pinned engine image names the default --engine-version (the shipped stacks pin the same)."""
 
 CONTRACT_FIELDS = (
     "weights_gib_per_gpu",
@@ -43,8 +51,38 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
+def stack_engine_version(stack: str, engine: str) -> tuple[str | None, str]:
+    """(version, where) from the image a stack pins: ``stack`` is a name under stacks/ (``dev`` ->
+    stacks/Pulumi.dev.yaml) or a path to a Pulumi stack file. (None, why) when it pins none."""
+    project = Path(os.environ.get("PADDOCK_PROJECT_DIR") or ROOT)
+    path = Path(stack) if stack.endswith((".yaml", ".yml")) else project / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise InputError(f"no stack file {path}", field="--stack")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path} is not YAML: {exc}", field="--stack") from None
+    config = data.get("config") if isinstance(data, dict) else None
+    versions = config.get("paddock:versions") if isinstance(config, dict) else None
+    key = "vllmImage" if engine == "vllm" else "tgiImage"
+    image = versions.get(key) if isinstance(versions, dict) else None
+    version = image_version(image if isinstance(image, str) else None)
+    where = f"{key} {image} pinned in {path.name}" if version else f"{path.name} pins no {key} tag"
+    return version, where
+
+
 def _plan(opts: dict[str, Any]) -> ServingPlan:
     model = get_model(opts["model"])
+    note = None
+    if opts["engine_version"] is None:
+        version, where = stack_engine_version(opts["stack"], opts["engine"])
+        opts = {**opts, "engine_version": version}
+        note = f"engine version {version or 'newest modelled'}: {where} (--stack / --engine-version)"
+    plan = _sized(model, opts)
+    return plan if note is None else plan.with_notes((note,))
+
+
+def _sized(model: Any, opts: dict[str, Any]) -> ServingPlan:
     explicit = any(opts[k] is not None for k in ("gpu", "gpu_memory_gib", "tp", "pp"))
     common = {
         k: opts[k] for k in ("engine", "engine_version", "dtype", "kv_cache_dtype", "gpu_memory_utilization")
@@ -191,7 +229,14 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option("--max-num-seqs", type=int, default=None, help="Concurrent sequences per replica.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
 @click.option(
-    "--engine-version", default=None, help="Engine version whose accounting to model (default newest)."
+    "--engine-version", default=None, help="Engine version whose accounting to model (default: --stack's pin)."
+)
+@click.option(
+    "--stack",
+    default=DEFAULT_STACK,
+    show_default=True,
+    help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path) whose pinned engine image tag is the "
+    "default --engine-version.",
 )
 @click.option("--enforce-eager", is_flag=True, help="vLLM without CUDA graphs / torch.compile.")
 @click.option("--context", type=int, default=None, help="Tokens per request (recommendation mode).")

@@ -29,6 +29,7 @@ from serving.sizing.offers import pin_note, unsold
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
 from serving.sizing.tgi import tgi_memory
+from serving.sizing.versions import calibration_note
 from serving.sizing.vllm import vllm_memory
 from serving.sizing.weights import checkpoint_bytes
 
@@ -184,6 +185,9 @@ def assemble(
         enforce_eager=s.enforce_eager,
     )
     extra = list(notes) + list(mem.notes)
+    calibration = calibration_note(s.version)
+    if calibration is not None:
+        extra.append(calibration)
     if not disk.disk_fits:
         extra.append(
             f"DISK TOO SMALL: {disk.disk_used_gib:g} GiB (image + {disk.pods_per_node} x "

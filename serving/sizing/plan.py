@@ -7,7 +7,7 @@ or drop one without a migration note in README.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Engine = Literal["vllm", "tgi"]
@@ -152,6 +152,10 @@ class ServingPlan:
     """False when AWS does not sell ``instance_type`` On-Demand in ``region`` (an explicit pin sized for
     capacity held through an ODCR or a Capacity Block): the cost fields are then None and the first note
     starts "NOT SOLD ON-DEMAND"."""
+
+    def with_notes(self, notes: tuple[str, ...]) -> ServingPlan:
+        """This plan with ``notes`` appended."""
+        return replace(self, notes=self.notes + notes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``paddock size --json`` builds on it)."""

@@ -33,6 +33,7 @@ from serving.sizing.memory import MemoryResult
 from serving.sizing.offers import rejection_reason, unsold
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
+from serving.sizing.vllm import usable_concurrency
 
 MAX_PP_NODES = 4
 
@@ -121,7 +122,13 @@ def _evaluate(req: Request, inst: InstanceSpec, price: float, tp: int, pp: int) 
     mem = memory_for(req.model, first, total_gib=total, tp=tp, pp=pp)
     if mem.kv_cache_gib <= 0 or not mem.fits:
         return _why(req, inst, mem, tp, pp)
-    replicas = max(1, math.ceil(req.concurrency * (1 + req.headroom) / mem.max_concurrency))
+    usable = usable_concurrency(mem)
+    if usable < 1:
+        return (
+            f"{tp * pp}×{inst.gpu.name.split()[1]}: KV cache {mem.kv_cache_gib:.2f} GiB/GPU is too small a "
+            f"share to hold one {req.context}-token request reliably (TP{tp} PP{pp})"
+        )
+    replicas = max(1, math.ceil(req.concurrency * (1 + req.headroom) / usable))
     if replicas > req.max_replicas:
         return f"needs {replicas} replicas (more than {req.max_replicas}) at TP{tp}"
     settings = _settings(req, inst, math.ceil(req.concurrency / replicas))

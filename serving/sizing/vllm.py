@@ -213,7 +213,37 @@ def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, p
         kv_cache_tokens=tokens,
         max_concurrency=concurrency,
         fits=min(avails) > 0 and concurrency >= 1,
-        notes=_notes(s, graph, requested, total_gib, in_budget),
+        notes=_notes(s, graph, requested, total_gib, in_budget) + _share_note(avails[tight], requested),
+    )
+
+
+SMALL_KV_SHARE = 0.10
+"""KV budget below this share of requested memory: absolute errors become large relative ones."""
+KV_ERROR_GIB = 0.2
+"""Typical absolute error of the non-KV terms per GPU on public cases (GiB): the headroom reserved then."""
+
+
+def kv_share(kv_gib: float, requested_gib: float) -> float:
+    """KV-cache budget as a share of the requested memory per GPU."""
+    return kv_gib / requested_gib if requested_gib > 0 else 0.0
+
+
+def usable_concurrency(mem: MemoryResult) -> float:
+    """Max concurrency after reserving ``KV_ERROR_GIB`` per GPU when the KV budget is a small share."""
+    kv = mem.kv_cache_gib
+    if kv <= 0 or kv_share(kv, mem.requested_gib) >= SMALL_KV_SHARE:
+        return mem.max_concurrency
+    return mem.max_concurrency * max(0.0, kv - KV_ERROR_GIB) / kv
+
+
+def _share_note(kv_gib: float, requested: float) -> tuple[str, ...]:
+    share = kv_share(kv_gib, requested)
+    if kv_gib <= 0 or share >= SMALL_KV_SHARE:
+        return ()
+    return (
+        f"SMALL KV BUDGET: {kv_gib:.2f} GiB is {share:.1%} of the {requested:.2f} GiB requested per GPU; an "
+        f"error of {KV_ERROR_GIB} GiB in the other terms is {KV_ERROR_GIB / kv_gib:.0%} of the KV capacity "
+        f"(the recommender reserves it as headroom); prefer more GPUs, FP8 KV cache or a shorter context",
     )
 
 
