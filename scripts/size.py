@@ -229,7 +229,9 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option("--max-num-seqs", type=int, default=None, help="Concurrent sequences per replica.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
 @click.option(
-    "--engine-version", default=None, help="Engine version whose accounting to model (default: --stack's pin)."
+    "--engine-version",
+    default=None,
+    help="Engine version whose accounting to model (default: --stack's pin).",
 )
 @click.option(
     "--stack",

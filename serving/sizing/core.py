@@ -26,12 +26,14 @@ from serving.sizing.estimates import (
 )
 from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.offers import pin_note, unsold
-from serving.sizing.plan import Rejection, ServingPlan
+from serving.sizing.plan import Alternative, Rejection, ServingPlan
 from serving.sizing.settings import EngineSettings, check_parallelism, resolve
 from serving.sizing.tgi import tgi_memory
+from serving.sizing.throughput import ServingEstimate, serving_estimate
 from serving.sizing.versions import calibration_note
 from serving.sizing.vllm import vllm_memory
 from serving.sizing.weights import checkpoint_bytes
+from serving.sizing.workload import Workload, workload
 
 DEFAULT_UTILIZATION = 0.6
 """Assumed fraction of each hour a replica decodes at max_num_seqs (for $/1M tokens)."""
@@ -169,8 +171,11 @@ def assemble(
     rejected: tuple[Rejection, ...] = (),
     notes: tuple[str, ...] = (),
     utilization: float = DEFAULT_UTILIZATION,
+    work: Workload | None = None,
+    top: tuple[Alternative, ...] = (),
 ) -> ServingPlan:
-    """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement."""
+    """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement; ``work`` is the
+    workload of one replica's share (default: as many full-context requests as max_num_seqs and the KV allow)."""
     ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
     batch = effective_batch(s, mem)
     aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, batch)
@@ -184,7 +189,11 @@ def assemble(
         ranks=p.gpus_per_node,
         enforce_eager=s.enforce_eager,
     )
-    extra = list(notes) + list(mem.notes)
+    if work is None:
+        per = max(1, min(s.max_num_seqs, math.floor(mem.max_concurrency)))
+        work = workload(context=s.max_model_len, concurrency=per)
+    est = estimate_for(model, s, mem, p, work)
+    extra = list(notes) + list(mem.notes) + [work.basis()]
     calibration = calibration_note(s.version)
     if calibration is not None:
         extra.append(calibration)
@@ -225,7 +234,55 @@ def assemble(
         **_settings_fields(s),
         **_memory_fields(mem, p),
         **_cost_fields(p, aggregate, utilization),
+        **_serving_fields(p, est, work),
+        top_options=top,
     )
+
+
+def estimate_for(
+    model: ModelSpec, s: EngineSettings, mem: MemoryResult, p: Placement, work: Workload
+) -> ServingEstimate:
+    """The serving estimate of one replica for its share of ``work`` (concurrency per replica)."""
+    return serving_estimate(
+        model,
+        s,
+        mem,
+        p.gpu,
+        tp=p.tp,
+        pp=p.pp,
+        concurrency=replica_share(work.concurrency, p.replicas),
+        prompt_tokens=work.prompt_tokens,
+        output_tokens=work.output_tokens,
+    )
+
+
+def replica_share(concurrency: int, replicas: int) -> int:
+    """Requests in flight on one replica when ``concurrency`` spread over ``replicas``."""
+    return max(1, math.ceil(concurrency / max(1, replicas)))
+
+
+def per_million(total_hourly: float | None, tokens_per_second: float) -> float | None:
+    """$ per 1M tokens at ``tokens_per_second`` for ``total_hourly`` $/h (None without a price)."""
+    if total_hourly is None or tokens_per_second <= 0:
+        return None
+    return round(total_hourly / (tokens_per_second * 3600) * 1e6, 4)
+
+
+def _serving_fields(p: Placement, est: ServingEstimate, work: Workload) -> dict[str, Any]:
+    """ServingPlan fields of the serving estimate (serving/sizing/throughput.py)."""
+    price = node_price(p)
+    nodes_total = math.ceil(p.replicas / p.replicas_per_node) * p.nodes_per_replica
+    total = price * nodes_total if price is not None else None
+    return {
+        "prompt_tokens": work.prompt_tokens,
+        "output_tokens": work.output_tokens,
+        "workload_basis": work.basis(),
+        "concurrency_per_replica": est.concurrency,
+        "ttft_ms": round(est.ttft_s * 1000, 1),
+        "tpot_ms": round(est.tpot_s * 1000, 2),
+        "serving_tokens_per_second": round(est.output_tokens_per_second, 1),
+        "serving_cost_per_million_output_usd": per_million(total, est.output_tokens_per_second * p.replicas),
+    }
 
 
 def _hardware(

@@ -35,7 +35,9 @@ LOAD_GBPS_PER_RANK = 1.3
 LOAD_GBPS_MAX = 4.0
 
 
-def weight_read_bytes(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float) -> float:
+def weight_read_bytes(
+    m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float
+) -> float:
     """Weight bytes one step of ``batch`` tokens reads on the most loaded GPU."""
     weights = mem.weights_gib_max * GIB - rope_cache_bytes(m, s.dtype)
     if pp == 1:
