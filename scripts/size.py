@@ -119,6 +119,11 @@ def _sized(model: Any, opts: dict[str, Any]) -> ServingPlan:
         region=opts["region"],
         capacity_type=opts["capacity_type"],
         headroom=opts["headroom"],
+        prompt_tokens=opts["prompt_tokens"],
+        output_tokens=opts["output_tokens"],
+        max_tpot_ms=opts["max_tpot_ms"],
+        allow_pcie_tp=opts["allow_pcie_tp"],
+        variants=not opts["exact"],
         **common,
     )
 
@@ -134,9 +139,11 @@ def _cost(plan: ServingPlan) -> str:
             f"{plan.region} (see the NOT SOLD ON-DEMAND note)"
         )
     return (
-        f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
-        f"total, {_money(plan.cost_per_million_tokens_usd, '')} per 1M output tokens at "
-        f"{plan.assumed_utilization:.0%} utilisation"
+        f"{_money(plan.total_hourly_cost_usd, '/h')} total for {plan.replicas} replica(s) on "
+        f"{plan.nodes_total} node(s) ({_money(plan.hourly_cost_usd, '/h')} per replica's share); "
+        f"{_money(plan.serving_cost_per_million_output_usd, '')} per 1M output tokens at this load, "
+        f"{_money(plan.cost_per_million_tokens_usd, '')} decode-only at {plan.assumed_utilization:.0%} "
+        "utilisation"
     )
 
 
@@ -157,8 +164,14 @@ def render(plan: ServingPlan, console: Console) -> None:
         ("KV cache / GPU", f"{plan.kv_cache_gib_per_gpu:.2f} GiB = {plan.kv_cache_tokens:,} tokens"),
         ("max concurrency", f"{plan.max_concurrency:.2f} x {plan.max_model_len} tokens per replica"),
         (
-            "decode",
-            f"{plan.decode_tokens_per_second:,.0f} tok/s per replica at {plan.max_num_seqs} seqs "
+            "serving",
+            f"{plan.serving_tokens_per_second:,.0f} output tok/s per replica at {plan.concurrency_per_replica} "
+            f"request(s) of {plan.prompt_tokens}+{plan.output_tokens} tokens: TTFT ~{plan.ttft_ms:,.0f} ms, "
+            f"TPOT ~{plan.tpot_ms:.1f} ms",
+        ),
+        (
+            "decode ceiling",
+            f"{plan.decode_tokens_per_second:,.0f} tok/s per replica decode-only at {plan.max_num_seqs} seqs "
             f"({plan.single_stream_tokens_per_second:.0f} tok/s single stream)",
         ),
         (
@@ -181,6 +194,19 @@ def render(plan: ServingPlan, console: Console) -> None:
     for note in plan.notes:
         style = "bold yellow" if note.startswith(PIN_NOTE_PREFIX) else None
         console.print(f"- {note}", highlight=False, style=style, markup=False)
+    if plan.top_options:
+        top = Table(title="Best options (first = chosen)")
+        for col in ("option", "$/h total", "$/1M out", "TPOT ms", "why"):
+            top.add_column(col)
+        for alt in plan.top_options:
+            top.add_row(
+                alt.option,
+                _money(alt.total_hourly_cost_usd, ""),
+                _money(alt.cost_per_million_output_usd, ""),
+                f"{alt.tpot_ms:.1f}",
+                alt.why,
+            )
+        console.print(top)
     if plan.rejected:
         _rejections(plan.rejected, console, title="Options rejected")
 
@@ -244,6 +270,25 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option("--context", type=int, default=None, help="Tokens per request (recommendation mode).")
 @click.option(
     "--concurrency", type=int, default=None, help="Concurrent requests to serve (recommendation mode)."
+)
+@click.option(
+    "--prompt-tokens",
+    type=int,
+    default=None,
+    help="Expected prompt tokens per request (with --output-tokens).",
+)
+@click.option(
+    "--output-tokens",
+    type=int,
+    default=None,
+    help="Expected output tokens per request (with --prompt-tokens).",
+)
+@click.option(
+    "--max-tpot-ms", type=float, default=None, help="Reject options slower than this time per output token."
+)
+@click.option("--allow-pcie-tp", is_flag=True, help="Also search TP > 4 on GPUs without NVLink.")
+@click.option(
+    "--exact", is_flag=True, help="Search only the given --kv-cache-dtype/--quantization (no fp8 variants)."
 )
 @click.option("--headroom", type=float, default=0.1, show_default=True, help="Spare KV capacity fraction.")
 @click.option("--region", default="us-east-1", show_default=True, help="AWS region for prices.")

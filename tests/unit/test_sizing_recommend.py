@@ -38,10 +38,18 @@ def test_70b_fp8_uses_fp8_gpus_with_two_or_four_way_tp() -> None:
     assert runners == ["1 x p5.48xlarge TP8", "1 x p5.48xlarge TP4", "1 x p5.48xlarge TP2"]
 
 
-def test_405b_fp8_on_one_p5_class_node() -> None:
+def test_405b_fp8_on_one_eight_gpu_node() -> None:
     plan = recommend("llama-3.1-405b", context=8192, concurrency=8, quantization="fp8")
-    assert plan.instance_type in ("p5.48xlarge", "p5e.48xlarge", "p5en.48xlarge")
-    assert plan.tensor_parallel_size == 8 and plan.nodes_per_replica == 1
+    # 8 x RTX PRO 6000 (PCIe): TP is capped at 4 there, so TP4 x PP2 inside the node
+    assert (plan.instance_type, plan.tensor_parallel_size, plan.pipeline_parallel_size) == (
+        "g7e.48xlarge",
+        4,
+        2,
+    )
+    assert plan.nodes_per_replica == 1
+    assert [a.option for a in plan.top_options][1:] == ["1 x p5.48xlarge TP8", "1 x p5en.48xlarge TP8"]
+    pcie = recommend("llama-3.1-405b", context=8192, concurrency=8, quantization="fp8", allow_pcie_tp=True)
+    assert any("g7e.48xlarge TP8" in a.option for a in pcie.top_options)
 
 
 def test_405b_bf16_spans_two_nodes_only_because_one_cannot_hold_it() -> None:
@@ -79,7 +87,7 @@ def test_fp8_is_not_offered_on_gpus_without_fp8() -> None:
 def test_nothing_fits_lists_every_rejection() -> None:
     with pytest.raises(NoFitError) as exc:
         recommend("llama-3.1-405b", context=131072, concurrency=50_000)
-    assert len(exc.value.rejected) == 29
+    assert len(exc.value.rejected) == len(list_instances())
     assert all(r.reason for r in exc.value.rejected)
 
 
@@ -159,7 +167,9 @@ def test_plan_carries_deployment_estimates() -> None:
 
 
 def test_weight_cache_on_local_nvme_or_root_volume() -> None:
-    p5 = recommend("llama-3.1-405b", context=8192, concurrency=8, quantization="fp8")
+    p5 = recommend(
+        "llama-3.1-405b", context=8192, concurrency=8, quantization="fp8", instance_types=["p5.48xlarge"]
+    )
     assert p5.weights_on_local_nvme and p5.cache_disk == "nvme" and p5.root_volume_gib == 100
     bare = size_on_gpu("llama-3.3-70b", gpu="h100-80gb", tp=4, max_model_len=8192)
     assert not bare.weights_on_local_nvme and bare.cache_disk == "ebs"
@@ -180,14 +190,15 @@ def test_auto_skips_pairs_not_sold_on_demand_and_says_why() -> None:
     assert reasons["p5.48xlarge"] == P5_EU_REASON
     assert reasons["p5en.48xlarge"] == P5_EU_REASON.replace("p5.", "p5en.")
     assert reasons["p5e.48xlarge"].startswith("no On-Demand list price in any region")
-    assert plan.notes[0].endswith(", 3 not sold On-Demand in eu-central-1")
+    unsold = sum(not is_offered(i.type, "eu-central-1") for i in list_instances())
+    assert plan.notes[0].endswith(f", {unsold} not sold On-Demand in eu-central-1") and unsold == 12
     assert not any(note.startswith("NOT SOLD ON-DEMAND") for note in plan.notes)
 
 
 def test_auto_in_eu_west_1_lists_every_unsold_type() -> None:
     plan = recommend("llama-3.1-8b", context=8192, concurrency=16, region="eu-west-1")
     unsold = {i.type for i in list_instances() if not is_offered(i.type, "eu-west-1")}
-    assert len(unsold) == 20 and plan.instance_type not in unsold
+    assert len(unsold) == 29 and plan.instance_type not in unsold
     listed = {r.option for r in plan.rejected if r.reason.startswith(("not sold", "no On-Demand"))}
     assert listed == unsold
 
@@ -196,7 +207,7 @@ def test_nothing_fits_also_lists_unsold_types() -> None:
     with pytest.raises(NoFitError) as exc:
         recommend("llama-3.1-405b", context=131072, concurrency=50_000, region="eu-central-1")
     reasons = {r.option: r.reason for r in exc.value.rejected}
-    assert len(reasons) == 29 and reasons["p5.48xlarge"] == P5_EU_REASON
+    assert len(reasons) == len(list_instances()) and reasons["p5.48xlarge"] == P5_EU_REASON
 
 
 def test_pinned_instance_not_sold_on_demand_is_sized_with_a_note_and_no_cost() -> None:
