@@ -22,7 +22,7 @@ from serving.sizing.settings import ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
 
 def _tokens(value: float | None) -> str:
     if value is None:
-        return "never (beyond one replica's capacity)"
+        return "never"
     return f"{value / 1e6:,.1f}M/day"
 
 
@@ -32,8 +32,15 @@ def render(report: CostReport, console: Console) -> None:
     head.add_column("", style="bold")
     head.add_column("")
     head.add_row(
+        "total",
+        f"{report.replicas} replica(s) on {report.nodes_total} node(s): ${report.total_hourly_usd:,.2f}/h = "
+        f"${report.monthly_usd_total:,.0f}/month",
+    )
+    head.add_row(
         "per replica",
-        f"${report.hourly_usd_per_replica:,.2f}/h = ${report.monthly_usd_per_replica:,.0f}/month",
+        f"${report.hourly_usd_per_replica:,.2f}/h share = ${report.monthly_usd_per_replica:,.0f}/month; first "
+        f"replica ${report.first_replica_hourly_usd:,.2f}/h (whole node), added replica "
+        f"${report.added_replica_hourly_usd:,.2f}/h",
     )
     head.add_row(
         "throughput",
@@ -58,10 +65,11 @@ def render(report: CostReport, console: Console) -> None:
         "$/1M in",
         "$/1M out",
         "$/1M mix",
-        "break-even",
+        "break-even 1st",
+        "break-even added",
         "saving/day at capacity",
     ):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for t in report.tiers:
         table.add_row(
             t.name,
@@ -70,9 +78,16 @@ def render(report: CostReport, console: Console) -> None:
             f"{t.output_usd_per_mtok:.2f}",
             f"{t.blended_usd_per_mtok:.2f}",
             _tokens(t.break_even_tokens_per_day),
+            _tokens(t.break_even_tokens_per_day_added_replica),
             f"${t.daily_saving_at_capacity_usd:,.0f}",
         )
     console.print(table)
+    console.print(
+        "- break-even: tokens/day (mix) above which one always-on replica is cheaper than the tier; 1st = the "
+        "first replica paying whole nodes, added = one more replica on a node already paid for; never = not "
+        "within one replica's capacity",
+        highlight=False,
+    )
     for note in report.notes:
         console.print(f"- {note}", highlight=False)
 
@@ -97,8 +112,36 @@ def render(report: CostReport, console: Console) -> None:
     show_default=True,
     help="Prompt tokens per generated token.",
 )
+@click.option(
+    "--cache-hit-rate",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Bedrock prompt-cache hit rate (share of prompt tokens read from the cache).",
+)
+@click.option(
+    "--prefix-cache-hit-rate",
+    type=float,
+    default=None,
+    help="Self-hosted prefix-cache hit rate (default: --cache-hit-rate).",
+)
+@click.option("--batch", is_flag=True, help="Price Bedrock batch inference (-50 %, asynchronous).")
+@click.option(
+    "--geography-pinned",
+    is_flag=True,
+    help="Residency-pinned traffic: compare only regional Bedrock endpoints, never the global profile.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(as_json: bool, utilization: float, input_output_ratio: float, **opts: Any) -> None:
+def command(
+    as_json: bool,
+    utilization: float,
+    input_output_ratio: float,
+    cache_hit_rate: float,
+    prefix_cache_hit_rate: float | None,
+    batch: bool,
+    geography_pinned: bool,
+    **opts: Any,
+) -> None:
     """Self-hosted $/1M tokens vs Bedrock Claude tiers, and the break-even volume."""
     try:
         plan = plan_for_deployment(**opts)
@@ -107,7 +150,15 @@ def command(as_json: bool, utilization: float, input_output_ratio: float, **opts
                 f"{plan.instance_type} is not sold On-Demand in {plan.region}: no list price to compare "
                 "(pick another --region or --gpu)"
             )
-        report = compare(plan, utilization=utilization, input_output_ratio=input_output_ratio)
+        report = compare(
+            plan,
+            utilization=utilization,
+            input_output_ratio=input_output_ratio,
+            cache_hit_rate=cache_hit_rate,
+            prefix_cache_hit_rate=prefix_cache_hit_rate,
+            batch=batch,
+            regional_only=geography_pinned,
+        )
     except InputError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -9,6 +9,7 @@ import pytest
 from serving.catalog import (
     REGIONS,
     availability,
+    bedrock_options,
     bedrock_prices,
     get_gpu,
     get_instance,
@@ -208,10 +209,21 @@ def test_unknown_ids_raise_lookup_errors_naming_the_field() -> None:
 
 def test_bedrock_tiers_and_regional_premium() -> None:
     prices = bedrock_prices()
-    assert set(prices) == {"claude-haiku", "claude-sonnet", "claude-opus"}
+    assert set(prices) == {
+        "claude-haiku",
+        "claude-sonnet",
+        "claude-opus",
+        "claude-sonnet-4",
+        "claude-opus-4",
+        "claude-opus-4-1",
+    }
     sonnet = prices["claude-sonnet"]
     assert sonnet.price(regional=False) == (3.0, 15.0)
     assert sonnet.price(regional=True) == pytest.approx((3.3, 16.5))
+    # legacy Opus 4 / 4.1: $15 / $75, no regional premium before the 4.5 generation
+    assert prices["claude-opus-4-1"].price(regional=True) == (15.0, 75.0)
+    opts = bedrock_options()
+    assert (opts.cache_read_factor, opts.cache_write_factor, opts.batch_factor) == (0.1, 1.25, 0.5)
 
 
 def test_models_by_catalog_id_and_hf_id() -> None:
