@@ -23,7 +23,7 @@ from serving.sizing.settings import ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
 def _tokens(value: float | None) -> str:
     if value is None:
         return "never"
-    return f"{value / 1e6:,.1f}M/day"
+    return f"{value / 1e6:,.1f}M"
 
 
 def render(report: CostReport, console: Console) -> None:
@@ -83,7 +83,7 @@ def render(report: CostReport, console: Console) -> None:
         )
     console.print(table)
     console.print(
-        "- break-even: tokens/day (mix) above which one always-on replica is cheaper than the tier; 1st = the "
+        "- break-even (M/day = millions of tokens per day of the mix): the volume above which one always-on replica is cheaper than the tier; 1st = the "
         "first replica paying whole nodes, added = one more replica on a node already paid for; never = not "
         "within one replica's capacity",
         highlight=False,
