@@ -1,6 +1,7 @@
 """Serving-throughput model against published benchmarks (bench/data/throughput-benchmarks.csv).
 
-For each case: size the replica (serving.sizing.size_on_gpu with the case's GPU, TP, quantization and KV dtype,
+For each case: size the replica (serving.sizing.size_on_gpu with the case's GPU, TP, quantization and KV
+dtype,
 max_model_len = prompt + output rounded up to a power of two, the engine defaults otherwise), estimate the
 closed-loop serving figures (serving/sizing/throughput.py) at the case's concurrency and prompt/output mix,
 and print predicted / published. Goal: every ratio within 0.8-1.2.

@@ -38,7 +38,8 @@ def render(report: CostReport, console: Console) -> None:
     )
     head.add_row(
         "per replica",
-        f"${report.hourly_usd_per_replica:,.2f}/h share = ${report.monthly_usd_per_replica:,.0f}/month; first "
+        f"${report.hourly_usd_per_replica:,.2f}/h share = ${report.monthly_usd_per_replica:,.0f}/month; "
+        "first "
         f"replica ${report.first_replica_hourly_usd:,.2f}/h (whole node), added replica "
         f"${report.added_replica_hourly_usd:,.2f}/h",
     )
@@ -83,7 +84,8 @@ def render(report: CostReport, console: Console) -> None:
         )
     console.print(table)
     console.print(
-        "- break-even (M/day = millions of tokens per day of the mix): the volume above which one always-on replica is cheaper than the tier; 1st = the "
+        "- break-even (M/day = millions of tokens per day of the mix): the volume above which one always-on "
+        "replica is cheaper than the tier; 1st = the "
         "first replica paying whole nodes, added = one more replica on a node already paid for; never = not "
         "within one replica's capacity",
         highlight=False,

@@ -165,7 +165,8 @@ def render(plan: ServingPlan, console: Console) -> None:
         ("max concurrency", f"{plan.max_concurrency:.2f} x {plan.max_model_len} tokens per replica"),
         (
             "serving",
-            f"{plan.serving_tokens_per_second:,.0f} output tok/s per replica at {plan.concurrency_per_replica} "
+            f"{plan.serving_tokens_per_second:,.0f} output tok/s per replica at "
+            f"{plan.concurrency_per_replica} "
             f"request(s) of {plan.prompt_tokens}+{plan.output_tokens} tokens: TTFT ~{plan.ttft_ms:,.0f} ms, "
             f"TPOT ~{plan.tpot_ms:.1f} ms",
         ),

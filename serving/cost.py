@@ -11,9 +11,9 @@ only its share. The break-even volume is quoted for both: where one always-on fi
 Bedrock charges for the same tokens, and where an added replica does. Either exists only if that volume fits
 in the replica's capacity; otherwise Bedrock stays cheaper at every volume one replica can serve.
 
-Bedrock options: prompt caching with a cache-hit rate h (share of prompt tokens read from the cache at 0.1x the
-input price; the rest is assumed to be written at 1.25x, an upper bound on write cost), and batch inference
-(-50 %, asynchronous: not an option for interactive traffic). A stack pinned to one geography
+Bedrock options: prompt caching with a cache-hit rate h (share of prompt tokens read from the cache at 0.1x
+the input price; the rest is assumed to be written at 1.25x, an upper bound on write cost), and batch
+inference (-50 %, asynchronous: not an option for interactive traffic). A stack pinned to one geography
 (``regional_only``) is only offered the regional endpoint's price: the global cross-region profile may route
 outside the geography.
 
@@ -58,7 +58,7 @@ class TierComparison:
     break_even_tokens_per_day_added_replica: float | None
     """The same for a replica added onto free GPUs of a node already paid for (its share of the node)."""
     daily_saving_at_capacity_usd: float
-    """Bedrock cost minus first-replica cost per day when the replica runs at its capacity (negative = loss)."""
+    """Bedrock cost minus first-replica cost per day with the replica at its capacity (negative = loss)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,7 +196,8 @@ def compare(
     notes = [
         f"replica = {plan.gpus_per_node} GPU(s) of {plan.instance_type} in {plan.region}, decoding "
         f"{plan.max_num_seqs} sequences of up to {plan.max_model_len} tokens; the plan runs {plan.replicas} "
-        f"replica(s) on {plan.nodes_total} node(s) = ${plan.total_hourly_cost_usd:,.2f}/h; Bedrock prices are "
+        f"replica(s) on {plan.nodes_total} node(s) = ${plan.total_hourly_cost_usd:,.2f}/h; Bedrock prices "
+        "are "
         "indicative (see serving/catalog/data/bedrock.yaml)",
         f"first replica ${first:,.2f}/h (whole node(s)) vs added replica ${added:,.2f}/h"
         + (" (packs onto free GPUs of a paid node)" if added < first else " (needs its own node)"),
@@ -204,7 +205,8 @@ def compare(
     ]
     if hit > 0:
         notes.append(
-            f"Bedrock prompt caching at {hit:.0%} hits: cached prompt tokens at 0.1x, the rest assumed written "
+            f"Bedrock prompt caching at {hit:.0%} hits: cached prompt tokens at 0.1x, the rest assumed "
+            "written "
             "at 1.25x (upper bound)"
         )
     if batch:

@@ -175,7 +175,7 @@ def assemble(
     top: tuple[Alternative, ...] = (),
 ) -> ServingPlan:
     """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement; ``work`` is the
-    workload of one replica's share (default: as many full-context requests as max_num_seqs and the KV allow)."""
+    workload (default: as many full-context requests as max_num_seqs and the KV cache allow)."""
     ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
     batch = effective_batch(s, mem)
     aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, batch)

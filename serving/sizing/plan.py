@@ -174,7 +174,7 @@ class ServingPlan:
     tpot_ms: float = 0.0
     """Estimated time per output token at concurrency_per_replica."""
     serving_tokens_per_second: float = 0.0
-    """Estimated output tokens/s of one replica at concurrency_per_replica (prefill and decode sharing steps)."""
+    """Estimated output tokens/s of one replica at concurrency_per_replica (prefill, decode share steps)."""
     serving_cost_per_million_output_usd: float | None = None
     """total_hourly_cost_usd over the output tokens/s all replicas serve at the requested load ($/1M)."""
     top_options: tuple[Alternative, ...] = field(default=())

@@ -101,7 +101,8 @@ class Board:
                 continue
             seen[opt.instance_type] = (
                 f"{opt.label}: cheaper per hour (${opt.cost:.2f}/h total vs ${best.cost:.2f}/h) but "
-                f"${opt.per_million_at_target:.2f} vs ${best.per_million_at_target:.2f} per 1M output tokens at "
+                f"${opt.per_million_at_target:.2f} vs ${best.per_million_at_target:.2f} per 1M output tokens "
+                "at "
                 f"the {best.target_tpot_ms:g} ms TPOT target (TPOT {opt.estimate.tpot_s * 1000:.1f} vs "
                 f"{best.estimate.tpot_s * 1000:.1f} ms)"
             )

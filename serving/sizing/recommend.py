@@ -1,5 +1,5 @@
-"""Recommendation: the instance, parallelism, replicas and engine options that serve N concurrent requests at the
-lowest $ per 1M output tokens (serving/sizing/ranking.py), within an optional TPOT target.
+"""Recommendation: the instance, parallelism, replicas and engine options that serve N concurrent requests at
+the lowest $ per 1M output tokens (serving/sizing/ranking.py), within an optional TPOT target.
 
 Search: every catalog instance with a price in the region x every TP size that fits its GPUs and the model's
 heads (TP above MAX_PCIE_TP on GPUs without NVLink only with ``allow_pcie_tp``); pipeline parallelism across
@@ -18,7 +18,6 @@ them against each other, and a plan on one carries no cost (see ``serving.sizing
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,16 +35,14 @@ from serving.errors import InputError, SizingError
 from serving.sizing.core import DEFAULT_UTILIZATION, Placement, assemble, estimate_for, memory_for, node_price
 from serving.sizing.memory import MemoryResult
 from serving.sizing.offers import rejection_reason, unsold
+from serving.sizing.options import Variant, engine_variants, tp_layouts
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.ranking import DEFAULT_TPOT_TARGET_MS, Board, Ranked
-from serving.sizing.settings import EngineSettings, check_parallelism, resolve
+from serving.sizing.settings import EngineSettings, resolve
 from serving.sizing.vllm import usable_concurrency
 from serving.sizing.workload import Workload, workload
 
 MAX_PP_NODES = 4
-MAX_PCIE_TP = 4
-"""Largest TP searched on GPUs without NVLink: beyond it the 2 all-reduces per layer over PCIe (and the
-host bridge between the two CPU sockets of an 8-GPU PCIe node) cost more than a replica saves."""
 
 
 class NoFitError(SizingError):
@@ -88,16 +85,6 @@ class Request:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Variant:
-    """Engine options searched on one instance: the request's, fp8 KV cache, the official FP8 checkpoint."""
-
-    label: str
-    model: ModelSpec
-    quantization: str
-    kv_cache_dtype: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class Option:
     """A feasible placement with its settings, memory result, serving estimate and cost."""
 
@@ -110,33 +97,6 @@ class Option:
 
 def _short(instance: InstanceSpec) -> str:
     return f"{instance.gpus}×{instance.gpu.name.split()[1]}"
-
-
-def _variants(req: Request, inst: InstanceSpec) -> list[Variant]:
-    base = Variant(
-        label="", model=req.model, quantization=req.quantization, kv_cache_dtype=req.kv_cache_dtype
-    )
-    if not req.variants or req.engine != "vllm" or not inst.gpu.fp8:
-        return [base]
-    weights = [base]
-    m = req.model
-    if m.fp8_checkpoint and req.quantization == "none" and m.checkpoint_quantization == "none":
-        spec = get_model(m.fp8_catalog_id) if m.fp8_catalog_id else m
-        quant = "none" if m.fp8_catalog_id else "fp8"
-        weights.append(
-            Variant(
-                label=m.fp8_checkpoint, model=spec, quantization=quant, kv_cache_dtype=base.kv_cache_dtype
-            )
-        )
-    out = list(weights)
-    if req.kv_cache_dtype == "auto":
-        out += [
-            dataclasses.replace(
-                v, label=", ".join(x for x in (v.label, "fp8 KV cache") if x), kv_cache_dtype="fp8"
-            )
-            for v in weights
-        ]
-    return out
 
 
 def _settings(req: Request, v: Variant, inst: InstanceSpec, seqs: int) -> EngineSettings:
@@ -153,26 +113,6 @@ def _settings(req: Request, v: Variant, inst: InstanceSpec, seqs: int) -> Engine
         gpu_memory_utilization=req.gpu_memory_utilization,
         max_num_seqs=seqs,
     )
-
-
-def _layouts(req: Request, inst: InstanceSpec) -> tuple[list[tuple[int, int]], str | None]:
-    """TP sizes to try on one node, and why larger ones were skipped over PCIe (None if none were)."""
-    out, skipped = [], None
-    for tp in (1, 2, 4, 8):
-        if tp > inst.gpus:
-            continue
-        try:
-            check_parallelism(req.model, tp, 1, engine=req.engine)
-        except InputError:
-            continue
-        if tp > MAX_PCIE_TP and not inst.gpu.nvlink and not req.allow_pcie_tp:
-            skipped = (
-                f"TP{tp} over PCIe (no NVLink on {inst.gpu.id}) is not searched beyond TP{MAX_PCIE_TP}; "
-                "pass --allow-pcie-tp to consider it"
-            )
-            continue
-        out.append((tp, 1))
-    return out, skipped
 
 
 def _label(v: Variant, inst: InstanceSpec, nodes: int, tp: int, pp: int) -> str:
@@ -211,7 +151,8 @@ def _evaluate(req: Request, v: Variant, inst: InstanceSpec, price: float, tp: in
     nodes = math.ceil(replicas / placement.replicas_per_node) * placement.nodes_per_replica
     est = estimate_for(v.model, settings, mem, placement, req.work)
     if req.max_tpot_ms is not None and est.tpot_s * 1000 > req.max_tpot_ms:
-        return f"TP{tp}{', ' + v.label if v.label else ''}: TPOT ~{est.tpot_s * 1000:.1f} ms > --max-tpot-ms {req.max_tpot_ms:g}"
+        what = f"TP{tp}{', ' + v.label if v.label else ''}"
+        return f"{what}: TPOT ~{est.tpot_s * 1000:.1f} ms > --max-tpot-ms {req.max_tpot_ms:g}"
     ranked = Ranked(
         label=_label(v, inst, nodes, tp, pp),
         group=f"{inst.gpu.id} x{tp * pp} TP{tp} PP{pp} replicas {replicas} {v.label}",
@@ -247,12 +188,19 @@ def _why(req: Request, inst: InstanceSpec, mem: MemoryResult, tp: int, pp: int) 
 
 def _options(req: Request, inst: InstanceSpec, price: float) -> tuple[list[Option], str]:
     options: list[Option] = []
-    layouts, skipped = _layouts(req, inst)
+    layouts, skipped = tp_layouts(req.model, inst, engine=req.engine, allow_pcie_tp=req.allow_pcie_tp)
     reason = skipped or (
         f"no TP size <= {inst.gpus} divides the {req.model.num_heads} attention heads / "
         f"{req.model.num_kv_heads} KV heads"
     )
-    for v in _variants(req, inst):
+    for v in engine_variants(
+        req.model,
+        inst,
+        engine=req.engine,
+        quantization=req.quantization,
+        kv_cache_dtype=req.kv_cache_dtype,
+        search=req.variants,
+    ):
         fp8 = v.quantization == "fp8" or v.model.checkpoint_quantization in ("fp8", "fp8_mlp_only")
         if fp8 and not inst.gpu.fp8:
             reason = (
@@ -390,7 +338,8 @@ def recommend(
     """The instance type, parallelism, replica count (and with ``variants`` the fp8 KV / FP8 checkpoint
     options) with the lowest $ per 1M output tokens for ``concurrency`` requests of at most ``context`` tokens
     (of ``prompt_tokens`` + ``output_tokens`` expected, else the full context) with ``headroom`` spare KV
-    capacity and TPOT <= ``max_tpot_ms`` when given. ``instance_types`` pins the candidates: then types not sold
+    capacity and TPOT <= ``max_tpot_ms`` when given. ``instance_types`` pins the candidates: then types not
+    sold
     On-Demand in ``region`` are sized too (ranked after every On-Demand option; the plan then has no cost and
     a NOT SOLD ON-DEMAND note); without it they are skipped and listed in ``rejected``.
     Raises NoFitError (a SizingError) with every rejection when nothing fits, InputError for bad input."""

@@ -40,7 +40,8 @@ class Workload:
         """One line saying which workload the plan is sized for."""
         if self.expected:
             return (
-                f"sized for {self.concurrency} requests of {self.prompt_tokens} prompt + {self.output_tokens} "
+                f"sized for {self.concurrency} requests of {self.prompt_tokens} prompt + "
+                f"{self.output_tokens} "
                 f"output tokens (expected mix), max {self.context} tokens per request"
             )
         return (
