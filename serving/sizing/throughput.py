@@ -3,9 +3,10 @@
 A closed loop of ``concurrency`` clients, each sending a ``prompt``-token request and reading ``output``
 tokens (``vllm bench serve --max-concurrency``, NIM/AIPerf). In steady state every engine step decodes one
 token for each running sequence and mixes in prefill chunks of the requests that just arrived: over one
-request's life the engine runs ``output`` steps for each sequence and prefills ``prompt`` tokens for it, so an average step
-carries ``B`` decode tokens plus ``B x prompt / output`` prefill tokens (capped by max_num_batched_tokens),
-where ``B`` = min(concurrency, max_num_seqs, what the KV cache holds at the mix's average length).
+request's life the engine runs ``output`` steps for each sequence and prefills ``prompt`` tokens for it, so an
+average step carries ``B`` decode tokens plus ``B x prompt / output`` prefill tokens (capped by
+max_num_batched_tokens), where ``B`` = min(concurrency, max_num_seqs, what the KV cache holds at the mix's
+average length).
 
 Step time = memory time (weights the step touches + KV of every running sequence at its average length,
 at BANDWIDTH_EFFICIENCY of the datasheet) + compute time of all the step's tokens (2 x active parameters
