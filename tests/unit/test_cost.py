@@ -128,3 +128,14 @@ def test_cost_cli_errors(args: list[str], code: int, text: str) -> None:
     base = ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8"]
     result = CliRunner().invoke(cli, base + args)
     assert result.exit_code == code and text in result.stderr
+
+
+def test_cost_cli_options() -> None:
+    base = ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8", "--json"]
+    pinned = json.loads(CliRunner().invoke(cli, [*base, "--geography-pinned", "--batch"]).stdout)
+    assert {t["endpoint"] for t in pinned["tiers"]} == {"regional"} and pinned["batch"] is True
+    cached = json.loads(CliRunner().invoke(cli, [*base, "--cache-hit-rate", "0.5"]).stdout)
+    assert cached["cache_hit_rate"] == 0.5 and cached["prefix_cache_hit_rate"] == 0.5
+    assert cached["first_replica_hourly_usd"] >= cached["added_replica_hourly_usd"] > 0
+    bad = CliRunner().invoke(cli, [*base, "--cache-hit-rate", "2"])
+    assert bad.exit_code == 2 and "--cache-hit-rate" in bad.stderr
