@@ -6,11 +6,11 @@ import pytest
 
 from serving.catalog import get_gpu, get_model
 from serving.errors import InputError
+from serving.sizing import plan_for_deployment, recommend, size_on_gpu
 from serving.sizing.core import memory_for
 from serving.sizing.settings import resolve
-from serving.sizing.vllm import KV_ERROR_GIB, usable_concurrency
-from serving.sizing import plan_for_deployment, recommend, size_on_gpu
 from serving.sizing.versions import calibration_note, image_version, parse_version
+from serving.sizing.vllm import KV_ERROR_GIB, usable_concurrency
 from serving.sizing.workload import workload
 
 
