@@ -1,4 +1,4 @@
-"""Recommendation options: expected workload mix, fp8 variants, PCIe TP cap, TPOT target, top three, versions."""
+"""Recommendation options: expected mix, fp8 variants, PCIe TP cap, TPOT target, top three, versions."""
 
 from __future__ import annotations
 

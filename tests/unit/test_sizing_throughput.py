@@ -1,4 +1,4 @@
-"""Serving throughput model: closed-loop TTFT/TPOT/tokens-per-second against published figures and its shape."""
+"""Serving throughput model: closed-loop TTFT/TPOT/tokens per second vs published figures and its shape."""
 
 from __future__ import annotations
 
