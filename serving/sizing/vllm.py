@@ -5,14 +5,12 @@
     num_blocks = min over PP stages of
                  available // (block_size x layers of one KV group x KV bytes/token/layer)
 
-Empirical terms (fitted on the v0.19 H100 logs of vllm-calibration-cases.csv; see bench/sizing_accuracy.py):
-- activation (V1 >= 0.17): max(3.14 x sampler logits, forward buffers) + 0.39 GiB x dtype_bytes/2, where
-  sampler logits = max_num_seqs x vocab x 4 bytes and forward buffers = max_num_batched_tokens x 3 x
-  intermediate/TP x dtype (dense) or the fused-MoE workspaces (tokens x top_k x (3 x moe_intermediate/TP
-  + hidden) x dtype);
-  +0.25 GiB for a vision encoder's profile. Before 0.17 a compiled (non-eager) run used ~2.53x more
-  (Qwen3-14B 5.64 -> 2.23 GiB). V0: one fp32 logits copy + tokens x (3 x intermediate/TP + hidden) x dtype.
-- non-torch: 0.25 GiB (TP1), 0.07 (PP only), 2.08 + 0.035 x (TP - 2) GiB with TP > 1; V0 TP1 0.05.
+Terms (fitted on the v0.19 H100 logs of bench/data/vllm-calibration-cases.csv; bench/sizing_accuracy.py):
+- activation (V1 >= 0.17): max(sampler phase, forward branch) + persistent fused-MoE workspaces (+ the vision
+  profile), see sampler_bytes / forward_bytes / moe_workspace_bytes. Before 0.17 a compiled (non-eager) run
+  used ~2.53x more (Qwen3-14B 5.64 -> 2.23 GiB). V0: one fp32 logits copy + tokens x (3 x I/TP + H) x dtype.
+- non-torch: 0.25 GiB (TP1), 0.07 (PP only), 2.04 + 0.021 x (TP - 2) + 0.0004 x TP x layers GiB with TP > 1;
+  V0 TP1 0.05.
 - CUDA graphs: (0.32 + 0.0183 x layers) GiB x min(1, largest capture size / 512).
 """
 
