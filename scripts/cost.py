@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from scripts.size import DEFAULT_STACK, stack_engine_version
 from serving.cost import CostReport, compare
 from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, plan_for_deployment
@@ -102,7 +103,13 @@ def render(report: CostReport, console: Console) -> None:
 @click.option("--concurrency", type=int, required=True, help="Concurrent requests to serve.")
 @click.option("--gpu", default="auto", show_default=True, help="auto, an instance type or a GPU id.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
-@click.option("--engine-version", default=None)
+@click.option("--engine-version", default=None, help="Default: the version --stack's image tag pins.")
+@click.option(
+    "--stack",
+    default=DEFAULT_STACK,
+    show_default=True,
+    help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path) whose image tag names the engine version.",
+)
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default="none", show_default=True)
 @click.option("--kv-cache-dtype", type=click.Choice(KV_CACHE_DTYPES), default="auto", show_default=True)
 @click.option("--region", default="us-east-1", show_default=True)
@@ -146,6 +153,9 @@ def command(
 ) -> None:
     """Self-hosted $/1M tokens vs Bedrock Claude tiers, and the break-even volume."""
     try:
+        stack = opts.pop("stack")
+        if opts["engine_version"] is None:
+            opts["engine_version"] = stack_engine_version(stack, opts["engine"])[0]
         plan = plan_for_deployment(**opts)
         if not plan.offered_on_demand:
             raise SizingError(

@@ -139,3 +139,10 @@ def test_cost_cli_options() -> None:
     assert cached["first_replica_hourly_usd"] >= cached["added_replica_hourly_usd"] > 0
     bad = CliRunner().invoke(cli, [*base, "--cache-hit-rate", "2"])
     assert bad.exit_code == 2 and "--cache-hit-rate" in bad.stderr
+
+
+def test_cost_engine_version_follows_the_stack() -> None:
+    base = ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8", "--json"]
+    assert CliRunner().invoke(cli, [*base, "--stack", "dev"]).exit_code == 0
+    bad = CliRunner().invoke(cli, [*base, "--stack", "nope"])
+    assert bad.exit_code == 2 and "--stack" in bad.stderr
