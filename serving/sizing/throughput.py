@@ -10,7 +10,7 @@ average length).
 
 Step time = memory time (weights the step touches + KV of every running sequence at its average length,
 at BANDWIDTH_EFFICIENCY of the datasheet) + compute time of all the step's tokens (2 x active parameters
-per token + attention over the context, at COMPUTE_EFFICIENCY of the dense peak) + TP all-reduces
+per token + attention over the context, at SERVING_COMPUTE_EFFICIENCY of the dense peak) + TP all-reduces
 + STEP_OVERHEAD_S (scheduler, sampler, launch). The memory and compute parts are summed, not overlapped:
 at mixed prefill/decode batches the GEMMs of a step are neither purely bandwidth- nor compute-bound, and the
 sum fits the published NIM sweep (bench/throughput_accuracy.py); at decode-only batches the sum is within
@@ -33,7 +33,6 @@ from serving.catalog.models import ModelSpec
 from serving.sizing.estimates import (
     ALLREDUCE_S,
     BANDWIDTH_EFFICIENCY,
-    COMPUTE_EFFICIENCY,
     peak_flops,
     weight_read_bytes,
 )
@@ -41,6 +40,9 @@ from serving.sizing.memory import MemoryResult
 from serving.sizing.settings import EngineSettings
 from serving.sizing.weights import active_params_per_token, stage_layers
 
+SERVING_COMPUTE_EFFICIENCY = 0.50
+"""Share of the dense tensor peak that mixed prefill/decode steps reach: fitted on the NIM sweep (TTFT of a
+5000-token prompt and TPOT at c=50 are prefill-bound); the decode roofline's COMPUTE_EFFICIENCY is 0.55."""
 STEP_OVERHEAD_S = 0.0007
 """Per-step engine overhead (s): scheduler, sampler, input preparation (fitted on the c=1 TPOTs)."""
 
@@ -108,7 +110,7 @@ def step_time(
     tokens = decode + prefill
     flops = 2 * active_params_per_token(m) / (tp * pp) * tokens
     flops += _attention_flops(m, tokens, context, tp, pp)
-    t_comp = flops / (peak_flops(gpu, s) * COMPUTE_EFFICIENCY)
+    t_comp = flops / (peak_flops(gpu, s) * SERVING_COMPUTE_EFFICIENCY)
     layers = max(len(r) for r in stage_layers(m, pp))
     t_comm = 2 * layers * ALLREDUCE_S[gpu.nvlink] if tp > 1 else 0.0
     return t_mem + t_comp + t_comm + STEP_OVERHEAD_S
