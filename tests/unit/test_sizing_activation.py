@@ -32,6 +32,9 @@ def _act(model: str, **kw: object) -> float:
         (MISTRAL, {}, 2.03),
         (MISTRAL, {"quantization": "int8"}, 2.18),
         (MISTRAL, {"quantization": "int8", "tp": 2}, 2.03),
+        (str(FIXTURES / "codellama-7b-hf.json"), {}, 0.77),  # MHA, 32k vocab: the forward branch wins
+        (str(FIXTURES / "granite-3.1-2b-instruct.json"), {}, 0.75),
+        (str(FIXTURES / "phi-4.json"), {}, 1.52),
     ],
 )
 def test_activation_peak_matches_the_logs(model: str, kw: dict[str, object], logged: float) -> None:
