@@ -236,7 +236,8 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option(
     "--gpu",
     default=None,
-    help="GPU catalog id (a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200) or an EC2 instance type.",
+    help="GPU catalog id (a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200, rtx-pro-6000, b200, b300) "
+    "or an EC2 instance type.",
 )
 @click.option("--gpu-memory-gib", type=float, default=None, help="Override the GPU's total memory (GiB).")
 @click.option("--tp", type=int, default=None, help="Tensor-parallel size (explicit mode).")
