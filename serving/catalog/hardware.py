@@ -216,7 +216,8 @@ def _availability(rec: Mapping[str, Any], itype: str, region: str, *, spot: bool
 
 def get_gpu(gpu_id: str, *, field: str = "--gpu") -> GpuSpec:
     """The GPU with catalog id ``gpu_id`` (``a10g``, ``l4``, ``l40s``, ``a100-40gb``, ``a100-80gb``,
-    ``h100-80gb``, ``h200``, ``rtx-pro-6000``, ``b200``, ``b300``). Raises CatalogLookupError naming ``field``."""
+    ``h100-80gb``, ``h200``, ``rtx-pro-6000``, ``b200``, ``b300``). Raises CatalogLookupError naming
+    ``field``."""
     gpus = _gpus()
     if gpu_id not in gpus:
         raise _unknown("GPU", gpu_id, list(gpus), field)
