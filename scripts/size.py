@@ -101,6 +101,8 @@ def _sized(model: Any, opts: dict[str, Any]) -> ServingPlan:
             enforce_eager=opts["enforce_eager"],
             region=opts["region"],
             capacity_type=opts["capacity_type"],
+            prompt_tokens=opts["prompt_tokens"],
+            output_tokens=opts["output_tokens"],
             **common,
         )
     context = _first(opts["context"], opts["max_model_len"])

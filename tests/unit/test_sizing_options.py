@@ -141,3 +141,18 @@ def test_image_version_and_calibration_note() -> None:
     assert calibration_note(parse_version("vllm", "0.11.0")) is None
     note = calibration_note(parse_version("vllm", "0.33.0"))
     assert note is not None and "outside the calibrated range (0.5.3-0.19.0" in note
+
+
+def test_explicit_sizing_estimates_the_given_mix() -> None:
+    plan = size_on_gpu(
+        "llama-3.1-8b",
+        gpu="h100-80gb",
+        max_model_len=8192,
+        max_num_seqs=16,
+        prompt_tokens=1000,
+        output_tokens=200,
+    )
+    assert (plan.concurrency_per_replica, plan.prompt_tokens, plan.output_tokens) == (16, 1000, 200)
+    assert 0 < plan.tpot_ms < 20 and plan.ttft_ms > 0 and "expected mix" in plan.workload_basis
+    worst = size_on_gpu("llama-3.1-8b", gpu="h100-80gb", max_model_len=8192, max_num_seqs=16)
+    assert "worst case" in worst.workload_basis and worst.tpot_ms > plan.tpot_ms
