@@ -156,3 +156,26 @@ def test_explicit_sizing_estimates_the_given_mix() -> None:
     assert 0 < plan.tpot_ms < 20 and plan.ttft_ms > 0 and "expected mix" in plan.workload_basis
     worst = size_on_gpu("llama-3.1-8b", gpu="h100-80gb", max_model_len=8192, max_num_seqs=16)
     assert "worst case" in worst.workload_basis and worst.tpot_ms > plan.tpot_ms
+
+
+def test_ephemeral_up_sizes_with_the_templates_pinned_engine() -> None:
+    from serving.ephemeral.planning import SizingRequest, UpRequest, build_up_plan
+    from serving.ephemeral.ttl import parse_ttl_spec
+    from tests.unit.ephemeral_fakes import NOW, make_plan
+
+    asked: list[SizingRequest] = []
+
+    def sizer(request: SizingRequest) -> object:
+        asked.append(request)
+        return make_plan()
+
+    template = {
+        "aws:region": "us-east-1",
+        "paddock:versions": {"vllmImage": "vllm/vllm-openai:v0.11.0"},
+        "paddock:models": [
+            {"alias": "x", "model": "x", "engine": "vllm", "weights": "hf", "fallback": "none"}
+        ],
+    }
+    request = UpRequest(model="llama-3.1-8b", owner="alice", ttl=parse_ttl_spec("4h"))
+    build_up_plan(request, template=template, sizer=sizer, now=NOW)  # type: ignore[arg-type]
+    assert asked[0].engine_version == "0.11.0"
