@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from scripts.size import DEFAULT_STACK, stack_engine_version
+from scripts.size import DEFAULT_STACK, stack_engine_version, stack_pins_geography
 from serving.cost import CostReport, compare
 from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, plan_for_deployment
@@ -106,9 +106,10 @@ def render(report: CostReport, console: Console) -> None:
 @click.option("--engine-version", default=None, help="Default: the version --stack's image tag pins.")
 @click.option(
     "--stack",
-    default=DEFAULT_STACK,
-    show_default=True,
-    help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path) whose image tag names the engine version.",
+    default=None,
+    help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path): its image tag names the engine version "
+    "(default: the ephemeral template's) and its paddock:residency decides whether the global Bedrock profile "
+    "is an option.",
 )
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default="none", show_default=True)
 @click.option("--kv-cache-dtype", type=click.Choice(KV_CACHE_DTYPES), default="auto", show_default=True)
@@ -138,7 +139,8 @@ def render(report: CostReport, console: Console) -> None:
 @click.option(
     "--geography-pinned",
     is_flag=True,
-    help="Residency-pinned traffic: compare only regional Bedrock endpoints, never the global profile.",
+    help="Compare only regional Bedrock endpoints, never the global profile (implied by a --stack whose "
+    "paddock:residency does not allow global inference profiles).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(
@@ -155,7 +157,8 @@ def command(
     try:
         stack = opts.pop("stack")
         if opts["engine_version"] is None:
-            opts["engine_version"] = stack_engine_version(stack, opts["engine"])[0]
+            opts["engine_version"] = stack_engine_version(stack or DEFAULT_STACK, opts["engine"])[0]
+        geography_pinned = geography_pinned or (stack is not None and stack_pins_geography(stack))
         plan = plan_for_deployment(**opts)
         if not plan.offered_on_demand:
             raise SizingError(

@@ -51,9 +51,9 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
-def stack_engine_version(stack: str, engine: str) -> tuple[str | None, str]:
-    """(version, where) from the image a stack pins: ``stack`` is a name under stacks/ (``dev`` ->
-    stacks/Pulumi.dev.yaml) or a path to a Pulumi stack file. (None, why) when it pins none."""
+def stack_config(stack: str) -> tuple[dict[str, Any], str]:
+    """(config mapping, file name) of a stack: ``stack`` is a name under stacks/ (``dev`` ->
+    stacks/Pulumi.dev.yaml) or a path to a Pulumi stack file. InputError (--stack) when unreadable."""
     project = Path(os.environ.get("PADDOCK_PROJECT_DIR") or ROOT)
     path = Path(stack) if stack.endswith((".yaml", ".yml")) else project / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.is_file():
@@ -63,12 +63,25 @@ def stack_engine_version(stack: str, engine: str) -> tuple[str | None, str]:
     except yaml.YAMLError as exc:
         raise InputError(f"{path} is not YAML: {exc}", field="--stack") from None
     config = data.get("config") if isinstance(data, dict) else None
-    versions = config.get("paddock:versions") if isinstance(config, dict) else None
+    return (config if isinstance(config, dict) else {}), path.name
+
+
+def stack_engine_version(stack: str, engine: str) -> tuple[str | None, str]:
+    """(version, where) from the image a stack pins; (None, why) when it pins none."""
+    config, name = stack_config(stack)
+    versions = config.get("paddock:versions")
     key = "vllmImage" if engine == "vllm" else "tgiImage"
     image = versions.get(key) if isinstance(versions, dict) else None
     version = image_version(image if isinstance(image, str) else None)
-    where = f"{key} {image} pinned in {path.name}" if version else f"{path.name} pins no {key} tag"
+    where = f"{key} {image} pinned in {name}" if version else f"{name} pins no {key} tag"
     return version, where
+
+
+def stack_pins_geography(stack: str) -> bool:
+    """True when the stack has a residency section that does not allow global inference profiles (the
+    default): its Bedrock fallback may only use regional/geo endpoints."""
+    residency = stack_config(stack)[0].get("paddock:residency")
+    return isinstance(residency, dict) and residency.get("allowGlobalInferenceProfiles") is not True
 
 
 def _plan(opts: dict[str, Any]) -> ServingPlan:

@@ -141,8 +141,13 @@ def test_cost_cli_options() -> None:
     assert bad.exit_code == 2 and "--cache-hit-rate" in bad.stderr
 
 
-def test_cost_engine_version_follows_the_stack() -> None:
+def test_cost_engine_version_and_geography_follow_the_stack() -> None:
     base = ["cost", "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8", "--json"]
-    assert CliRunner().invoke(cli, [*base, "--stack", "dev"]).exit_code == 0
+    pinned = CliRunner().invoke(cli, [*base, "--stack", "prod-eu", "--region", "eu-central-1"])
+    assert pinned.exit_code == 0
+    # prod-eu's residency does not allow global inference profiles: never offer the global tier's price
+    assert {t["endpoint"] for t in json.loads(pinned.stdout)["tiers"]} == {"regional"}
+    free = json.loads(CliRunner().invoke(cli, base).stdout)
+    assert {t["endpoint"] for t in free["tiers"]} == {"global", "regional"}
     bad = CliRunner().invoke(cli, [*base, "--stack", "nope"])
     assert bad.exit_code == 2 and "--stack" in bad.stderr
