@@ -108,8 +108,8 @@ def render(report: CostReport, console: Console) -> None:
     "--stack",
     default=None,
     help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path): its image tag names the engine version "
-    "(default: the ephemeral template's) and its paddock:residency decides whether the global Bedrock profile "
-    "is an option.",
+    "(default: the ephemeral template's) and its paddock:residency decides whether the global Bedrock "
+    "profile is an option.",
 )
 @click.option("--quantization", type=click.Choice(QUANTIZATIONS), default="none", show_default=True)
 @click.option("--kv-cache-dtype", type=click.Choice(KV_CACHE_DTYPES), default="auto", show_default=True)
