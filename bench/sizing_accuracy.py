@@ -38,6 +38,18 @@ MODELS = {
     "(not named in the doc; 14.9888 GB weights, 131072 ctx)": ("llama-3.1-8b", "none"),
     "meta-llama/Meta-Llama-3.1-8B-Instruct": ("llama-3.1-8b", "none"),
     "Meta-Llama-3.1-405B-Instruct-FP8 (local path /models/...)": ("llama-3.1-405b-fp8", "none"),
+    # pre-quantized RedHatAI checkpoints: the base architecture served with the checkpoint's scheme
+    "RedHatAI/Qwen2.5-7B-Instruct-fp8-dynamic": (str(FIXTURES / "qwen2.5-7b-instruct.json"), "fp8"),
+    "RedHatAI/Qwen2.5-7B-Instruct-quantized.w8a8": (str(FIXTURES / "qwen2.5-7b-instruct.json"), "int8"),
+    "RedHatAI/Llama-3.3-70B-Instruct-quantized.w8a8": ("llama-3.3-70b", "int8"),
+    "RedHatAI/Mistral-Small-3.1-24B-Instruct-2503-quantized.w8a8": (
+        str(FIXTURES / "mistral-small-3.1-24b-instruct.json"),
+        "int8",
+    ),
+    "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16": ("llama-3.1-8b", "int4"),
+    "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w8a8": ("llama-3.1-8b", "int8"),
+    # a Qwen2.5-72B fine-tune with the same config.json shapes
+    "moonshotai/Kimi-Dev-72B": (str(FIXTURES / "qwen2.5-72b-instruct.json"), "none"),
 }
 GPUS = {
     "H100": "h100-80gb",
@@ -92,13 +104,14 @@ def _quantization(text: str, default: str) -> str:
     if not text or text == "none":
         return default
     for key, quant in (
-        ("fp8", "fp8"),
-        ("compressed-tensors", "fp8"),
-        ("int8", "int8"),
-        ("w8a8", "int8"),
+        ("int4", "int4"),
+        ("w4a16", "int4"),
         ("awq", "int4"),
         ("gptq", "int4"),
-        ("int4", "int4"),
+        ("int8", "int8"),
+        ("w8a8", "int8"),
+        ("fp8", "fp8"),
+        ("compressed-tensors", "fp8"),
     ):
         if key in text:
             return quant

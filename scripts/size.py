@@ -7,10 +7,13 @@ Explicit mode when --gpu, --gpu-memory-gib, --tp or --pp is given; recommendatio
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -19,6 +22,11 @@ from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
 from serving.sizing.offers import PIN_NOTE_PREFIX
 from serving.sizing.settings import DTYPES, ENGINES, KV_CACHE_DTYPES, QUANTIZATIONS
+from serving.sizing.versions import image_version
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_STACK = "ephemeral"
+"""Stack whose pinned engine image names the default --engine-version (the shipped stacks pin the same)."""
 
 CONTRACT_FIELDS = (
     "weights_gib_per_gpu",
@@ -43,8 +51,51 @@ def _first(*values: int | None) -> int | None:
     return next((v for v in values if v is not None), None)
 
 
+def stack_config(stack: str) -> tuple[dict[str, Any], str]:
+    """(config mapping, file name) of a stack: ``stack`` is a name under stacks/ (``dev`` ->
+    stacks/Pulumi.dev.yaml) or a path to a Pulumi stack file. InputError (--stack) when unreadable."""
+    project = Path(os.environ.get("PADDOCK_PROJECT_DIR") or ROOT)
+    path = Path(stack) if stack.endswith((".yaml", ".yml")) else project / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise InputError(f"no stack file {path}", field="--stack")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path} is not YAML: {exc}", field="--stack") from None
+    config = data.get("config") if isinstance(data, dict) else None
+    return (config if isinstance(config, dict) else {}), path.name
+
+
+def stack_engine_version(stack: str, engine: str) -> tuple[str | None, str]:
+    """(version, where) from the image a stack pins; (None, why) when it pins none."""
+    config, name = stack_config(stack)
+    versions = config.get("paddock:versions")
+    key = "vllmImage" if engine == "vllm" else "tgiImage"
+    image = versions.get(key) if isinstance(versions, dict) else None
+    version = image_version(image if isinstance(image, str) else None)
+    where = f"{key} {image} pinned in {name}" if version else f"{name} pins no {key} tag"
+    return version, where
+
+
+def stack_pins_geography(stack: str) -> bool:
+    """True when the stack has a residency section that does not allow global inference profiles (the
+    default): its Bedrock fallback may only use regional/geo endpoints."""
+    residency = stack_config(stack)[0].get("paddock:residency")
+    return isinstance(residency, dict) and residency.get("allowGlobalInferenceProfiles") is not True
+
+
 def _plan(opts: dict[str, Any]) -> ServingPlan:
     model = get_model(opts["model"])
+    note = None
+    if opts["engine_version"] is None:
+        version, where = stack_engine_version(opts["stack"], opts["engine"])
+        opts = {**opts, "engine_version": version}
+        note = f"engine version {version or 'newest modelled'}: {where} (--stack / --engine-version)"
+    plan = _sized(model, opts)
+    return plan if note is None else plan.with_notes((note,))
+
+
+def _sized(model: Any, opts: dict[str, Any]) -> ServingPlan:
     explicit = any(opts[k] is not None for k in ("gpu", "gpu_memory_gib", "tp", "pp"))
     common = {
         k: opts[k] for k in ("engine", "engine_version", "dtype", "kv_cache_dtype", "gpu_memory_utilization")
@@ -63,6 +114,8 @@ def _plan(opts: dict[str, Any]) -> ServingPlan:
             enforce_eager=opts["enforce_eager"],
             region=opts["region"],
             capacity_type=opts["capacity_type"],
+            prompt_tokens=opts["prompt_tokens"],
+            output_tokens=opts["output_tokens"],
             **common,
         )
     context = _first(opts["context"], opts["max_model_len"])
@@ -81,6 +134,11 @@ def _plan(opts: dict[str, Any]) -> ServingPlan:
         region=opts["region"],
         capacity_type=opts["capacity_type"],
         headroom=opts["headroom"],
+        prompt_tokens=opts["prompt_tokens"],
+        output_tokens=opts["output_tokens"],
+        max_tpot_ms=opts["max_tpot_ms"],
+        allow_pcie_tp=opts["allow_pcie_tp"],
+        variants=not opts["exact"],
         **common,
     )
 
@@ -96,9 +154,11 @@ def _cost(plan: ServingPlan) -> str:
             f"{plan.region} (see the NOT SOLD ON-DEMAND note)"
         )
     return (
-        f"{_money(plan.hourly_cost_usd, '/h')} per replica, {_money(plan.total_hourly_cost_usd, '/h')} "
-        f"total, {_money(plan.cost_per_million_tokens_usd, '')} per 1M output tokens at "
-        f"{plan.assumed_utilization:.0%} utilisation"
+        f"{_money(plan.total_hourly_cost_usd, '/h')} total for {plan.replicas} replica(s) on "
+        f"{plan.nodes_total} node(s) ({_money(plan.hourly_cost_usd, '/h')} per replica's share); "
+        f"{_money(plan.serving_cost_per_million_output_usd, '')} per 1M output tokens at this load, "
+        f"{_money(plan.cost_per_million_tokens_usd, '')} decode-only at {plan.assumed_utilization:.0%} "
+        "utilisation"
     )
 
 
@@ -119,8 +179,15 @@ def render(plan: ServingPlan, console: Console) -> None:
         ("KV cache / GPU", f"{plan.kv_cache_gib_per_gpu:.2f} GiB = {plan.kv_cache_tokens:,} tokens"),
         ("max concurrency", f"{plan.max_concurrency:.2f} x {plan.max_model_len} tokens per replica"),
         (
-            "decode",
-            f"{plan.decode_tokens_per_second:,.0f} tok/s per replica at {plan.max_num_seqs} seqs "
+            "serving",
+            f"{plan.serving_tokens_per_second:,.0f} output tok/s per replica at "
+            f"{plan.concurrency_per_replica} "
+            f"request(s) of {plan.prompt_tokens}+{plan.output_tokens} tokens: TTFT ~{plan.ttft_ms:,.0f} ms, "
+            f"TPOT ~{plan.tpot_ms:.1f} ms",
+        ),
+        (
+            "decode ceiling",
+            f"{plan.decode_tokens_per_second:,.0f} tok/s per replica decode-only at {plan.max_num_seqs} seqs "
             f"({plan.single_stream_tokens_per_second:.0f} tok/s single stream)",
         ),
         (
@@ -143,6 +210,19 @@ def render(plan: ServingPlan, console: Console) -> None:
     for note in plan.notes:
         style = "bold yellow" if note.startswith(PIN_NOTE_PREFIX) else None
         console.print(f"- {note}", highlight=False, style=style, markup=False)
+    if plan.top_options:
+        top = Table(title="Best options (first = chosen)")
+        for col in ("option", "$/h total", "$/1M out", "TPOT ms", "why"):
+            top.add_column(col)
+        for alt in plan.top_options:
+            top.add_row(
+                alt.option,
+                _money(alt.total_hourly_cost_usd, ""),
+                _money(alt.cost_per_million_output_usd, ""),
+                f"{alt.tpot_ms:.1f}",
+                alt.why,
+            )
+        console.print(top)
     if plan.rejected:
         _rejections(plan.rejected, console, title="Options rejected")
 
@@ -171,7 +251,8 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option(
     "--gpu",
     default=None,
-    help="GPU catalog id (a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200) or an EC2 instance type.",
+    help="GPU catalog id (a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200, rtx-pro-6000, b200, b300) "
+    "or an EC2 instance type.",
 )
 @click.option("--gpu-memory-gib", type=float, default=None, help="Override the GPU's total memory (GiB).")
 @click.option("--tp", type=int, default=None, help="Tensor-parallel size (explicit mode).")
@@ -191,12 +272,40 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option("--max-num-seqs", type=int, default=None, help="Concurrent sequences per replica.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vllm", show_default=True)
 @click.option(
-    "--engine-version", default=None, help="Engine version whose accounting to model (default newest)."
+    "--engine-version",
+    default=None,
+    help="Engine version whose accounting to model (default: --stack's pin).",
+)
+@click.option(
+    "--stack",
+    default=DEFAULT_STACK,
+    show_default=True,
+    help="Stack (name under stacks/ or a Pulumi.<stack>.yaml path) whose pinned engine image tag is the "
+    "default --engine-version.",
 )
 @click.option("--enforce-eager", is_flag=True, help="vLLM without CUDA graphs / torch.compile.")
 @click.option("--context", type=int, default=None, help="Tokens per request (recommendation mode).")
 @click.option(
     "--concurrency", type=int, default=None, help="Concurrent requests to serve (recommendation mode)."
+)
+@click.option(
+    "--prompt-tokens",
+    type=int,
+    default=None,
+    help="Expected prompt tokens per request (with --output-tokens).",
+)
+@click.option(
+    "--output-tokens",
+    type=int,
+    default=None,
+    help="Expected output tokens per request (with --prompt-tokens).",
+)
+@click.option(
+    "--max-tpot-ms", type=float, default=None, help="Reject options slower than this time per output token."
+)
+@click.option("--allow-pcie-tp", is_flag=True, help="Also search TP > 4 on GPUs without NVLink.")
+@click.option(
+    "--exact", is_flag=True, help="Search only the given --kv-cache-dtype/--quantization (no fp8 variants)."
 )
 @click.option("--headroom", type=float, default=0.1, show_default=True, help="Spare KV capacity fraction.")
 @click.option("--region", default="us-east-1", show_default=True, help="AWS region for prices.")

@@ -77,6 +77,18 @@ class BedrockPrice:
         return self.input_usd_per_mtok * factor, self.output_usd_per_mtok * factor
 
 
+@dataclass(frozen=True, kw_only=True)
+class BedrockOptions:
+    """Bedrock price options as multipliers of the on-demand price (bedrock.yaml)."""
+
+    cache_read_factor: float
+    """Prompt tokens read from the prompt cache, x the input price."""
+    cache_write_factor: float
+    """Prompt tokens written to the prompt cache, x the input price."""
+    batch_factor: float
+    """Batch inference, x the on-demand price (input and output)."""
+
+
 Purchase = Literal["on-demand", "capacity-blocks"]
 """How AWS sells an instance type in a region: On-Demand, or only through EC2 Capacity Blocks."""
 
@@ -204,7 +216,8 @@ def _availability(rec: Mapping[str, Any], itype: str, region: str, *, spot: bool
 
 def get_gpu(gpu_id: str, *, field: str = "--gpu") -> GpuSpec:
     """The GPU with catalog id ``gpu_id`` (``a10g``, ``l4``, ``l40s``, ``a100-40gb``, ``a100-80gb``,
-    ``h100-80gb``, ``h200``). Raises CatalogLookupError naming ``field``."""
+    ``h100-80gb``, ``h200``, ``rtx-pro-6000``, ``b200``, ``b300``). Raises CatalogLookupError naming
+    ``field``."""
     gpus = _gpus()
     if gpu_id not in gpus:
         raise _unknown("GPU", gpu_id, list(gpus), field)
@@ -269,8 +282,20 @@ def instance_price(
 
 
 @functools.cache
+def bedrock_options() -> BedrockOptions:
+    """Prompt-caching and batch multipliers of Bedrock prices."""
+    raw = load_file("bedrock.yaml")
+    return BedrockOptions(
+        cache_read_factor=number(raw, "prompt_cache_read_factor", where="bedrock.yaml"),
+        cache_write_factor=number(raw, "prompt_cache_write_factor", where="bedrock.yaml"),
+        batch_factor=number(raw, "batch_factor", where="bedrock.yaml"),
+    )
+
+
 def bedrock_prices() -> dict[str, BedrockPrice]:
-    """Bedrock Claude tiers by id (``claude-haiku``, ``claude-sonnet``, ``claude-opus``)."""
+    """Bedrock Claude tiers by id (``claude-haiku``, ``claude-sonnet``, ``claude-opus`` and the legacy
+    ``claude-sonnet-4``, ``claude-opus-4``, ``claude-opus-4-1``); a record's own ``regional_premium``
+    overrides the file's (0 before the 4.5 generation)."""
     raw = load_file("bedrock.yaml")
     premium = number(raw, "regional_premium", where="bedrock.yaml")
     out: dict[str, BedrockPrice] = {}
@@ -282,6 +307,8 @@ def bedrock_prices() -> dict[str, BedrockPrice]:
             model_id=str(rec["model_id"]),
             input_usd_per_mtok=number(rec, "input_usd_per_mtok", where=where),
             output_usd_per_mtok=number(rec, "output_usd_per_mtok", where=where),
-            regional_premium=premium,
+            regional_premium=number(rec, "regional_premium", where=where)
+            if "regional_premium" in rec
+            else premium,
         )
     return out

@@ -8,6 +8,7 @@ tied embeddings; pre-quantized checkpoints (``quantization_config``).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -86,6 +87,10 @@ class ModelSpec:
     """Parameters of a vision tower + projector loaded with the model (0 for text-only)."""
     checkpoint_quantization: CheckpointQuant = "none"
     """Quantization baked into the checkpoint (from ``quantization_config``)."""
+    fp8_checkpoint: str = ""
+    """Hugging Face id of the model's official FP8 checkpoint (from its publisher), "" when there is none."""
+    fp8_catalog_id: str = ""
+    """Catalog entry describing that checkpoint's layout ("" = size it as FP8 linears, bf16 embeddings)."""
     source: str = ""
 
     @property
@@ -208,7 +213,7 @@ def _catalog() -> dict[str, ModelSpec]:
         if not isinstance(config, dict):
             raise CatalogError(f"models.yaml:{model_id}: 'config' must be a mapping")
         try:
-            out[model_id] = parse_hf_config(
+            spec = parse_hf_config(
                 config,
                 model_id=model_id,
                 hf_ids=tuple(rec.get("hf_ids", ())),
@@ -217,6 +222,19 @@ def _catalog() -> dict[str, ModelSpec]:
             )
         except InputError as exc:
             raise CatalogError(str(exc)) from exc
+        fp8 = rec.get("fp8_checkpoint")
+        if fp8 is not None:
+            if not isinstance(fp8, dict) or "hf_id" not in fp8 or "source" not in fp8:
+                raise CatalogError(f"models.yaml:{model_id}: fp8_checkpoint needs hf_id and source")
+            spec = dataclasses.replace(
+                spec, fp8_checkpoint=str(fp8["hf_id"]), fp8_catalog_id=str(fp8.get("catalog", "") or "")
+            )
+        out[model_id] = spec
+    for spec in out.values():
+        if spec.fp8_catalog_id and spec.fp8_catalog_id not in out:
+            raise CatalogError(
+                f"models.yaml:{spec.id}: fp8_checkpoint.catalog {spec.fp8_catalog_id} is unknown"
+            )
     return out
 
 

@@ -19,6 +19,7 @@ from serving.ephemeral.naming import sanitize_owner, stack_name
 from serving.ephemeral.ttl import TtlSpec, expiry_for
 from serving.errors import InputError, SizingError
 from serving.sizing.plan import ServingPlan
+from serving.sizing.versions import image_version
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class SizingRequest:
     region: str
     capacity_type: str
     """``on-demand`` or ``spot``."""
+    engine_version: str | None = None
+    """vLLM version the template's pinned image tag names (None: the sizing engine's default)."""
 
 
 Sizer = Callable[[SizingRequest], ServingPlan]
@@ -54,6 +57,7 @@ def engine_sizer(request: SizingRequest) -> ServingPlan:
         gpu=request.gpu or "auto",
         region=request.region,
         capacity_type=request.capacity_type,
+        engine_version=request.engine_version,
     )
 
 
@@ -203,8 +207,18 @@ def build_up_plan(
     region = _region(request, template)
     expires, ttl = expiry_for(request.ttl, now=now)
     capacity = "spot" if request.spot else "on-demand"
+    versions = template.get("paddock:versions")
+    image = versions.get("vllmImage") if isinstance(versions, Mapping) else None
     plan = sizer(
-        SizingRequest(request.model, request.context, request.concurrency, request.gpu, region, capacity)
+        SizingRequest(
+            request.model,
+            request.context,
+            request.concurrency,
+            request.gpu,
+            region,
+            capacity,
+            image_version(image if isinstance(image, str) else None),
+        )
     )
     if not plan.fits:
         raise SizingError(f"no instance fits {request.model} at {request.context} tokens", field="--model")

@@ -6,7 +6,7 @@ Public API: :func:`size_on_gpu`, :func:`recommend`, :func:`plan_for_deployment`,
 
 from __future__ import annotations
 
-from serving.sizing.core import size_on_gpu
+from serving.sizing.explicit import size_on_gpu
 from serving.sizing.plan import Rejection, ServingPlan
 from serving.sizing.recommend import NoFitError, plan_for_deployment, recommend
 

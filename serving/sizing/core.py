@@ -1,4 +1,4 @@
-"""Explicit sizing (``size_on_gpu``) and the assembly of a ServingPlan from a memory result."""
+"""The assembly of a ServingPlan from a memory result (cost, disk, load time, serving estimates)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,9 @@ from typing import Any
 from serving.catalog.hardware import (
     GpuSpec,
     InstanceSpec,
-    check_region,
-    get_gpu,
-    get_instance,
     instance_price,
 )
-from serving.catalog.models import ModelSpec, get_model
-from serving.errors import InputError
+from serving.catalog.models import ModelSpec
 from serving.sizing.disk import DiskPlan, disk_plan
 from serving.sizing.engine_args import engine_args
 from serving.sizing.estimates import (
@@ -26,16 +22,17 @@ from serving.sizing.estimates import (
 )
 from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.offers import pin_note, unsold
-from serving.sizing.plan import Rejection, ServingPlan
-from serving.sizing.settings import EngineSettings, check_parallelism, resolve
+from serving.sizing.plan import Alternative, Rejection, ServingPlan
+from serving.sizing.settings import EngineSettings
 from serving.sizing.tgi import tgi_memory
+from serving.sizing.throughput import ServingEstimate, serving_estimate
+from serving.sizing.versions import calibration_note
 from serving.sizing.vllm import vllm_memory
 from serving.sizing.weights import checkpoint_bytes
+from serving.sizing.workload import Workload, workload
 
 DEFAULT_UTILIZATION = 0.6
 """Assumed fraction of each hour a replica decodes at max_num_seqs (for $/1M tokens)."""
-#: stand-in GPU for --gpu-memory-gib without --gpu (bandwidth/FLOPs of an H100 for the estimates)
-_GENERIC_GPU = "h100-80gb"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,8 +165,11 @@ def assemble(
     rejected: tuple[Rejection, ...] = (),
     notes: tuple[str, ...] = (),
     utilization: float = DEFAULT_UTILIZATION,
+    work: Workload | None = None,
+    top: tuple[Alternative, ...] = (),
 ) -> ServingPlan:
-    """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement."""
+    """Build the ServingPlan (flags, disk, load time, throughput, cost) for a sized placement; ``work`` is the
+    workload (default: as many full-context requests as max_num_seqs and the KV cache allow)."""
     ckpt_gib = checkpoint_bytes(model, dtype=s.dtype, quantization=s.weight_format) / GIB
     batch = effective_batch(s, mem)
     aggregate, single = decode_tokens_per_second(model, s, mem, p.gpu, p.tp, p.pp, batch)
@@ -183,7 +183,14 @@ def assemble(
         ranks=p.gpus_per_node,
         enforce_eager=s.enforce_eager,
     )
-    extra = list(notes) + list(mem.notes)
+    if work is None:
+        per = max(1, min(s.max_num_seqs, math.floor(mem.max_concurrency)))
+        work = workload(context=s.max_model_len, concurrency=per)
+    est = estimate_for(model, s, mem, p, work)
+    extra = list(notes) + list(mem.notes) + [work.basis()]
+    calibration = calibration_note(s.version)
+    if calibration is not None:
+        extra.append(calibration)
     if not disk.disk_fits:
         extra.append(
             f"DISK TOO SMALL: {disk.disk_used_gib:g} GiB (image + {disk.pods_per_node} x "
@@ -221,116 +228,52 @@ def assemble(
         **_settings_fields(s),
         **_memory_fields(mem, p),
         **_cost_fields(p, aggregate, utilization),
+        **_serving_fields(p, est, work),
+        top_options=top,
     )
 
 
-def _hardware(
-    gpu: str | None, gpu_memory_gib: float | None, instance_type: str | None
-) -> tuple[GpuSpec, float, InstanceSpec | None]:
-    instance = get_instance(instance_type, field="--instance-type") if instance_type else None
-    if gpu is not None and instance is None:
-        try:
-            spec = get_gpu(gpu)
-        except InputError:
-            instance = get_instance(gpu, field="--gpu")
-            spec = instance.gpu
-    elif instance is not None:
-        spec = instance.gpu
-    elif gpu_memory_gib is not None:
-        spec = get_gpu(_GENERIC_GPU)
-    else:
-        raise InputError(
-            "give a GPU id (e.g. h100-80gb) or --gpu-memory-gib, or use --context/--concurrency "
-            "for a recommendation",
-            field="--gpu",
-        )
-    if gpu_memory_gib is not None and not gpu_memory_gib > 0:
-        raise InputError(f"must be > 0, got {gpu_memory_gib}", field="--gpu-memory-gib")
-    return spec, gpu_memory_gib or spec.total_memory_gib, instance
-
-
-def size_on_gpu(
-    model: str | ModelSpec,
-    *,
-    gpu: str | None = None,
-    gpu_memory_gib: float | None = None,
-    tp: int = 1,
-    pp: int = 1,
-    engine: str = "vllm",
-    engine_version: str | None = None,
-    dtype: str | None = None,
-    quantization: str = "none",
-    kv_cache_dtype: str = "auto",
-    max_model_len: int | None = None,
-    gpu_memory_utilization: float | None = None,
-    max_num_batched_tokens: int | None = None,
-    max_num_seqs: int | None = None,
-    enforce_eager: bool = False,
-    instance_type: str | None = None,
-    region: str = "us-east-1",
-    capacity_type: str = "on-demand",
-    utilization: float = DEFAULT_UTILIZATION,
-) -> ServingPlan:
-    """Size one replica on a given GPU (catalog id or instance type) with explicit TP/PP.
-
-    Returns a plan whose ``fits`` says whether vLLM/TGI would start with one request of max_model_len.
-    Raises InputError (field = the CLI flag) for bad input."""
-    spec = model if isinstance(model, ModelSpec) else get_model(model)
-    gpu_spec, total, instance = _hardware(gpu, gpu_memory_gib, instance_type)
-    check_region(region)
-    if capacity_type not in ("on-demand", "spot"):
-        raise InputError(f"'{capacity_type}' is not on-demand or spot", field="--capacity-type")
-    check_parallelism(spec, tp, pp, engine=engine)
-    if instance is not None and tp > instance.gpus:
-        raise InputError(
-            f"{tp} exceeds the {instance.gpus} GPU(s) of {instance.type}: tensor parallelism stays "
-            "inside one node (use --pp to span nodes)",
-            field="--tp",
-        )
-    settings = resolve(
-        spec,
-        gpu=gpu_spec,
-        total_gib=total,
-        engine=engine,
-        engine_version=engine_version,
-        dtype=dtype,
-        quantization=quantization,
-        kv_cache_dtype=kv_cache_dtype,
-        max_model_len=max_model_len,
-        gpu_memory_utilization=gpu_memory_utilization,
-        max_num_batched_tokens=max_num_batched_tokens,
-        max_num_seqs=max_num_seqs,
-        enforce_eager=enforce_eager,
+def estimate_for(
+    model: ModelSpec, s: EngineSettings, mem: MemoryResult, p: Placement, work: Workload
+) -> ServingEstimate:
+    """The serving estimate of one replica for its share of ``work`` (concurrency per replica)."""
+    return serving_estimate(
+        model,
+        s,
+        mem,
+        p.gpu,
+        tp=p.tp,
+        pp=p.pp,
+        concurrency=replica_share(work.concurrency, p.replicas),
+        prompt_tokens=work.prompt_tokens,
+        output_tokens=work.output_tokens,
     )
-    mem = memory_for(spec, settings, total_gib=total, tp=tp, pp=pp)
-    placement = Placement(
-        gpu=gpu_spec,
-        total_gib=total,
-        instance=instance,
-        tp=tp,
-        pp=pp,
-        region=region if instance else None,
-        capacity_type=capacity_type,
-    )
-    notes = [_explain(spec, settings, mem, tp, pp)]
-    if gpu is None and instance is None:
-        notes.append(
-            f"--gpu-memory-gib {total:g} without --gpu: bandwidth and FLOPs of {_GENERIC_GPU} are assumed"
-        )
-    if quantization == "fp8" and not gpu_spec.fp8:
-        notes.append(f"{gpu_spec.id} has no FP8 tensor cores: vLLM runs FP8 weights weight-only (Marlin)")
-    return assemble(spec, settings, mem, placement, notes=tuple(notes), utilization=utilization)
 
 
-def _explain(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int) -> str:
-    graphs = f" - CUDA graphs {mem.cuda_graph_gib:.2f}" if mem.cuda_graph_gib else ""
-    verdict = "fits" if mem.fits else "does NOT fit"
-    return (
-        f"{s.engine} {s.version.text}: {mem.total_gib:.2f} GiB x {s.gpu_memory_utilization:.2f} = "
-        f"{mem.requested_gib:.2f} GiB per GPU - weights {mem.weights_gib:.2f} - activation "
-        f"{mem.activation_gib:.2f} - non-torch {mem.non_torch_gib:.2f}{graphs} = KV "
-        f"{mem.kv_cache_gib:.2f} GiB "
-        f"-> {mem.num_blocks} blocks x {s.block_size} = {mem.kv_cache_tokens} tokens at "
-        f"{mem.kv_bytes_per_token / 1024:.1f} KiB/token/GPU (TP{tp} PP{pp}); "
-        f"{mem.max_concurrency:.2f} x {s.max_model_len}-token requests: {verdict}"
-    )
+def replica_share(concurrency: int, replicas: int) -> int:
+    """Requests in flight on one replica when ``concurrency`` spread over ``replicas``."""
+    return max(1, math.ceil(concurrency / max(1, replicas)))
+
+
+def per_million(total_hourly: float | None, tokens_per_second: float) -> float | None:
+    """$ per 1M tokens at ``tokens_per_second`` for ``total_hourly`` $/h (None without a price)."""
+    if total_hourly is None or tokens_per_second <= 0:
+        return None
+    return round(total_hourly / (tokens_per_second * 3600) * 1e6, 4)
+
+
+def _serving_fields(p: Placement, est: ServingEstimate, work: Workload) -> dict[str, Any]:
+    """ServingPlan fields of the serving estimate (serving/sizing/throughput.py)."""
+    price = node_price(p)
+    nodes_total = math.ceil(p.replicas / p.replicas_per_node) * p.nodes_per_replica
+    total = price * nodes_total if price is not None else None
+    return {
+        "prompt_tokens": work.prompt_tokens,
+        "output_tokens": work.output_tokens,
+        "workload_basis": work.basis(),
+        "concurrency_per_replica": est.concurrency,
+        "ttft_ms": round(est.ttft_s * 1000, 1),
+        "tpot_ms": round(est.tpot_s * 1000, 2),
+        "serving_tokens_per_second": round(est.output_tokens_per_second, 1),
+        "serving_cost_per_million_output_usd": per_million(total, est.output_tokens_per_second * p.replicas),
+    }

@@ -35,8 +35,10 @@ LOAD_GBPS_PER_RANK = 1.3
 LOAD_GBPS_MAX = 4.0
 
 
-def _read_bytes(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float) -> float:
-    """Weight bytes one decode step reads on the most loaded GPU."""
+def weight_read_bytes(
+    m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp: int, batch: float
+) -> float:
+    """Weight bytes one step of ``batch`` tokens reads on the most loaded GPU."""
     weights = mem.weights_gib_max * GIB - rope_cache_bytes(m, s.dtype)
     if pp == 1:
         weights -= padded_vocab(m.vocab_size) // tp * m.hidden_size * s.dtype_bytes  # embedding is a lookup
@@ -50,7 +52,7 @@ def _read_bytes(m: ModelSpec, s: EngineSettings, mem: MemoryResult, tp: int, pp:
     return float(weights - experts + experts * touched)
 
 
-def _peak_flops(gpu: GpuSpec, s: EngineSettings) -> float:
+def peak_flops(gpu: GpuSpec, s: EngineSettings) -> float:
     if s.weight_format in ("fp8", "fp8_mlp_only") and gpu.fp8_tflops:
         return gpu.fp8_tflops * 1e12
     if s.weight_format == "int8" and gpu.int8_tops:
@@ -86,9 +88,9 @@ def step_seconds(
     """Seconds of one decode step of one PP stage running ``batch`` sequences."""
     bandwidth = gpu.memory_bandwidth_gbps * 1e9 * BANDWIDTH_EFFICIENCY
     kv = batch * kv_read_bytes(m, s, tp, pp)
-    t_mem = (_read_bytes(m, s, mem, tp, pp, batch) + kv) / bandwidth
+    t_mem = (weight_read_bytes(m, s, mem, tp, pp, batch) + kv) / bandwidth
     flops = 2 * active_params_per_token(m) / (tp * pp) * batch
-    t_compute = flops / (_peak_flops(gpu, s) * COMPUTE_EFFICIENCY)
+    t_compute = flops / (peak_flops(gpu, s) * COMPUTE_EFFICIENCY)
     layers = max(len(r) for r in stage_layers(m, pp))
     t_comm = 2 * layers * ALLREDUCE_S[gpu.nvlink] if tp > 1 else 0.0
     return max(t_mem, t_compute) + t_comm

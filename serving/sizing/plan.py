@@ -7,7 +7,7 @@ or drop one without a migration note in README.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 Engine = Literal["vllm", "tgi"]
@@ -24,6 +24,20 @@ class Rejection:
 
     option: str
     reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alternative:
+    """One of the best options a recommendation found (the chosen one first), with why it ranks there."""
+
+    option: str
+    """e.g. ``1 x p4de.24xlarge TP8, fp8 KV``."""
+    total_hourly_cost_usd: float | None
+    cost_per_million_output_usd: float | None
+    """Total $/h over the output tokens/s the replicas serve at the requested concurrency and mix."""
+    tpot_ms: float
+    ttft_ms: float
+    why: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,10 +162,31 @@ class ServingPlan:
     gp3 500 MiB/s = 524.3 MB/s as the launch template provisions it."""
     download_mb_s: float = 0.0
     """Weight download rate used by the load-time estimate (MB/s): min(60 % of the network, disk write)."""
+    prompt_tokens: int = 0
+    """Prompt tokens per request the serving estimates assume (see workload_basis)."""
+    output_tokens: int = 0
+    workload_basis: str = ""
+    """Which workload was sized: the expected prompt/output mix, or every request at the full context."""
+    concurrency_per_replica: int = 0
+    """Requests in flight on one replica in the serving estimates."""
+    ttft_ms: float = 0.0
+    """Estimated time to first token at concurrency_per_replica (serving/sizing/throughput.py)."""
+    tpot_ms: float = 0.0
+    """Estimated time per output token at concurrency_per_replica."""
+    serving_tokens_per_second: float = 0.0
+    """Estimated output tokens/s of one replica at concurrency_per_replica (prefill, decode share steps)."""
+    serving_cost_per_million_output_usd: float | None = None
+    """total_hourly_cost_usd over the output tokens/s all replicas serve at the requested load ($/1M)."""
+    top_options: tuple[Alternative, ...] = field(default=())
+    """The best three options of a recommendation, chosen first (empty for explicit sizing)."""
     offered_on_demand: bool = True
     """False when AWS does not sell ``instance_type`` On-Demand in ``region`` (an explicit pin sized for
     capacity held through an ODCR or a Capacity Block): the cost fields are then None and the first note
     starts "NOT SOLD ON-DEMAND"."""
+
+    def with_notes(self, notes: tuple[str, ...]) -> ServingPlan:
+        """This plan with ``notes`` appended."""
+        return replace(self, notes=self.notes + notes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict of every field (``paddock size --json`` builds on it)."""

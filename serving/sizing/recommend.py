@@ -1,10 +1,14 @@
-"""Recommendation: the cheapest instance (and replica count) that serves N concurrent sequences of C tokens.
+"""Recommendation: the instance, parallelism, replicas and engine options that serve N concurrent requests at
+the lowest $ per 1M output tokens (serving/sizing/ranking.py), within an optional TPOT target.
 
 Search: every catalog instance with a price in the region x every TP size that fits its GPUs and the model's
-heads; pipeline parallelism across nodes (EFA instances, TP = the node's GPUs) only when no single node of
-that type holds the model. Replicas = ceil(concurrency x (1 + headroom) / KV concurrency per replica);
-replicas pack onto a node when they use fewer GPUs than it has. Cost = nodes x node price. Every instance
-whose node price is below the chosen total is reported with the reason it lost.
+heads (TP above MAX_PCIE_TP on GPUs without NVLink only with ``allow_pcie_tp``); pipeline parallelism across
+nodes (EFA instances, TP = the node's GPUs) only when no single node of that type holds the model. With
+``variants`` (what ``paddock size`` searches; deployments keep the stack's settings) it also tries the options
+users would on GPUs with FP8 tensor cores (Ada, Hopper, Blackwell): fp8 KV cache (the vLLM recipes' default
+there) and the model's official FP8 checkpoint. Replicas = ceil(concurrency x (1 + headroom) / requests of the
+workload's length one replica holds), after reserving headroom when the KV budget is a small share
+(serving/sizing/vllm.py); replicas pack onto a node when they use fewer GPUs than it has.
 
 Types AWS does not sell On-Demand in the region (``serving.catalog.is_offered``) are skipped and listed in
 ``rejected`` when searching the whole catalog. When the caller pins candidates (``instance_types``) they are
@@ -28,11 +32,15 @@ from serving.catalog.hardware import (
 )
 from serving.catalog.models import ModelSpec, get_model
 from serving.errors import InputError, SizingError
-from serving.sizing.core import DEFAULT_UTILIZATION, Placement, assemble, memory_for, node_price
+from serving.sizing.core import DEFAULT_UTILIZATION, Placement, assemble, estimate_for, memory_for, node_price
 from serving.sizing.memory import MemoryResult
 from serving.sizing.offers import rejection_reason, unsold
+from serving.sizing.options import Variant, engine_variants, tp_layouts
 from serving.sizing.plan import Rejection, ServingPlan
-from serving.sizing.settings import EngineSettings, check_parallelism, resolve
+from serving.sizing.ranking import DEFAULT_TPOT_TARGET_MS, Board, Ranked
+from serving.sizing.settings import EngineSettings, resolve
+from serving.sizing.vllm import usable_concurrency
+from serving.sizing.workload import Workload, workload
 
 MAX_PP_NODES = 4
 
@@ -50,8 +58,7 @@ class Request:
     """One recommendation request (validated)."""
 
     model: ModelSpec
-    context: int
-    concurrency: int
+    work: Workload
     engine: str
     engine_version: str | None
     dtype: str | None
@@ -62,70 +69,75 @@ class Request:
     headroom: float
     gpu_memory_utilization: float | None
     max_replicas: int
+    variants: bool = False
+    allow_pcie_tp: bool = False
+    max_tpot_ms: float | None = None
+
+    @property
+    def context(self) -> int:
+        """Maximum tokens of one request."""
+        return self.work.context
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight."""
+        return self.work.concurrency
 
 
 @dataclass(frozen=True, kw_only=True)
 class Option:
-    """A feasible placement with its settings, memory result and cost."""
+    """A feasible placement with its settings, memory result, serving estimate and cost."""
 
     placement: Placement
     settings: EngineSettings
     memory: MemoryResult
-    cost: float
-    """nodes x node price, USD/hour (hypothetical catalog figure when not ``offered``: ranking only)."""
-    nodes: int
-
-    @property
-    def offered(self) -> bool:
-        """AWS sells the placement's instance type On-Demand in its region."""
-        return unsold(self.placement.instance, self.placement.region) is None
+    variant: Variant
+    ranked: Ranked
 
 
 def _short(instance: InstanceSpec) -> str:
     return f"{instance.gpus}×{instance.gpu.name.split()[1]}"
 
 
-def _settings(req: Request, inst: InstanceSpec, seqs: int) -> EngineSettings:
+def _settings(req: Request, v: Variant, inst: InstanceSpec, seqs: int) -> EngineSettings:
     return resolve(
-        req.model,
+        v.model,
         gpu=inst.gpu,
         total_gib=inst.gpu.total_memory_gib,
         engine=req.engine,
         engine_version=req.engine_version,
         dtype=req.dtype,
-        quantization=req.quantization,
-        kv_cache_dtype=req.kv_cache_dtype,
+        quantization=v.quantization,
+        kv_cache_dtype=v.kv_cache_dtype,
         max_model_len=req.context,
         gpu_memory_utilization=req.gpu_memory_utilization,
         max_num_seqs=seqs,
     )
 
 
-def _layouts(req: Request, inst: InstanceSpec) -> list[tuple[int, int]]:
-    out = []
-    for tp in (1, 2, 4, 8):
-        if tp > inst.gpus:
-            continue
-        try:
-            check_parallelism(req.model, tp, 1, engine=req.engine)
-        except InputError:
-            continue
-        out.append((tp, 1))
-    return out
+def _label(v: Variant, inst: InstanceSpec, nodes: int, tp: int, pp: int) -> str:
+    extra = f", {v.label}" if v.label else ""
+    return f"{nodes} x {inst.type} TP{tp}{f' PP{pp}' if pp > 1 else ''}{extra}"
 
 
-def _evaluate(req: Request, inst: InstanceSpec, price: float, tp: int, pp: int) -> Option | str:
+def _evaluate(req: Request, v: Variant, inst: InstanceSpec, price: float, tp: int, pp: int) -> Option | str:
     """A feasible option, or the reason this layout fails."""
     total = inst.gpu.total_memory_gib
-    first = _settings(req, inst, req.concurrency)
-    mem = memory_for(req.model, first, total_gib=total, tp=tp, pp=pp)
+    mem = memory_for(v.model, _settings(req, v, inst, req.concurrency), total_gib=total, tp=tp, pp=pp)
     if mem.kv_cache_gib <= 0 or not mem.fits:
         return _why(req, inst, mem, tp, pp)
-    replicas = max(1, math.ceil(req.concurrency * (1 + req.headroom) / mem.max_concurrency))
+    usable = usable_concurrency(mem)
+    if usable < 1:
+        return (
+            f"{tp * pp}×{inst.gpu.name.split()[1]}: KV cache {mem.kv_cache_gib:.2f} GiB/GPU is too small a "
+            f"share to hold one {req.context}-token request reliably (TP{tp} PP{pp})"
+        )
+    per_replica = usable * req.context / req.work.request_tokens
+    replicas = max(1, math.ceil(req.concurrency * (1 + req.headroom) / per_replica))
     if replicas > req.max_replicas:
         return f"needs {replicas} replicas (more than {req.max_replicas}) at TP{tp}"
-    settings = _settings(req, inst, math.ceil(req.concurrency / replicas))
-    mem = memory_for(req.model, settings, total_gib=total, tp=tp, pp=pp)
+    settings = _settings(req, v, inst, math.ceil(req.concurrency / replicas))
+    mem = memory_for(v.model, settings, total_gib=total, tp=tp, pp=pp)
     placement = Placement(
         gpu=inst.gpu,
         total_gib=total,
@@ -137,7 +149,23 @@ def _evaluate(req: Request, inst: InstanceSpec, price: float, tp: int, pp: int) 
         capacity_type=req.capacity_type,
     )
     nodes = math.ceil(replicas / placement.replicas_per_node) * placement.nodes_per_replica
-    return Option(placement=placement, settings=settings, memory=mem, cost=nodes * price, nodes=nodes)
+    est = estimate_for(v.model, settings, mem, placement, req.work)
+    if req.max_tpot_ms is not None and est.tpot_s * 1000 > req.max_tpot_ms:
+        what = f"TP{tp}{', ' + v.label if v.label else ''}"
+        return f"{what}: TPOT ~{est.tpot_s * 1000:.1f} ms > --max-tpot-ms {req.max_tpot_ms:g}"
+    ranked = Ranked(
+        label=_label(v, inst, nodes, tp, pp),
+        group=f"{inst.gpu.id} x{tp * pp} TP{tp} PP{pp} replicas {replicas} {v.label}",
+        instance_type=inst.type,
+        offered=unsold(inst, req.region) is None,
+        cost=nodes * price,
+        nodes=nodes,
+        gpus=tp * pp,
+        replicas=replicas,
+        estimate=est,
+        target_tpot_ms=req.max_tpot_ms or DEFAULT_TPOT_TARGET_MS,
+    )
+    return Option(placement=placement, settings=settings, memory=mem, variant=v, ranked=ranked)
 
 
 def _why(req: Request, inst: InstanceSpec, mem: MemoryResult, tp: int, pp: int) -> str:
@@ -160,60 +188,45 @@ def _why(req: Request, inst: InstanceSpec, mem: MemoryResult, tp: int, pp: int) 
 
 def _options(req: Request, inst: InstanceSpec, price: float) -> tuple[list[Option], str]:
     options: list[Option] = []
-    fp8 = req.quantization == "fp8" or req.model.checkpoint_quantization in ("fp8", "fp8_mlp_only")
-    if fp8 and not inst.gpu.fp8:
-        return options, (
-            f"{_short(inst)} has no FP8 tensor cores (vLLM would fall back to slow weight-only "
-            "FP8 kernels); pick --quantization none/int8/int4 to consider it"
-        )
-    reason = (
+    layouts, skipped = tp_layouts(req.model, inst, engine=req.engine, allow_pcie_tp=req.allow_pcie_tp)
+    reason = skipped or (
         f"no TP size <= {inst.gpus} divides the {req.model.num_heads} attention heads / "
         f"{req.model.num_kv_heads} KV heads"
     )
-    for tp, pp in _layouts(req, inst):
-        result = _evaluate(req, inst, price, tp, pp)
-        if isinstance(result, Option):
-            options.append(result)
-        else:
-            reason = result
-    if not options and inst.efa and req.engine == "vllm" and _layouts(req, inst):
-        tp = max(t for t, _ in _layouts(req, inst))
-        for nodes in range(2, MAX_PP_NODES + 1):
-            if nodes > req.model.num_layers:
-                break
-            result = _evaluate(req, inst, price, tp, nodes)
+    for v in engine_variants(
+        req.model,
+        inst,
+        engine=req.engine,
+        quantization=req.quantization,
+        kv_cache_dtype=req.kv_cache_dtype,
+        search=req.variants,
+    ):
+        fp8 = v.quantization == "fp8" or v.model.checkpoint_quantization in ("fp8", "fp8_mlp_only")
+        if fp8 and not inst.gpu.fp8:
+            reason = (
+                f"{_short(inst)} has no FP8 tensor cores (vLLM would fall back to slow weight-only "
+                "FP8 kernels); pick --quantization none/int8/int4 to consider it"
+            )
+            continue
+        found = False
+        for tp, pp in layouts:
+            result = _evaluate(req, v, inst, price, tp, pp)
             if isinstance(result, Option):
                 options.append(result)
-                break
-            reason = f"{reason}; across {nodes} nodes: {result}"
+                found = True
+            else:
+                reason = result
+        if not found and inst.efa and req.engine == "vllm" and layouts:
+            tp = max(t for t, _ in layouts)
+            for nodes in range(2, MAX_PP_NODES + 1):
+                if nodes > req.model.num_layers:
+                    break
+                result = _evaluate(req, v, inst, price, tp, nodes)
+                if isinstance(result, Option):
+                    options.append(result)
+                    break
+                reason = f"{reason}; across {nodes} nodes: {result}"
     return options, reason
-
-
-@dataclass
-class _Tally:
-    """The best option so far and every loser: priced (filtered to cheaper ones later) and unsold."""
-
-    region: str
-    best: Option | None = None
-    losers: list[tuple[float, str, str]] = field(default_factory=list)
-    unsold: list[Rejection] = field(default_factory=list)
-
-    def offer(self, opt: Option) -> None:
-        """Keep ``opt`` if it ranks before the best so far; the other one loses."""
-        if self.best is None:
-            self.best = opt
-        elif _rank(opt) < _rank(self.best):
-            self.lose(self.best)
-            self.best = opt
-        else:
-            self.lose(opt)
-
-    def lose(self, opt: Option) -> None:
-        not_sold = unsold(opt.placement.instance, self.region)
-        if not_sold is not None:
-            self.unsold.append(Rejection(option=_type(opt), reason=rejection_reason(not_sold)))
-        else:
-            self.losers.append((_node(opt), _type(opt), _pricier(opt)))
 
 
 def _price(req: Request, inst: InstanceSpec, *, hypothetical: bool) -> float | None:
@@ -231,85 +244,72 @@ def _price(req: Request, inst: InstanceSpec, *, hypothetical: bool) -> float | N
     return node_price(probe)
 
 
+@dataclass
+class _Search:
+    board: Board = field(default_factory=Board)
+    options: dict[str, Option] = field(default_factory=dict)
+    unsold: list[Rejection] = field(default_factory=list)
+
+
 def _search(
     req: Request, instances: Sequence[InstanceSpec], utilization: float, *, pinned: bool
 ) -> ServingPlan:
-    tally = _Tally(region=req.region)
+    found = _Search()
     for inst in instances:
         not_sold = unsold(inst, req.region)
         if not_sold is not None and not pinned:
-            tally.unsold.append(Rejection(option=inst.type, reason=rejection_reason(not_sold)))
+            found.unsold.append(Rejection(option=inst.type, reason=rejection_reason(not_sold)))
             continue
         price = _price(req, inst, hypothetical=not_sold is not None)
         if price is None:
-            tally.losers.append((math.inf, inst.type, f"no price for {inst.type} in {req.region}"))
+            found.board.failing.append((math.inf, inst.type, f"no price for {inst.type} in {req.region}"))
             continue
         options, reason = _options(req, inst, price)
-        if options:
-            tally.offer(min(options, key=_rank))
-        elif not_sold is not None:
-            tally.unsold.append(Rejection(option=inst.type, reason=f"{reason} ({not_sold.describe()})"))
-        else:
-            tally.losers.append((price, inst.type, reason))
-    return _finish(req, tally, utilization)
+        for opt in options:
+            found.board.feasible.append(opt.ranked)
+            found.options.setdefault(opt.ranked.label, opt)
+        if not options and not_sold is not None:
+            found.unsold.append(Rejection(option=inst.type, reason=f"{reason} ({not_sold.describe()})"))
+        elif not options:
+            found.board.failing.append((price, inst.type, reason))
+    return _finish(req, found, utilization)
 
 
-def _finish(req: Request, tally: _Tally, utilization: float) -> ServingPlan:
+def _finish(req: Request, found: _Search, utilization: float) -> ServingPlan:
     """The plan of the best option, or NoFitError listing every rejection."""
-    best = tally.best
+    best = found.board.best()
     if best is None:
-        rejected = tuple(Rejection(option=t, reason=r) for _, t, r in sorted(tally.losers))
+        rejected = tuple(Rejection(option=t, reason=r) for _, t, r in sorted(found.board.failing))
         raise NoFitError(
             f"no instance in {req.region} serves {req.concurrency} x {req.context} tokens of {req.model.id}",
-            rejected=rejected + tuple(tally.unsold),
+            rejected=rejected + tuple(found.unsold),
         )
-    chosen = _type(best)
-    cheaper = _cheaper(tally.losers, best.cost if best.offered else math.inf, chosen)
-    p = best.placement
+    opt = found.options[best.label]
+    pinned_unsold = [
+        Rejection(option=o.instance_type, reason=rejection_reason(av))
+        for o in found.board.feasible
+        if o.instance_type != best.instance_type and (av := unsold(get_instance(o.instance_type), req.region))
+    ]
+    cheaper = found.board.rejected(best)
+    p = opt.placement
     cost = f"${best.cost:.2f}/h" if best.offered else "no On-Demand list price"
-    unsold_text = f", {len(tally.unsold)} not sold On-Demand in {req.region}" if tally.unsold else ""
-    notes = (
-        f"chosen: {p.replicas} replica(s) of TP{p.tp} PP{p.pp} on {best.nodes} x {chosen} ({cost}); "
-        f"{len(cheaper)} {'cheaper' if best.offered else 'On-Demand'} option(s) rejected{unsold_text}",
-    )
+    unsold_all = list({r.option: r for r in found.unsold + pinned_unsold}.values())
+    unsold_text = f", {len(unsold_all)} not sold On-Demand in {req.region}" if unsold_all else ""
+    choice = f"{p.replicas} replica(s) of TP{p.tp} PP{p.pp} on {best.nodes} x {best.instance_type}"
+    if opt.variant.label:
+        choice += f" with {opt.variant.label}"
+    notes = (f"chosen: {choice} ({cost}); {len(cheaper)} option(s) priced below it rejected{unsold_text}",)
     return assemble(
-        req.model,
-        best.settings,
-        best.memory,
+        opt.variant.model,
+        opt.settings,
+        opt.memory,
         p,
-        rejected=cheaper + tuple(tally.unsold),
+        rejected=cheaper + tuple(unsold_all),
         notes=notes,
         utilization=utilization,
+        work=req.work,
+        top=found.board.top(),
     )
-
-
-def _rank(opt: Option) -> tuple[bool, float, int, int]:
-    """On-Demand options first, then cost, nodes and GPUs."""
-    return not opt.offered, opt.cost, opt.nodes, opt.placement.tp * opt.placement.pp
-
-
-def _type(opt: Option) -> str:
-    return opt.placement.instance.type if opt.placement.instance else ""
-
-
-def _node(opt: Option) -> float:
-    return opt.cost / opt.nodes
-
-
-def _pricier(opt: Option) -> str:
-    p = opt.placement
-    return (
-        f"TP{p.tp} PP{p.pp} fits {opt.memory.max_concurrency:.1f} requests/replica but needs {p.replicas} "
-        f"replica(s) on {opt.nodes} node(s): ${opt.cost:.2f}/h"
-    )
-
-
-def _cheaper(losers: list[tuple[float, str, str]], best_cost: float, chosen: str) -> tuple[Rejection, ...]:
-    seen: dict[str, str] = {}
-    for price, itype, reason in sorted(losers):
-        if itype != chosen and price < best_cost and itype not in seen:
-            seen[itype] = reason
-    return tuple(Rejection(option=t, reason=r) for t, r in seen.items())
 
 
 def recommend(
@@ -329,17 +329,26 @@ def recommend(
     instance_types: Sequence[str] | None = None,
     max_replicas: int = 64,
     utilization: float = DEFAULT_UTILIZATION,
+    prompt_tokens: int | None = None,
+    output_tokens: int | None = None,
+    variants: bool = False,
+    allow_pcie_tp: bool = False,
+    max_tpot_ms: float | None = None,
 ) -> ServingPlan:
-    """The cheapest instance type, parallelism and replica count for ``concurrency`` sequences of ``context``
-    tokens with ``headroom`` spare KV capacity. ``instance_types`` pins the candidates: then types not sold
+    """The instance type, parallelism, replica count (and with ``variants`` the fp8 KV / FP8 checkpoint
+    options) with the lowest $ per 1M output tokens for ``concurrency`` requests of at most ``context`` tokens
+    (of ``prompt_tokens`` + ``output_tokens`` expected, else the full context) with ``headroom`` spare KV
+    capacity and TPOT <= ``max_tpot_ms`` when given. ``instance_types`` pins the candidates: then types not
+    sold
     On-Demand in ``region`` are sized too (ranked after every On-Demand option; the plan then has no cost and
     a NOT SOLD ON-DEMAND note); without it they are skipped and listed in ``rejected``.
     Raises NoFitError (a SizingError) with every rejection when nothing fits, InputError for bad input."""
     spec = model if isinstance(model, ModelSpec) else get_model(model)
-    if context < 1:
-        raise InputError(f"must be >= 1, got {context}", field="--context")
-    if concurrency < 1:
-        raise InputError(f"must be >= 1, got {concurrency}", field="--concurrency")
+    work = workload(
+        context=context, concurrency=concurrency, prompt_tokens=prompt_tokens, output_tokens=output_tokens
+    )
+    if max_tpot_ms is not None and not max_tpot_ms > 0:
+        raise InputError(f"must be > 0, got {max_tpot_ms}", field="--max-tpot-ms")
     if headroom < 0:
         raise InputError(f"must be >= 0, got {headroom}", field="--headroom")
     if capacity_type not in ("on-demand", "spot"):
@@ -347,8 +356,7 @@ def recommend(
     check_region(region)
     req = Request(
         model=spec,
-        context=context,
-        concurrency=concurrency,
+        work=work,
         engine=engine,
         engine_version=engine_version,
         dtype=dtype,
@@ -359,6 +367,9 @@ def recommend(
         headroom=headroom,
         gpu_memory_utilization=gpu_memory_utilization,
         max_replicas=max_replicas,
+        variants=variants,
+        allow_pcie_tp=allow_pcie_tp,
+        max_tpot_ms=max_tpot_ms,
     )
     # validate the engine flags once, up front: bad input is an InputError, never a rejection
     resolve(

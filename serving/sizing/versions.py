@@ -17,6 +17,9 @@ from serving.errors import InputError
 #: newest versions whose accounting is modelled (the defaults)
 DEFAULT_VERSIONS = {"vllm": "0.33.0", "tgi": "3.3.6"}
 _OLDEST = {"vllm": (0, 5, 0), "tgi": (2, 0, 0)}
+#: versions with published startup logs in bench/data/vllm-calibration-cases.csv (oldest, newest)
+CALIBRATED = {"vllm": ((0, 5, 3), (0, 19, 0)), "tgi": ((2, 2, 0), (2, 2, 0))}
+_IMAGE_TAG = re.compile(r":v?(\d+\.\d+(?:\.\d+)?)(?:[-+@].*)?$")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?(?:[.\-+]?(?:post|dev|rc)?\d*.*)?$")
 
 
@@ -57,3 +60,23 @@ def parse_version(engine: str, version: str | None, *, field: str = "--engine-ve
         oldest = ".".join(map(str, _OLDEST[engine]))
         raise InputError(f"{engine} {text} is older than the oldest modelled ({oldest})", field=field)
     return EngineVersion(engine=engine, text=".".join(map(str, number)), number=number)
+
+
+def image_version(image: str | None) -> str | None:
+    """The engine version an image reference pins by its tag (``vllm/vllm-openai:v0.11.0`` -> ``0.11.0``);
+    None for no image, a digest-only reference or a tag that is not a version (``latest``)."""
+    found = _IMAGE_TAG.search(image or "")
+    return found.group(1) if found else None
+
+
+def calibration_note(version: EngineVersion) -> str | None:
+    """A warning when ``version`` lies outside the versions that published logs calibrate, else None."""
+    oldest, newest = CALIBRATED[version.engine]
+    if oldest <= version.number <= newest:
+        return None
+    span = f"{'.'.join(map(str, oldest))}-{'.'.join(map(str, newest))}"
+    what = "CUDA-graph budget and printed capacity are extrapolated" if version.engine == "vllm" else ""
+    return (
+        f"{version.engine} {version.text} is outside the calibrated range ({span}, published startup logs): "
+        f"the memory terms are extrapolated{'; ' + what if what else ''}; check the engine's startup log"
+    )

@@ -5,14 +5,12 @@
     num_blocks = min over PP stages of
                  available // (block_size x layers of one KV group x KV bytes/token/layer)
 
-Empirical terms (fitted on the v0.19 H100 logs of vllm-calibration-cases.csv; see bench/sizing_accuracy.py):
-- activation (V1 >= 0.17): max(3.14 x sampler logits, forward buffers) + 0.39 GiB x dtype_bytes/2, where
-  sampler logits = max_num_seqs x vocab x 4 bytes and forward buffers = max_num_batched_tokens x 3 x
-  intermediate/TP x dtype (dense) or the fused-MoE workspaces (tokens x top_k x (3 x moe_intermediate/TP
-  + hidden) x dtype);
-  +0.25 GiB for a vision encoder's profile. Before 0.17 a compiled (non-eager) run used ~2.53x more
-  (Qwen3-14B 5.64 -> 2.23 GiB). V0: one fp32 logits copy + tokens x (3 x intermediate/TP + hidden) x dtype.
-- non-torch: 0.25 GiB (TP1), 0.07 (PP only), 2.08 + 0.035 x (TP - 2) GiB with TP > 1; V0 TP1 0.05.
+Terms (fitted on the v0.19 H100 logs of bench/data/vllm-calibration-cases.csv; bench/sizing_accuracy.py):
+- activation (V1 >= 0.17): max(sampler phase, forward branch) + persistent fused-MoE workspaces (+ the vision
+  profile), see sampler_bytes / forward_bytes / moe_workspace_bytes. Before 0.17 a compiled (non-eager) run
+  used ~2.53x more (Qwen3-14B 5.64 -> 2.23 GiB). V0: one fp32 logits copy + tokens x (3 x I/TP + H) x dtype.
+- non-torch: 0.25 GiB (TP1), 0.07 (PP only), 2.04 + 0.021 x (TP - 2) + 0.0004 x TP x layers GiB with TP > 1;
+  V0 TP1 0.05.
 - CUDA graphs: (0.32 + 0.0183 x layers) GiB x min(1, largest capture size / 512).
 """
 
@@ -26,30 +24,73 @@ from serving.sizing.memory import GIB, MemoryResult
 from serving.sizing.settings import EngineSettings, blocks_for
 from serving.sizing.weights import stage_layers, stage_weight_bytes
 
-SAMPLER_COPIES = 3.14
-ACTIVATION_BASE_GIB = 0.39
+SAMPLER_FP32_COPIES = 3.13
+"""fp32 copies of the sampler's logits (max_num_seqs x vocab x 4 bytes) alive at its peak (fitted)."""
+SAMPLER_BASE_GIB = 0.036
+FORWARD_BASE_GIB = 0.20
+"""Workspaces of the dense forward branch (fitted on CodeLlama-7B, granite-8B and PP rank 0 of Llama 8B)."""
 PRE_017_COMPILED_FACTOR = 2.53
-VISION_PROFILE_GIB = 0.25
+VISION_PROFILE_GIB = 0.12
+"""Encoder outputs of the multimodal profile kept during the LM profile (Scout 0.15, Mistral-Small 0.08)."""
+#: checkpoint formats whose linears quantize their input activations at run time (w8a8, fp8 dynamic)
+ACT_QUANT_FORMATS = ("fp8", "int8", "fp8_mlp_only")
 
 
-def _forward_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range) -> float:
+def sampler_bytes(m: ModelSpec, s: EngineSettings) -> float:
+    """Peak of ``_dummy_sampler_run`` on the last stage (bytes): the dummy forward's hidden states
+    (T x H) stay alive while the sampler builds model-dtype logits (S x V) and their fp32 copies, plus the
+    pruned hidden states and their norm (2 x S x H)."""
     tokens, db = s.max_num_batched_tokens, s.dtype_bytes
-    if m.is_moe and any(layer in m.moe_layers for layer in layers):
-        per_token = m.experts_per_token * (3 * m.moe_intermediate_size / tp + m.hidden_size)
-        return tokens * per_token * db
-    return tokens * 3 * m.intermediate_size / tp * db
+    seqs = min(s.max_num_seqs, tokens)
+    vocab = m.vocab_size
+    return (
+        tokens * m.hidden_size * db
+        + seqs * vocab * db
+        + SAMPLER_FP32_COPIES * seqs * vocab * 4
+        + 2 * seqs * m.hidden_size * db
+        + SAMPLER_BASE_GIB * GIB
+    )
+
+
+def forward_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range, *, last: bool) -> float:
+    """Peak of the dummy forward itself (bytes): the residual stream (T x H, not split by TP) next to the
+    dense MLP's gate/up output and activation (3 x I/TP per token), the quantized copy of the down
+    projection's input for activation-quantized linears (1 byte per element plus fp32 per-token scales),
+    and, on a stage that is not the last, the hidden states and residual it sends on (2 x T x H)."""
+    tokens, db = s.max_num_batched_tokens, s.dtype_bytes
+    dense = any(layer not in m.moe_layers for layer in layers) or not m.is_moe
+    width = m.intermediate_size if dense else m.shared_expert_intermediate_size
+    per_token = (3 * width / tp + m.hidden_size) * db
+    if s.weight_format in ACT_QUANT_FORMATS and s.engine == "vllm":
+        per_token += width / tp + 4
+    if not last:
+        per_token += 2 * m.hidden_size * db
+    return tokens * per_token + FORWARD_BASE_GIB * GIB
+
+
+def moe_workspace_bytes(m: ModelSpec, s: EngineSettings, tp: int, layers: range) -> float:
+    """Fused-MoE workspaces of a stage with MoE layers (bytes): T x top_k x (max(2N, H) + N) x dtype with
+    N = moe_intermediate/TP; they persist across the profile run, so they add to the peak (Mixtral TP2:
+    1.21 GiB logged = 0.56 sampler + 0.66 workspace)."""
+    if not m.is_moe or not any(layer in m.moe_layers for layer in layers):
+        return 0.0
+    n = m.moe_intermediate_size / tp
+    per_token = m.experts_per_token * (max(2 * n, m.hidden_size) + n)
+    return s.max_num_batched_tokens * per_token * s.dtype_bytes
 
 
 def activation_gib(
     m: ModelSpec, s: EngineSettings, *, tp: int, layers: range, first: bool, last: bool
 ) -> float:
-    """Peak activation of the profile run on one GPU of a stage (GiB)."""
-    logits = s.max_num_seqs * m.vocab_size * 4 if last else 0.0
+    """Peak activation of the profile run on one GPU of a stage (GiB): the larger of the sampler phase
+    (last stage only) and the forward branch, plus persistent MoE workspaces and the vision profile."""
     if not s.version.vllm_v1:
+        logits = s.max_num_seqs * m.vocab_size * 4 if last else 0.0
         fwd = s.max_num_batched_tokens * (3 * m.intermediate_size / tp + m.hidden_size) * s.dtype_bytes
         return (logits + fwd) / GIB
-    peak = max(SAMPLER_COPIES * logits, _forward_bytes(m, s, tp, layers)) / GIB
-    peak += ACTIVATION_BASE_GIB * s.dtype_bytes / 2
+    sampler = sampler_bytes(m, s) if last else 0.0
+    peak = max(sampler, forward_bytes(m, s, tp, layers, last=last)) + moe_workspace_bytes(m, s, tp, layers)
+    peak /= GIB
     if first and m.vision_params:
         peak += VISION_PROFILE_GIB
     if not s.version.at_least(0, 17) and not s.enforce_eager:
@@ -57,10 +98,11 @@ def activation_gib(
     return peak
 
 
-def non_torch_gib(s: EngineSettings, *, tp: int, pp: int) -> float:
-    """Non-torch memory growth during the profile run (GiB per GPU)."""
+def non_torch_gib(s: EngineSettings, *, tp: int, pp: int, layers: int) -> float:
+    """Non-torch memory growth during the profile run (GiB per GPU); at TP > 1 the all-reduce buffers grow
+    with TP and, per layer of the stage, with TP (8B vs 70B at TP4: 2.13 vs 2.21 GiB; TP2: 2.07 vs 2.10)."""
     if tp > 1:
-        return 2.08 + 0.035 * (tp - 2)
+        return 2.04 + 0.021 * (tp - 2) + 0.0004 * tp * layers
     if pp > 1:
         return 0.07
     return 0.25 if s.version.vllm_v1 else 0.05
@@ -138,7 +180,7 @@ def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, p
     weights = stage_weight_bytes(m, dtype=s.dtype, quantization=s.weight_format, tp=tp, pp=pp)
     stages = stage_layers(m, pp)
     hybrid = s.version.vllm_v1 and (m.attention_chunk_size is not None or m.sliding_window is not None)
-    nt = non_torch_gib(s, tp=tp, pp=pp)
+    nt = max(non_torch_gib(s, tp=tp, pp=pp, layers=len(layers)) for layers in stages)
     in_budget = s.version.at_least(0, 20)
     graph = max(cuda_graph_gib(s, layers=len(layers)) for layers in stages)
     acts, avails, blocks = [], [], []
@@ -169,7 +211,37 @@ def vllm_memory(m: ModelSpec, s: EngineSettings, *, total_gib: float, tp: int, p
         kv_cache_tokens=tokens,
         max_concurrency=concurrency,
         fits=min(avails) > 0 and concurrency >= 1,
-        notes=_notes(s, graph, requested, total_gib, in_budget),
+        notes=_notes(s, graph, requested, total_gib, in_budget) + _share_note(avails[tight], requested),
+    )
+
+
+SMALL_KV_SHARE = 0.10
+"""KV budget below this share of requested memory: absolute errors become large relative ones."""
+KV_ERROR_GIB = 0.2
+"""Typical absolute error of the non-KV terms per GPU on public cases (GiB): the headroom reserved then."""
+
+
+def kv_share(kv_gib: float, requested_gib: float) -> float:
+    """KV-cache budget as a share of the requested memory per GPU."""
+    return kv_gib / requested_gib if requested_gib > 0 else 0.0
+
+
+def usable_concurrency(mem: MemoryResult) -> float:
+    """Max concurrency after reserving ``KV_ERROR_GIB`` per GPU when the KV budget is a small share."""
+    kv = mem.kv_cache_gib
+    if kv <= 0 or kv_share(kv, mem.requested_gib) >= SMALL_KV_SHARE:
+        return mem.max_concurrency
+    return mem.max_concurrency * max(0.0, kv - KV_ERROR_GIB) / kv
+
+
+def _share_note(kv_gib: float, requested: float) -> tuple[str, ...]:
+    share = kv_share(kv_gib, requested)
+    if kv_gib <= 0 or share >= SMALL_KV_SHARE:
+        return ()
+    return (
+        f"SMALL KV BUDGET: {kv_gib:.2f} GiB is {share:.1%} of the {requested:.2f} GiB requested per GPU; an "
+        f"error of {KV_ERROR_GIB} GiB in the other terms is {KV_ERROR_GIB / kv_gib:.0%} of the KV capacity "
+        f"(the recommender reserves it as headroom); prefer more GPUs, FP8 KV cache or a shorter context",
     )
 
 

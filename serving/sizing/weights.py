@@ -151,6 +151,7 @@ def language_model_params(m: ModelSpec) -> int:
     return total
 
 
+@functools.lru_cache(maxsize=256)
 def active_params_per_token(m: ModelSpec) -> int:
     """Parameters one decode token multiplies through (only ``experts_per_token`` experts), with lm_head."""
     total = m.vocab_size * m.hidden_size

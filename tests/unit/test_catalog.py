@@ -9,6 +9,7 @@ import pytest
 from serving.catalog import (
     REGIONS,
     availability,
+    bedrock_options,
     bedrock_prices,
     get_gpu,
     get_instance,
@@ -25,6 +26,12 @@ from serving.errors import CatalogError, CatalogLookupError
 
 SIZES = ("xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge", "24xlarge", "48xlarge")
 
+NEW_US_EAST_ONLY = (
+    "p5.4xlarge",
+    *(f"g7e.{size}" for size in ("2xlarge", "4xlarge", "8xlarge", "12xlarge", "24xlarge", "48xlarge")),
+    "p6-b200.48xlarge",
+    "p6-b300.48xlarge",
+)
 #: (type, region) pairs with no On-Demand offer in the AWS price list (see the prices.yaml header): their rows
 #: are the only estimates left
 NOT_OFFERED_ON_DEMAND = (
@@ -32,6 +39,8 @@ NOT_OFFERED_ON_DEMAND = (
     | {("p4de.24xlarge", "eu-west-1")}
     | {(t, r) for t in ("p5.48xlarge", "p5en.48xlarge") for r in ("eu-central-1", "eu-west-1")}
     | {("p5e.48xlarge", region) for region in REGIONS}
+    # added 2026-12-04 with a verified us-east-1 price only (Karpenter's generated table): skipped elsewhere
+    | {(t, r) for t in NEW_US_EAST_ONLY for r in REGIONS if r != "us-east-1"}
 )
 
 LISTS = {
@@ -73,12 +82,14 @@ def test_price_estimates_say_so_in_their_source() -> None:
             assert record["source"].startswith("ESTIMATE: "), where
             assert "NOT OFFERED" in record["source"] or "NO On-Demand list price" in record["source"], where
         else:
-            assert "skypilot-catalog" in record["source"], where
+            assert "skypilot-catalog" in record["source"] or "karpenter-provider-aws" in record["source"], (
+                where
+            )
 
 
 def test_gpu_ids_are_the_design_contract_with_driver_reported_memory() -> None:
     assert sorted(g.id for g in list_gpus()) == sorted(
-        ["a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200"]
+        ["a10g", "l4", "l40s", "a100-40gb", "a100-80gb", "h100-80gb", "h200", "rtx-pro-6000", "b200", "b300"]
     )
     assert get_gpu("h100-80gb").total_memory_gib == 79.19
     assert get_gpu("h200").total_memory_gib == 139.81
@@ -113,6 +124,20 @@ def test_instance_specs() -> None:
     )
     g6e = get_instance("g6e.12xlarge")
     assert (g6e.gpus, g6e.gpu.id, g6e.memory_gib) == (4, "l40s", 384)
+
+
+def test_new_instance_types_and_their_prices() -> None:
+    assert instance_price("p5.4xlarge", "us-east-1") == 6.88
+    assert instance_price("g7e.2xlarge", "us-east-1") == 3.36312
+    assert instance_price("g7e.48xlarge", "us-east-1") == 33.14432
+    assert instance_price("p6-b200.48xlarge", "us-east-1") == 113.9328
+    assert instance_price("p6-b300.48xlarge", "us-east-1") == 142.416
+    assert instance_price("g7e.2xlarge", "eu-central-1") is None  # no verified EU price row yet
+    p5 = get_instance("p5.4xlarge")
+    assert (p5.gpus, p5.gpu.id, p5.network_gbps) == (1, "h100-80gb", 100)
+    b200, g7e = get_instance("p6-b200.48xlarge"), get_instance("g7e.24xlarge")
+    assert (b200.gpus, b200.gpu.nvlink, b200.gpu.architecture) == (8, True, "blackwell")
+    assert (g7e.gpus, g7e.gpu.id, g7e.gpu.nvlink, g7e.gpu.fp8) == (4, "rtx-pro-6000", False, True)
 
 
 def test_prices_and_spot_unknown() -> None:
@@ -185,10 +210,21 @@ def test_unknown_ids_raise_lookup_errors_naming_the_field() -> None:
 
 def test_bedrock_tiers_and_regional_premium() -> None:
     prices = bedrock_prices()
-    assert set(prices) == {"claude-haiku", "claude-sonnet", "claude-opus"}
+    assert set(prices) == {
+        "claude-haiku",
+        "claude-sonnet",
+        "claude-opus",
+        "claude-sonnet-4",
+        "claude-opus-4",
+        "claude-opus-4-1",
+    }
     sonnet = prices["claude-sonnet"]
     assert sonnet.price(regional=False) == (3.0, 15.0)
     assert sonnet.price(regional=True) == pytest.approx((3.3, 16.5))
+    # legacy Opus 4 / 4.1: $15 / $75, no regional premium before the 4.5 generation
+    assert prices["claude-opus-4-1"].price(regional=True) == (15.0, 75.0)
+    opts = bedrock_options()
+    assert (opts.cache_read_factor, opts.cache_write_factor, opts.batch_factor) == (0.1, 1.25, 0.5)
 
 
 def test_models_by_catalog_id_and_hf_id() -> None:

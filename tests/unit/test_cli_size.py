@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from scripts.cli import cli
+from serving.catalog import list_instances
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "configs"
 CONTRACT = (
@@ -66,7 +67,10 @@ def test_nothing_fits_in_recommendation_mode_exits_1_with_json() -> None:
     )
     data = json.loads(out)
     assert (
-        code == 1 and data["fits"] is False and data["instance_type"] is None and len(data["rejected"]) == 29
+        code == 1
+        and data["fits"] is False
+        and data["instance_type"] is None
+        and len(data["rejected"]) == len(list_instances())
     )
 
 
@@ -222,3 +226,36 @@ def test_recommendation_lists_unsold_types_with_the_reason() -> None:
         "not sold On-Demand in eu-central-1 (price list 2026-11-23); "
         "use a Capacity Block/ODCR or another region"
     )
+
+
+def test_default_engine_version_is_the_stacks_pinned_image(tmp_path: Path) -> None:
+    base = ("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--max-model-len", "8192", "--json")
+    code, out, _ = _run(*base)
+    data = json.loads(out)
+    assert code == 0 and data["engine_version"] == "0.11.0"
+    assert any("vllm/vllm-openai:v0.11.0 pinned in Pulumi.ephemeral.yaml" in n for n in data["notes"])
+    assert json.loads(_run(*base, "--stack", "dev")[1])["engine_version"] == "0.11.0"
+    assert json.loads(_run(*base, "--engine-version", "0.19.0")[1])["engine_version"] == "0.19.0"
+    unpinned = tmp_path / "Pulumi.x.yaml"
+    unpinned.write_text("config:\n  paddock:versions: {vllmImage: 'vllm/vllm-openai:latest'}\n")
+    data = json.loads(_run(*base, "--stack", str(unpinned))[1])
+    assert data["engine_version"] == "0.33.0" and any(
+        "outside the calibrated range" in n for n in data["notes"]
+    )
+    code, _, err = _run(*base, "--stack", "nope")
+    assert code == 2 and "--stack" in err
+
+
+def test_recommendation_json_has_serving_estimates_and_top_options() -> None:
+    code, out, _ = _run(
+        "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8",
+        "--prompt-tokens", "1000", "--output-tokens", "200", "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and (data["prompt_tokens"], data["output_tokens"]) == (1000, 200)
+    assert data["ttft_ms"] > 0 and data["tpot_ms"] > 0 and data["serving_tokens_per_second"] > 0
+    assert len(data["top_options"]) == 3 and data["top_options"][0]["why"].startswith("lowest $")
+    code, _, err = _run(
+        "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8", "--prompt-tokens", "9"
+    )
+    assert code == 2 and "--output-tokens" in err

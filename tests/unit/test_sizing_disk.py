@@ -86,7 +86,7 @@ def test_nvme_too_small_is_flagged_in_the_plan() -> None:
     ],
 )
 def test_405b_plans_get_a_disk_that_fits(kwargs: dict[str, str], instance: str, nodes: int) -> None:
-    plan = recommend("llama-3.1-405b", context=8192, concurrency=16, **kwargs)
+    plan = recommend("llama-3.1-405b", context=8192, concurrency=16, instance_types=[instance], **kwargs)
     assert (plan.instance_type, plan.nodes_per_replica) == (instance, nodes)
     assert plan.checkpoint_gib == pytest.approx(755.961, abs=1e-3)
     assert (plan.cache_disk, plan.cache_gib, plan.ephemeral_storage_gib) == ("nvme", 836, 846)

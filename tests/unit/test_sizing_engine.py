@@ -29,7 +29,8 @@ def test_llama_8b_h100_matches_the_v019_log() -> None:
 def test_tp_adds_non_torch_memory_and_splits_kv() -> None:
     tp1 = size_on_gpu("llama-3.1-8b", **H100)  # type: ignore[arg-type]
     tp2 = size_on_gpu("llama-3.1-8b", tp=2, **H100)  # type: ignore[arg-type]
-    assert tp1.non_torch_gib_per_gpu == 0.25 and tp2.non_torch_gib_per_gpu == 2.08
+    assert tp1.non_torch_gib_per_gpu == 0.25
+    assert tp2.non_torch_gib_per_gpu == pytest.approx(2.07, abs=0.01)  # llm-d v0.19 TP2 log
     assert tp2.kv_cache_tokens == pytest.approx(1_044_688, rel=0.01)
 
 
