@@ -117,7 +117,7 @@ def multi_node_raw(**versions: str) -> dict[str, Any]:
     raw["paddock:models"][0].update(
         {
             "model": "llama-3.1-405b",
-            "gpu": "auto",
+            "gpu": "a100-80gb",  # bf16 405B: two p4de per replica (PP2), EFA
             "context": 8192,
             "concurrency": 16,
             "replicas": {"min": 1, "max": 1},

@@ -20,6 +20,11 @@ def _405b(c: dict[str, Any]) -> None:
     c["paddock:models"][0].update({"model": "llama-3.1-405b", "gpu": "auto"})
 
 
+def _405b_multinode(c: dict[str, Any]) -> None:
+    """bf16 405B on A100 80GB: a replica spans two p4de (PP2) over EFA, served by a LeaderWorkerSet."""
+    c["paddock:models"][0].update({"model": "llama-3.1-405b", "gpu": "a100-80gb"})
+
+
 def _karpenter(c: dict[str, Any]) -> None:
     c.setdefault("paddock:autoscaling", {}).update(
         {"nodeAutoscaler": "karpenter", "karpenterAmiAlias": "al2023@v20251120"}
@@ -42,6 +47,7 @@ def _adopted(c: dict[str, Any]) -> None:
 
 OVERLAYS: dict[str, Overlay] = {
     "405b": _405b,
+    "405b-multinode": _405b_multinode,
     "karpenter": _karpenter,
     "tgi-min0": _tgi_min0,
     "adopted": _adopted,
@@ -52,7 +58,7 @@ VARIANTS: dict[str, tuple[str, Overlay]] = {
     f"{base}-{name}": (base, overlay)
     for base in ("dev", "prod-eu", "ephemeral")
     for name, overlay in OVERLAYS.items()
-    if (base, name) != ("prod-eu", "405b")
+    if (base, name) not in (("prod-eu", "405b"), ("prod-eu", "405b-multinode"))
 }
 
 

@@ -1,6 +1,6 @@
 """The bring-up analysis over variants of the shipped stacks (tests/unit/bringup_variants.py): each renders,
 every check gets a verdict, and every failing finding is one precise line naming a resource of the plan and
-a config key, and none fails: a 405B model (multi-node LWS + EFA), Karpenter, TGI at min 0 and an adopted
+a config key, and none fails: a 405B model (auto, and bf16 on A100: multi-node LWS + EFA), Karpenter, TGI at min 0 and an adopted
 VPC + cluster come up on each shipped stack."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def test_variant_is_analysed_precisely(name: str, tmp_path: Path) -> None:
         assert f.key.startswith(("paddock:", "program order", "resources.json", "helm")), f.line()
         assert "\n" not in f.line() and len(f.message) < 400
     types = {r["type"] for r in result.resources}
-    if name.endswith("-405b"):  # a replica spans nodes: LWS controller + EFA device plugin are installed
+    if name.endswith("-405b-multinode"):  # a replica spans nodes: LWS controller + EFA device plugin
         assert next(iter(result.plans.values())).nodes_per_replica > 1
         assert {"controllers-lws", "controllers-efa-device-plugin"} <= names
     if name.endswith("-karpenter"):
