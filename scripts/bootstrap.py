@@ -56,8 +56,8 @@ def download_uv() -> Path:
     tags = wheel_tags()
     if not tags:
         raise SystemExit(f"bootstrap: no uv wheel for {sys.platform}/{platform.machine()}; install uv yourself")
-    with urllib.request.urlopen(f"{INDEX}/uv/{UV_VERSION}/json", timeout=60) as resp:
-        files = json.load(resp)["urls"]
+    with urllib.request.urlopen(f"{INDEX}/uv/json", timeout=60) as resp:
+        files = json.load(resp)["releases"].get(UV_VERSION, [])
     wheel = next((f for f in files if f["filename"].endswith(".whl") and tags[0] in f["filename"]), None)
     if wheel is None:
         raise SystemExit(f"bootstrap: PyPI has no uv {UV_VERSION} wheel matching {tags[0]}")
