@@ -20,6 +20,7 @@ import platform
 import shutil
 import stat
 import sys
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -56,14 +57,16 @@ def download_uv() -> Path:
     tags = wheel_tags()
     if not tags:
         raise SystemExit(f"bootstrap: no uv wheel for {sys.platform}/{platform.machine()}; install uv yourself")
-    with urllib.request.urlopen(f"{INDEX}/uv/json", timeout=60) as resp:
+    meta_url = f"{INDEX}/uv/json"
+    with urllib.request.urlopen(meta_url, timeout=60) as resp:
         files = json.load(resp)["releases"].get(UV_VERSION, [])
     wheel = next((f for f in files if f["filename"].endswith(".whl") and tags[0] in f["filename"]), None)
     if wheel is None:
         raise SystemExit(f"bootstrap: PyPI has no uv {UV_VERSION} wheel matching {tags[0]}")
     size_mb = wheel.get("size", 0) / 1e6
     say(f"downloading uv {UV_VERSION} from PyPI ({wheel['filename']}, {size_mb:.0f} MB) into {BIN_DIR}")
-    with urllib.request.urlopen(wheel["url"], timeout=300) as resp:
+    # a PyPI mirror may answer with URLs relative to the metadata's
+    with urllib.request.urlopen(urllib.parse.urljoin(meta_url, wheel["url"]), timeout=300) as resp:
         data: bytes = resp.read()
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
         raise SystemExit(f"bootstrap: sha256 mismatch for {wheel['filename']}")
@@ -95,7 +98,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         uv = find_uv()
-    except OSError as exc:  # network or disk: one line
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # network, disk or format: one line
         say(f"could not fetch uv {UV_VERSION} from PyPI: {exc}")
         return 1
     if argv[:1] == ["--uv"]:
