@@ -121,6 +121,8 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
     from serving.bringup import verdicts
 
     path = stack_path(stack, stacks_dir)
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file: --out takes a folder (created when missing)", field="--out")
     console = Console(stderr=as_json)
     started = time.perf_counter()
     manifests = helm_available(console)
