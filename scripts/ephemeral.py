@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -121,6 +122,34 @@ def _default_owner() -> str:
         ) from exc
 
 
+def _checked_owner(owner: str | None) -> str:
+    """``--owner`` (default $USER), refused when empty or not ASCII: it becomes the stack name and a tag, and
+    silently dropping letters (``Ålice`` -> ``lice``) would name someone else."""
+    name = _default_owner() if owner is None else owner
+    where = "--owner" if owner is not None else "--owner (default $USER)"
+    if not name.strip():
+        raise InputError("is empty: pass your user name, e.g. --owner alice", field=where)
+    if not name.isascii():
+        raise InputError(
+            f"{name!r} is not ASCII (it becomes the stack name and a tag): pass an ASCII name, e.g. --owner alice",
+            field=where,
+        )
+    return name
+
+
+#: a Pulumi stack name, optionally ``org/project/stack`` (letters, digits, ``-``, ``_``, ``.``)
+STACK_NAME = r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}"
+
+
+def _check_stack_name(stack: str) -> None:
+    """STACK is a Pulumi stack name, checked before anything needs the Pulumi CLI or AWS."""
+    if not re.fullmatch(STACK_NAME, stack):
+        raise InputError(
+            f"{stack!r} is not a stack name (letters, digits, - _ .; see `paddock ephemeral list`)",
+            field="STACK",
+        )
+
+
 def _env(ctx: click.Context) -> Env:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Env) else Env()
@@ -168,7 +197,7 @@ def up_cmd(
         now = env.clock().replace(microsecond=0)
         request = UpRequest(
             model=str(Path(model).resolve()) if model.endswith(".json") or Path(model).is_dir() else model,
-            owner=owner or _default_owner(),
+            owner=_checked_owner(owner),
             ttl=parse_ttl_spec(flags.pop("ttl")),
             context=flags.pop("context_len"),
             **flags,
@@ -267,6 +296,7 @@ def extend_cmd(ctx: click.Context, stack: str, ttl: str) -> None:
     env = _env(ctx)
     console = env.console()
     with _errors():
+        _check_stack_name(stack)
         spec = parse_ttl_spec(ttl)
         workspace = env.workspace_factory()
         backend = workspace.preflight(region=None, aws=False)
@@ -290,6 +320,7 @@ def down_cmd(ctx: click.Context, stack: str, yes: bool) -> None:
     env = _env(ctx)
     console = env.console()
     with _errors():
+        _check_stack_name(stack)
         workspace = env.workspace_factory()
         workspace.preflight(region=None)
         if not _confirm(env, f"Destroy every resource of {stack}?", yes=yes):

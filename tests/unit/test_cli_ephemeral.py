@@ -109,6 +109,9 @@ def test_up_interactive_confirm_yes_and_no(tmp_path: Path) -> None:
         (("--ttl", "5m"), "error: --ttl: '5m' is shorter than the minimum TTL 15m"),
         (("--context", "10"), "error: --context: 10 tokens is too small a context"),
         (("--owner", "???"), "error: --owner: '???' has no letters or digits"),
+        (("--owner", ""), "error: --owner: is empty"),
+        (("--owner", "  "), "error: --owner: is empty"),
+        (("--owner", "Ålice O'Neil"), "error: --owner: 'Ålice O\'Neil' is not ASCII"),
     ],
 )
 def test_up_bad_input_exits_2_without_traceback(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -377,3 +380,20 @@ def test_reap_exits_1_when_a_stack_is_stuck(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "reaped 0, failed 0, kept 1, stuck 1" in result.output
     assert "pulumi cancel --stack eph-bob-bbbbbb" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("extend", "eph bob", "--ttl", "2h"), ("down", "a;rm -rf /", "--yes"), ("down", "", "--yes")],
+    ids=["space", "shell", "empty"],
+)
+def test_a_bad_stack_name_is_refused_before_the_pulumi_cli(tmp_path: Path, args: tuple[str, ...]) -> None:
+    def no_workspace() -> FakeWorkspace:
+        raise AssertionError("the workspace (Pulumi CLI) was reached")
+
+    env = make_env(tmp_path, FakeWorkspace())
+    env.workspace_factory = no_workspace
+    result = run(env, *args)
+    assert result.exit_code == 2, result.output
+    assert "error: STACK: " in result.stderr and "is not a stack name" in result.stderr
+    assert "Traceback" not in result.output
