@@ -111,7 +111,7 @@ def test_up_interactive_confirm_yes_and_no(tmp_path: Path) -> None:
         (("--owner", "???"), "error: --owner: '???' has no letters or digits"),
         (("--owner", ""), "error: --owner: is empty"),
         (("--owner", "  "), "error: --owner: is empty"),
-        (("--owner", "Ålice O'Neil"), "error: --owner: 'Ålice O\'Neil' is not ASCII"),
+        (("--owner", "Ålice O'Neil"), 'error: --owner: "Ålice O\'Neil" is not ASCII'),
     ],
 )
 def test_up_bad_input_exits_2_without_traceback(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
