@@ -26,7 +26,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from serving.errors import InputError, PaddockError
 from serving.residency import StackAudit, audit_stack, load_stack_facts, render_markdown
@@ -147,7 +147,11 @@ def print_table(console: Console, audits: Sequence[StackAudit], notes: Mapping[s
         console.rule(f"stack {a.stack} ({a.region}; allowed {', '.join(a.allowed_regions)}): {verdict}")
         if notes.get(a.stack):
             console.print(f"[yellow]note:[/] {escape(str(notes[a.stack]))}")
-        places = Table("data", "where", "region", "allowed", "config key", title="Where data can reach")
+        # fold, never ellipsize: config keys and profile ids are copied from this table
+        places = Table(
+            *(Column(h, overflow="fold") for h in ("data", "where", "region", "allowed", "config key")),
+            title="Where data can reach",
+        )
         for p, regions in grouped_places(a.places):
             ok = "[green]yes[/]" if p.allowed else "[red]no[/]"
             places.add_row(p.kind, escape(p.what), regions, ok, escape(p.config_key))

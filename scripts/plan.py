@@ -2,10 +2,10 @@
 
 Thin: the mock run lives in ``stacks.offline`` (imported lazily: scripts never import Pulumi themselves), the
 files in ``serving.plan_report``, the bring-up analysis in ``serving.bringup``. Prints a tree of the
-resources (rich) and every failing bring-up check, or, with ``--json``, one object (findings and warnings
-included). Exit 0 rendered and the bring-up analysis passes, 1 some bring-up check fails (each problem one
-line naming the resource and the config key), 2 bad input (unknown stack, invalid config: every bad key is
-named).
+resources (rich) and every failing bring-up check, or, with ``--json``, one object (findings, warnings and
+residency errors included). Exit 0 rendered and the bring-up analysis passes, 1 some bring-up check or a
+config-level residency error rule of ``paddock audit`` fails (each problem one line naming the resource and the
+config key), 2 bad input (unknown stack, invalid config: every bad key is named; ``--out`` a file).
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from rich.tree import Tree
 from serving import helm
 from serving.errors import InputError, RenderError
 from serving.plan_report import warnings
+from serving.residency.model import Finding
+from serving.stack_config import StackConfig
 
 STACKS_DIR = Path("stacks")
 PLAN_DIR = Path("build/plan")
@@ -63,6 +65,15 @@ def helm_available(console: Console) -> bool:
     except Exception as exc:  # offline machine: render everything but the manifests
         console.print(f"[yellow]warning:[/] no helm ({exc}); manifests/ not rendered", highlight=False)
         return False
+
+
+def residency_errors(config: StackConfig) -> list[Finding]:
+    """The config-level residency errors of ``paddock audit`` (same rule table), so that ``plan`` never
+    renders silently what audit and the policy pack then block (e.g. a fallback with allowFallback: false)."""
+    from serving.residency.rules import check_stack
+    from serving.residency.stack import facts_from_stack_config
+
+    return [f for f in check_stack(facts_from_stack_config(config)) if f.severity == "error"]
 
 
 def _detail(resource: Mapping[str, Any]) -> str:
@@ -132,6 +143,7 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
     total = time.perf_counter() - started
     found = warnings(result.config.to_dict(), {a: p.to_dict() for a, p in result.plans.items()})
     failed = [f for f in result.findings if f.verdict == "fail"]
+    residency = residency_errors(result.config)
     if as_json:
         payload = {
             "stack": stack,
@@ -142,13 +154,14 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
             "analysis_seconds": round(result.analysis_seconds, 3),
             "plans": {alias: plan.to_dict() for alias, plan in result.plans.items()},
             "warnings": found,
+            "residency": [f.to_dict() for f in residency],
             "bringup": {
                 "verdicts": verdicts(result.findings),
                 "findings": [f.to_dict() for f in result.findings],
             },
         }
         click.echo(json.dumps(payload, indent=2, sort_keys=True))
-        if failed:
+        if failed or residency:
             raise SystemExit(1)
         return
     console.print(resource_tree(stack, result.config.region, result.resources))
@@ -167,9 +180,16 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
     for f in result.findings:
         if f.verdict == "fail":
             console.print(f"[red]error:[/] {escape(f.line())}", highlight=False, soft_wrap=True)
+    for r in residency:
+        console.print(
+            f"[red]error:[/] residency {r.rule}: {escape(r.config_key)}: {escape(r.message)} "
+            "(`paddock audit` has the whole report)",
+            highlight=False,
+            soft_wrap=True,
+        )
     console.print(
         f"wrote {out_dir}/ in {total:.2f} s (render {result.seconds:.2f} s, "
         f"bring-up {result.analysis_seconds:.2f} s)"
     )
-    if failed:
+    if failed or residency:
         raise SystemExit(1)

@@ -232,12 +232,8 @@ def _cross_checks(cfg: StackConfig, problems: Problems) -> None:
     """Problems that span sections."""
     for i, m in enumerate(cfg.models):
         key = f"paddock:models[{i}]"
-        if m.fallback != "none" and not cfg.residency.allow_fallback:
-            problems.add(
-                f"{key}.fallback",
-                f"{m.fallback!r} contradicts paddock:residency.allowFallback: false "
-                "(set fallback: none, or allow the fallback)",
-            )
+        # allowFallback: false with a fallback is the residency rule fallback-forbidden (audit, the policy
+        # pack and `paddock plan` report it as an error), not a shape problem of the config
         if m.fallback != "none" and not cfg.gateway.enabled:
             problems.add(
                 f"{key}.fallback",

@@ -114,8 +114,6 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("model-unknown-key", model(replica=2), "paddock:models[0].replica", "unknown key"),
     ("fallback-unknown", model(fallback="claude-opus"), "paddock:models[0].fallback", "not 'none' or a key"),
     # contradictions that used to pass silently or fail later, in a component
-    ("fallback-vs-residency", section("residency", allowFallback=False), "paddock:models[0].fallback",
-     "contradicts paddock:residency.allowFallback"),
     ("fallback-without-gateway", section("gateway", enabled=False), "paddock:models[0].fallback", "needs the gateway"),
     ("scale-to-zero-without-keda",
      both(model(replicas={"min": 0, "max": 2}), section("autoscaling", keda=False),
