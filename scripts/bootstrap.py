@@ -56,7 +56,9 @@ def download_uv() -> Path:
     """Fetch uv ``UV_VERSION`` from PyPI into ``.tools/bin/uv``; return its path."""
     tags = wheel_tags()
     if not tags:
-        raise SystemExit(f"bootstrap: no uv wheel for {sys.platform}/{platform.machine()}; install uv yourself")
+        raise SystemExit(
+            f"bootstrap: no uv wheel for {sys.platform}/{platform.machine()}; install uv yourself"
+        )
     meta_url = f"{INDEX}/uv/json"
     with urllib.request.urlopen(meta_url, timeout=60) as resp:
         files = json.load(resp)["releases"].get(UV_VERSION, [])
@@ -93,7 +95,7 @@ def find_uv() -> Path:
 
 def main(argv: list[str]) -> int:
     """Run ``paddock <argv>`` through uv (runtime dependencies only); ``--uv`` prints the uv path."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (this file runs on any python3, before uv)
         say(f"Python >= 3.11 is needed, this is {platform.python_version()} ({sys.executable})")
         return 2
     try:

@@ -131,7 +131,8 @@ def _checked_owner(owner: str | None) -> str:
         raise InputError("is empty: pass your user name, e.g. --owner alice", field=where)
     if not name.isascii():
         raise InputError(
-            f"{name!r} is not ASCII (it becomes the stack name and a tag): pass an ASCII name, e.g. --owner alice",
+            f"{name!r} is not ASCII (it becomes the stack name and a tag): "
+            "pass an ASCII name, e.g. --owner alice",
             field=where,
         )
     return name

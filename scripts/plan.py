@@ -4,8 +4,8 @@ Thin: the mock run lives in ``stacks.offline`` (imported lazily: scripts never i
 files in ``serving.plan_report``, the bring-up analysis in ``serving.bringup``. Prints a tree of the
 resources (rich) and every failing bring-up check, or, with ``--json``, one object (findings, warnings and
 residency errors included). Exit 0 rendered and the bring-up analysis passes, 1 some bring-up check or a
-config-level residency error rule of ``paddock audit`` fails (each problem one line naming the resource and the
-config key), 2 bad input (unknown stack, invalid config: every bad key is named; ``--out`` a file).
+config-level residency error rule of ``paddock audit`` fails (each problem one line naming the resource and
+the config key), 2 bad input (unknown stack, invalid config: every bad key is named; ``--out`` a file).
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ audit, ephemeral) call :func:`load_stack_file`. Every problem is collected and r
 from __future__ import annotations
 
 import dataclasses
-import re
 import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -46,7 +46,9 @@ def test_live_list_and_reaper_dry_run() -> None:
 @pytest.mark.integration
 def test_live_up_and_down() -> None:
     if os.environ.get("PADDOCK_EPHEMERAL_LIVE_UP") != "1":
-        pytest.skip("costs money: set PADDOCK_EPHEMERAL_LIVE_UP=1 to create and destroy a real ephemeral stack")
+        pytest.skip(
+            "costs money: set PADDOCK_EPHEMERAL_LIVE_UP=1 to create and destroy a real ephemeral stack"
+        )
     _needs_real_tools()
     up = CliRunner().invoke(command, ["up", "--model", "llama-3.1-8b", "--ttl", "1h", "--yes"])
     assert up.exit_code == 0, up.output + up.stderr

@@ -43,7 +43,10 @@ def test_out_naming_a_file_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_
     target = tmp_path / "notes.txt"
     target.write_text("keep me")
     code, _, err = _run(capsys, "-s", "dev", "--stacks-dir", str(STACKS), "--out", str(target))
-    assert code == 2 and err == f"error: --out: {target} is a file: --out takes a folder (created when missing)\n"
+    assert (
+        code == 2
+        and err == f"error: --out: {target} is a file: --out takes a folder (created when missing)\n"
+    )
     assert target.read_text() == "keep me"
 
 
@@ -118,7 +121,9 @@ def test_json_output_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert all(set(f) == {"check", "verdict", "resource", "key", "message"} for f in failing)
     assert payload["analysis_seconds"] >= 0
     # the warnings the tree prints travel in the JSON too (dev ships a placeholder API CIDR)
-    assert any(w.startswith("paddock:cluster.publicAccessCidrs[0]: 203.0.113.10/32") for w in payload["warnings"])
+    assert any(
+        w.startswith("paddock:cluster.publicAccessCidrs[0]: 203.0.113.10/32") for w in payload["warnings"]
+    )
     assert payload["stack"] == "dev" and payload["out"] == str(out_dir) and payload["residency"] == []
     assert payload["plans"]["llama-8b"]["instance_type"] == "g6e.xlarge"
     resources = json.loads((out_dir / "resources.json").read_text())
