@@ -31,7 +31,7 @@ from serving.ephemeral.lifecycle import down, extend, list_ephemeral, run_up
 from serving.ephemeral.naming import sanitize_owner
 from serving.ephemeral.planning import Sizer, UpPlan, UpRequest, build_up_plan, engine_sizer
 from serving.ephemeral.reaper import reap
-from serving.ephemeral.ttl import format_timestamp, parse_ttl_spec
+from serving.ephemeral.ttl import TtlSpec, format_timestamp, parse_ttl_spec
 from serving.ephemeral.workspace import BackendInfo, Workspace
 from serving.errors import InputError, PaddockError
 
@@ -142,6 +142,14 @@ def _checked_owner(owner: str | None) -> str:
 STACK_NAME = r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}"
 
 
+def _future_ttl(text: str, now: datetime) -> TtlSpec:
+    """``--ttl`` parsed; an expiry time that has already passed is named as such (not "too short")."""
+    spec = parse_ttl_spec(text)
+    if spec.until is not None and spec.until <= now:
+        raise InputError(f"{text!r} is in the past (now {format_timestamp(now)})", field="--ttl")
+    return spec
+
+
 def _check_stack_name(stack: str) -> None:
     """STACK is a Pulumi stack name, checked before anything needs the Pulumi CLI or AWS."""
     if not re.fullmatch(STACK_NAME, stack):
@@ -196,10 +204,15 @@ def up_cmd(
     console = env.console()
     with _errors():
         now = env.clock().replace(microsecond=0)
+        if not model.strip():
+            raise InputError(
+                "is empty: pass a catalog id (llama-3.1-8b), a Hugging Face id or a config.json",
+                field="--model",
+            )
         request = UpRequest(
             model=str(Path(model).resolve()) if model.endswith(".json") or Path(model).is_dir() else model,
             owner=_checked_owner(owner),
-            ttl=parse_ttl_spec(flags.pop("ttl")),
+            ttl=_future_ttl(flags.pop("ttl"), now),
             context=flags.pop("context_len"),
             **flags,
         )
@@ -298,7 +311,7 @@ def extend_cmd(ctx: click.Context, stack: str, ttl: str) -> None:
     console = env.console()
     with _errors():
         _check_stack_name(stack)
-        spec = parse_ttl_spec(ttl)
+        spec = _future_ttl(ttl, env.clock())
         workspace = env.workspace_factory()
         backend = workspace.preflight(region=None, aws=False)
         meta = extend(

@@ -110,6 +110,11 @@ def test_up_interactive_confirm_yes_and_no(tmp_path: Path) -> None:
         (("--context", "10"), "error: --context: 10 tokens is too small a context"),
         (("--owner", "???"), "error: --owner: '???' has no letters or digits"),
         (("--owner", ""), "error: --owner: is empty"),
+        (
+            ("--ttl", "2026-11-23T11:00:00Z"),
+            "error: --ttl: '2026-11-23T11:00:00Z' is in the past (now 2026-11-23T12:00:00Z)",
+        ),
+        (("--model", ""), "error: --model: is empty"),
         (("--owner", "  "), "error: --owner: is empty"),
         (("--owner", "Ålice O'Neil"), 'error: --owner: "Ålice O\'Neil" is not ASCII'),
     ],
@@ -255,6 +260,10 @@ def test_extend(tmp_path: Path) -> None:
         (("extend", "nope", "--ttl", "2h"), "error: STACK: no stack named 'nope'"),
         (("extend", "eph-bob-bbbbbb", "--ttl", "20d"), "past the maximum 14d"),
         (("down", "prod-eu", "--yes"), "error: STACK: stack 'prod-eu' is not an ephemeral stack"),
+        (
+            ("extend", "eph-bob-bbbbbb", "--ttl", "2026-01-01T00:00:00Z"),
+            "error: --ttl: '2026-01-01T00:00:00Z' is in the past",
+        ),
     ],
 )
 def test_extend_and_down_refusals_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
