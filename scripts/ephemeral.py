@@ -216,13 +216,18 @@ def up_cmd(
             context=flags.pop("context_len"),
             **flags,
         )
-        plan = build_up_plan(
-            request,
-            template=_load_template(env.template_path),
-            sizer=env.sizer,
-            now=now,
-            salt=secrets.token_hex(4),
-        )
+        try:
+            plan = build_up_plan(
+                request,
+                template=_load_template(env.template_path),
+                sizer=env.sizer,
+                now=now,
+                salt=secrets.token_hex(4),
+            )
+        except InputError as exc:
+            if exc.field == "--max-model-len":  # the sizer's flag; here the user wrote --context
+                exc.field = "--context"
+            raise
         env.validate(dict(plan.config), plan.stack)
         console.print(plan_table(plan, now=now))
         for note in plan_notes(plan):

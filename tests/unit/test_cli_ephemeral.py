@@ -406,3 +406,12 @@ def test_a_bad_stack_name_is_refused_before_the_pulumi_cli(tmp_path: Path, args:
     assert result.exit_code == 2, result.output
     assert "error: STACK: " in result.stderr and "is not a stack name" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_context_past_the_model_is_named_as_the_user_wrote_it(tmp_path: Path) -> None:
+    from scripts.ephemeral import engine_sizer
+
+    env = make_env(tmp_path, FakeWorkspace(), sizer=engine_sizer)
+    result = run(env, *UP, "--context", "99999999", "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --context: 99999999 exceeds the model's max_position_embeddings")
