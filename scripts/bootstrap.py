@@ -43,7 +43,7 @@ def wheel_tags() -> list[str]:
     if arch is None:
         return []
     if sys.platform.startswith("linux"):
-        libc = "musllinux" if platform.libc_ver()[0] != "glibc" else "manylinux_2_17"
+        libc = "musllinux_1_1" if platform.libc_ver()[0] != "glibc" else "manylinux_2_17"
         return [f"{libc}_{arch}"]
     if sys.platform == "darwin":
         return ["macosx_11_0_arm64" if arch == "aarch64" else "macosx_10_12_x86_64"]
