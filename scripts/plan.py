@@ -135,6 +135,8 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
     if out is not None and out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file: --out takes a folder (created when missing)", field="--out")
     console = Console(stderr=as_json)
+    if not console.is_terminal:  # piped or logged: 160 columns (as audit), not rich's 80
+        console = Console(stderr=as_json, width=160)
     started = time.perf_counter()
     manifests = helm_available(console)
     offline = importlib.import_module("stacks.offline")
