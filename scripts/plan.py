@@ -175,7 +175,7 @@ def command(stack: str, out: Path | None, as_json: bool, stacks_dir: Path) -> No
             f"max-model-len {plan.max_model_len}, load ≈ {plan.load_time_seconds:.0f} s"
         )
     for line in found:
-        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)  # one line each
     for check, verdict in verdicts(result.findings).items():
         colour = {"pass": "green", "fail": "red", "assumed": "yellow"}[verdict]
         console.print(f"bring-up [bold]{check}[/]: [{colour}]{verdict}[/]", highlight=False)
