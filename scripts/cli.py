@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> Any:
         if "--json" in args:
             click.echo(json.dumps(error_document(exc, code), indent=2))
         sys.exit(code)
+    except UnicodeDecodeError as exc:  # a file a command reads without naming it in its own error
+        click.echo(
+            f"error: an input file is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8",
+            err=True,
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,8 +36,14 @@ PLAN_DIR = Path("build/plan")
 def stack_path(stack: str, stacks_dir: Path) -> Path:
     """``stacks/Pulumi.<stack>.yaml``; InputError naming --stack (with the known stacks) when missing."""
     path = stacks_dir / f"Pulumi.{stack}.yaml"
+    known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", stack) or stack.startswith("."):
+        raise InputError(
+            f"{stack!r} is not a stack name "
+            f"(the <env> of stacks/Pulumi.<env>.yaml: {', '.join(known) or 'none'})",
+            field="--stack",
+        )
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in stacks_dir.glob("Pulumi.*.yaml"))
         raise InputError(
             f"no stack file {path} (known stacks: {', '.join(known) or 'none'})", field="--stack"
         )

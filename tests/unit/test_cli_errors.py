@@ -47,3 +47,21 @@ def test_plan_json_flag_error_is_json(capsys: pytest.CaptureFixture[str]) -> Non
 def test_without_json_stdout_stays_empty(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "plan", "-s", "nope", "--stacks-dir", str(STACKS))
     assert code == 2 and out == "" and "Traceback" not in err
+
+
+@pytest.mark.parametrize("stack", ["", "../etc", "a/b", ".hidden"])
+def test_plan_stack_that_is_not_a_name(capsys: pytest.CaptureFixture[str], stack: str) -> None:
+    code, out, err = _run(capsys, "plan", "--stack", stack, "--stacks-dir", str(STACKS))
+    assert code == 2 and out == ""
+    assert (
+        err.startswith(f"error: --stack: {stack!r} is not a stack name") and "dev, ephemeral, prod-eu" in err
+    )
+
+
+def test_a_non_utf8_file_read_by_any_command_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    routes = tmp_path / "routes.yaml"
+    routes.write_bytes(b"aliases:\n  \xc5: {}\n")
+    code, _, err = _run(capsys, "gateway", "--config", str(routes))
+    assert code == 2 and err.startswith("error: ") and "not UTF-8" in err and "Traceback" not in err
