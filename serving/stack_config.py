@@ -216,6 +216,7 @@ def _namespace_checks(raw: Mapping[str, Any], paddock: Mapping[str, Any], proble
             guess = difflib.get_close_matches(text, PADDOCK_KEYS, n=1)
             hint = f"paddock:{guess[0]}" if guess else ("aws:region" if text == "region" else "paddock:<key>")
             problems.add(text, f"key without a namespace (Pulumi rejects it): write {hint}")
+            region_typo = region_typo or hint == "aws:region"
         elif text.startswith("aws:") and text != "aws:region" and "aws:region" not in raw:
             if difflib.get_close_matches(text, ["aws:region"], n=1, cutoff=0.75):
                 problems.add(text, "unknown key: did you mean aws:region? (aws:region is required)")

@@ -77,6 +77,7 @@ CASES: list[tuple[str, Edit, str, str]] = [
     ("no-namespace-near-key", top("models", []), "models", "write paddock:models"),
     ("unknown-paddock-key", top("paddock:modles", []), "paddock:modles", "did you mean paddock:models"),
     ("region-missing", drop("aws:region"), "aws:region", "is required"),
+    ("region-without-namespace", rename("aws:region", "region"), "region", "write aws:region"),
     ("region-misspelled", rename("aws:region", "aws:regoin"), "aws:regoin", "did you mean aws:region"),
     ("region-bad", top("aws:region", "europe"), "aws:region", "is not a region"),
     ("region-not-string", top("aws:region", 5), "aws:region", "is not a region"),
