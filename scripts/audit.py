@@ -183,6 +183,7 @@ def exit_code(audits: Sequence[StackAudit], fail_on: str) -> int:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (as plan, size, cost).")
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning"]),
@@ -201,6 +202,7 @@ def command(
     stacks: tuple[str, ...],
     all_stacks: bool,
     fmt: str,
+    as_json: bool,
     fail_on: str,
     fail_on_warn: bool,
     stacks_dir: Path,
@@ -210,6 +212,7 @@ def command(
 ) -> None:
     """Report every Region a prompt, response, weights or logs can reach (exit 1 on errors)."""
     started = time.perf_counter()
+    fmt = "json" if as_json else fmt
     fail_on = "warning" if fail_on_warn else fail_on
     names = list(stacks)
     if all_stacks:
@@ -258,7 +261,9 @@ def command(
         err=True,
     )
     if bad:
-        raise InputError("\n".join(str(e) for e in bad))
+        error = InputError("\n".join(str(e) for e in bad))
+        error.json_reported = fmt == "json"  # the document's badInput carries it
+        raise error
     sys.exit(code)
 
 

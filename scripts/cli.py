@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> Any:
     except PaddockError as exc:
         code = 2 if isinstance(exc, InputError) else 1
         click.echo(f"error: {exc}", err=True)
-        if "--json" in args:
+        if "--json" in args and not exc.json_reported:
             click.echo(json.dumps(error_document(exc, code), indent=2))
         sys.exit(code)
     except UnicodeDecodeError as exc:  # a file a command reads without naming it in its own error

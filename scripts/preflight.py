@@ -95,6 +95,7 @@ def _print(console: Console, env: str, checks: list[TargetCheck]) -> None:
 )
 @click.option("--profile", default=None, help="AWS named profile (default: the standard credential chain).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (as plan, size, cost).")
 @click.option("--stacks-dir", type=click.Path(path_type=Path), default=STACKS_DIR, show_default=True)
 @click.option("--preflight-dir", type=click.Path(path_type=Path), default=PREFLIGHT_DIR, show_default=True)
 @click.option("--no-save", is_flag=True, help="Do not write build/preflight/<env>/profiles.json.")
@@ -103,11 +104,13 @@ def command(
     smoke: bool,
     profile: str | None,
     fmt: str,
+    as_json: bool,
     stacks_dir: Path,
     preflight_dir: Path,
     no_save: bool,
 ) -> None:
     """Check Bedrock inference profiles, Regions and model access live (exit 1 on problems)."""
+    fmt = "json" if as_json else fmt
     env, path = stack_file(stack, stacks_dir)
     facts = load_stack_facts(path)
     entries = fallback_entries(facts) if facts.policy.allow_fallback else []

@@ -65,3 +65,16 @@ def test_a_non_utf8_file_read_by_any_command_is_one_line(
     routes.write_bytes(b"aliases:\n  \xc5: {}\n")
     code, _, err = _run(capsys, "gateway", "--config", str(routes))
     assert code == 2 and err.startswith("error: ") and "not UTF-8" in err and "Traceback" not in err
+
+
+def test_audit_json_flag_is_format_json_and_bad_input_is_one_document(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = _run(
+        capsys, "audit", "--stack", "dev", "--no-render", "--json", "--stacks-dir", str(STACKS)
+    )
+    assert code == 0 and json.loads(out)["stacks"][0]["stack"] == "dev"
+    code, out, err = _run(capsys, "audit", "--stack", "nope", "--json", "--stacks-dir", str(STACKS))
+    doc = json.loads(out)  # exactly one JSON document
+    assert code == 2 and doc["exitCode"] == 2 and "no stack file" in doc["badInput"][0]
+    assert "error: " in err
