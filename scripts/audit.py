@@ -26,7 +26,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from serving.errors import InputError, PaddockError
 from serving.residency import StackAudit, audit_stack, load_stack_facts, render_markdown
@@ -147,7 +147,11 @@ def print_table(console: Console, audits: Sequence[StackAudit], notes: Mapping[s
         console.rule(f"stack {a.stack} ({a.region}; allowed {', '.join(a.allowed_regions)}): {verdict}")
         if notes.get(a.stack):
             console.print(f"[yellow]note:[/] {escape(str(notes[a.stack]))}")
-        places = Table("data", "where", "region", "allowed", "config key", title="Where data can reach")
+        # fold, never ellipsize: config keys and profile ids are copied from this table
+        places = Table(
+            *(Column(h, overflow="fold") for h in ("data", "where", "region", "allowed", "config key")),
+            title="Where data can reach",
+        )
         for p, regions in grouped_places(a.places):
             ok = "[green]yes[/]" if p.allowed else "[red]no[/]"
             places.add_row(p.kind, escape(p.what), regions, ok, escape(p.config_key))
@@ -179,6 +183,7 @@ def exit_code(audits: Sequence[StackAudit], fail_on: str) -> int:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json", "md"]), default="table", show_default=True
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (as plan, size, cost).")
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning"]),
@@ -197,6 +202,7 @@ def command(
     stacks: tuple[str, ...],
     all_stacks: bool,
     fmt: str,
+    as_json: bool,
     fail_on: str,
     fail_on_warn: bool,
     stacks_dir: Path,
@@ -206,6 +212,7 @@ def command(
 ) -> None:
     """Report every Region a prompt, response, weights or logs can reach (exit 1 on errors)."""
     started = time.perf_counter()
+    fmt = "json" if as_json else fmt
     fail_on = "warning" if fail_on_warn else fail_on
     names = list(stacks)
     if all_stacks:
@@ -254,7 +261,9 @@ def command(
         err=True,
     )
     if bad:
-        raise InputError("\n".join(str(e) for e in bad))
+        error = InputError("\n".join(str(e) for e in bad))
+        error.json_reported = fmt == "json"  # the document's badInput carries it
+        raise error
     sys.exit(code)
 
 

@@ -10,6 +10,7 @@ Exit codes shared by every command: 0 success/clean, 1 findings or nothing fits,
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from typing import Any
 
@@ -57,17 +58,37 @@ def cli() -> None:
     """Paddock: self-hosted Llama on EKS, sized by a VRAM calculator, with Claude on Bedrock as fallback."""
 
 
+def error_document(exc: PaddockError, code: int) -> dict[str, Any]:
+    """The JSON form of an error (``--json``): the flag or key, the message, each config problem."""
+    problems = getattr(exc, "problems", None) or ([(exc.field, exc.message)] if exc.field else [])
+    return {
+        "error": {
+            "field": exc.field,
+            "message": exc.message,
+            "problems": [{"key": key, "message": message} for key, message in problems],
+        },
+        "exitCode": code,
+    }
+
+
 def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI. A :class:`PaddockError` escaping a command prints one line (no traceback):
-    exit 2 for bad input, 1 otherwise."""
+    """Run the CLI. A :class:`PaddockError` escaping a command prints one line per problem on stderr (no
+    traceback): exit 2 for bad input, 1 otherwise; with ``--json`` stdout also gets :func:`error_document`."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        return cli.main(args=argv, prog_name="paddock", standalone_mode=True)
-    except InputError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        return cli.main(args=args, prog_name="paddock", standalone_mode=True)
     except PaddockError as exc:
+        code = 2 if isinstance(exc, InputError) else 1
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        if "--json" in args and not exc.json_reported:
+            click.echo(json.dumps(error_document(exc, code), indent=2))
+        sys.exit(code)
+    except UnicodeDecodeError as exc:  # a file a command reads without naming it in its own error
+        click.echo(
+            f"error: an input file is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8",
+            err=True,
+        )
+        sys.exit(2)
 
 
 if __name__ == "__main__":

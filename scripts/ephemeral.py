@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ from serving.ephemeral.lifecycle import down, extend, list_ephemeral, run_up
 from serving.ephemeral.naming import sanitize_owner
 from serving.ephemeral.planning import Sizer, UpPlan, UpRequest, build_up_plan, engine_sizer
 from serving.ephemeral.reaper import reap
-from serving.ephemeral.ttl import format_timestamp, parse_ttl_spec
+from serving.ephemeral.ttl import TtlSpec, format_timestamp, parse_ttl_spec
 from serving.ephemeral.workspace import BackendInfo, Workspace
 from serving.errors import InputError, PaddockError
 
@@ -121,6 +122,43 @@ def _default_owner() -> str:
         ) from exc
 
 
+def _checked_owner(owner: str | None) -> str:
+    """``--owner`` (default $USER), refused when empty or not ASCII: it becomes the stack name and a tag, and
+    silently dropping letters (``Ålice`` -> ``lice``) would name someone else."""
+    name = _default_owner() if owner is None else owner
+    where = "--owner" if owner is not None else "--owner (default $USER)"
+    if not name.strip():
+        raise InputError("is empty: pass your user name, e.g. --owner alice", field=where)
+    if not name.isascii():
+        raise InputError(
+            f"{name!r} is not ASCII (it becomes the stack name and a tag): "
+            "pass an ASCII name, e.g. --owner alice",
+            field=where,
+        )
+    return name
+
+
+#: a Pulumi stack name, optionally ``org/project/stack`` (letters, digits, ``-``, ``_``, ``.``)
+STACK_NAME = r"([A-Za-z0-9_.-]{1,100}/){0,2}[A-Za-z0-9_.-]{1,100}"
+
+
+def _future_ttl(text: str, now: datetime) -> TtlSpec:
+    """``--ttl`` parsed; an expiry time that has already passed is named as such (not "too short")."""
+    spec = parse_ttl_spec(text)
+    if spec.until is not None and spec.until <= now:
+        raise InputError(f"{text!r} is in the past (now {format_timestamp(now)})", field="--ttl")
+    return spec
+
+
+def _check_stack_name(stack: str) -> None:
+    """STACK is a Pulumi stack name, checked before anything needs the Pulumi CLI or AWS."""
+    if not re.fullmatch(STACK_NAME, stack):
+        raise InputError(
+            f"{stack!r} is not a stack name (letters, digits, - _ .; see `paddock ephemeral list`)",
+            field="STACK",
+        )
+
+
 def _env(ctx: click.Context) -> Env:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Env) else Env()
@@ -166,20 +204,30 @@ def up_cmd(
     console = env.console()
     with _errors():
         now = env.clock().replace(microsecond=0)
+        if not model.strip():
+            raise InputError(
+                "is empty: pass a catalog id (llama-3.1-8b), a Hugging Face id or a config.json",
+                field="--model",
+            )
         request = UpRequest(
             model=str(Path(model).resolve()) if model.endswith(".json") or Path(model).is_dir() else model,
-            owner=owner or _default_owner(),
-            ttl=parse_ttl_spec(flags.pop("ttl")),
+            owner=_checked_owner(owner),
+            ttl=_future_ttl(flags.pop("ttl"), now),
             context=flags.pop("context_len"),
             **flags,
         )
-        plan = build_up_plan(
-            request,
-            template=_load_template(env.template_path),
-            sizer=env.sizer,
-            now=now,
-            salt=secrets.token_hex(4),
-        )
+        try:
+            plan = build_up_plan(
+                request,
+                template=_load_template(env.template_path),
+                sizer=env.sizer,
+                now=now,
+                salt=secrets.token_hex(4),
+            )
+        except InputError as exc:
+            if exc.field == "--max-model-len":  # the sizer's flag; here the user wrote --context
+                exc.field = "--context"
+            raise
         env.validate(dict(plan.config), plan.stack)
         console.print(plan_table(plan, now=now))
         for note in plan_notes(plan):
@@ -267,7 +315,8 @@ def extend_cmd(ctx: click.Context, stack: str, ttl: str) -> None:
     env = _env(ctx)
     console = env.console()
     with _errors():
-        spec = parse_ttl_spec(ttl)
+        _check_stack_name(stack)
+        spec = _future_ttl(ttl, env.clock())
         workspace = env.workspace_factory()
         backend = workspace.preflight(region=None, aws=False)
         meta = extend(
@@ -290,6 +339,7 @@ def down_cmd(ctx: click.Context, stack: str, yes: bool) -> None:
     env = _env(ctx)
     console = env.console()
     with _errors():
+        _check_stack_name(stack)
         workspace = env.workspace_factory()
         workspace.preflight(region=None)
         if not _confirm(env, f"Destroy every resource of {stack}?", yes=yes):

@@ -20,7 +20,7 @@ def plan_table(plan: UpPlan, *, now: datetime) -> Table:
     sp, cost = plan.serving, plan.cost
     table = Table(title=f"Ephemeral stack {plan.stack}", show_header=False, title_justify="left")
     table.add_column("key", style="bold")
-    table.add_column("value")
+    table.add_column("value", overflow="fold")
     gpus = sp.gpus_per_node * sp.nodes_per_replica
     rows = [
         ("owner", plan.meta.owner),
@@ -100,7 +100,7 @@ def list_table(rows: list[ListedStack], *, now: datetime) -> Table:
     """``paddock ephemeral list``."""
     table = Table(title="Ephemeral stacks", title_justify="left")
     for column in ("stack", "owner", "model", "expires (UTC)", "left", "$/hour", "$ so far (max)"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # stack names are copied into extend/down
     for row in rows:
         meta = row.meta
         left = "EXPIRED" if row.expired else format_duration(meta.expires_at - now)
@@ -123,7 +123,7 @@ def reap_table(report: ReapReport) -> Table:
         title="Reaper (dry run: nothing destroyed)" if report.dry_run else "Reaper", title_justify="left"
     )
     for column in ("stack", "decision", "reason", "result"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for decision in report.decisions:
         outcome = outcomes.get(decision.stack)
         result = "" if outcome is None else outcome.status + (f": {outcome.detail}" if outcome.detail else "")

@@ -21,7 +21,7 @@ import click
 from botocore.config import Config
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from scripts.audit import PREFLIGHT_DIR, STACKS_DIR, stack_file
 from serving.errors import InputError
@@ -61,7 +61,8 @@ def _clients(profile: str | None, region: str, smoke: bool) -> tuple[Any, Any | 
 
 
 def _print_weights(console: Console, env: str, weights: list[WeightsCheck]) -> None:
-    table = Table("config key", "bucket", "declared", "actual", "problems", title=f"Weights buckets: {env}")
+    headers = ("config key", "bucket", "declared", "actual", "problems")
+    table = Table(*(Column(h, overflow="fold") for h in headers), title=f"Weights buckets: {env}")
     for w in weights:
         problems = "\n".join(escape(p) for p in w.problems) or "[green]none[/]"
         table.add_row(escape(w.key), w.bucket, w.declared, w.actual or "-", problems)
@@ -69,16 +70,9 @@ def _print_weights(console: Console, env: str, weights: list[WeightsCheck]) -> N
 
 
 def _print(console: Console, env: str, checks: list[TargetCheck]) -> None:
-    table = Table(
-        "config key",
-        "profile",
-        "status",
-        "destinations",
-        "model access",
-        "smoke",
-        "problems",
-        title=f"Bedrock preflight: stack {env}",
-    )
+    headers = ("config key", "profile", "status", "destinations", "model access", "smoke", "problems")
+    # fold, never ellipsize: config keys and profile ids are copied from this table
+    table = Table(*(Column(h, overflow="fold") for h in headers), title=f"Bedrock preflight: stack {env}")
     for c in checks:
         access = ", ".join(f"{k}={v}" for k, v in c.model_access.items()) or "-"
         problems = "\n".join(escape(p) for p in c.problems) or "[green]none[/]"
@@ -101,6 +95,7 @@ def _print(console: Console, env: str, checks: list[TargetCheck]) -> None:
 )
 @click.option("--profile", default=None, help="AWS named profile (default: the standard credential chain).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json (as plan, size, cost).")
 @click.option("--stacks-dir", type=click.Path(path_type=Path), default=STACKS_DIR, show_default=True)
 @click.option("--preflight-dir", type=click.Path(path_type=Path), default=PREFLIGHT_DIR, show_default=True)
 @click.option("--no-save", is_flag=True, help="Do not write build/preflight/<env>/profiles.json.")
@@ -109,11 +104,13 @@ def command(
     smoke: bool,
     profile: str | None,
     fmt: str,
+    as_json: bool,
     stacks_dir: Path,
     preflight_dir: Path,
     no_save: bool,
 ) -> None:
     """Check Bedrock inference profiles, Regions and model access live (exit 1 on problems)."""
+    fmt = "json" if as_json else fmt
     env, path = stack_file(stack, stacks_dir)
     facts = load_stack_facts(path)
     entries = fallback_entries(facts) if facts.policy.allow_fallback else []

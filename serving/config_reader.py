@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from serving.errors import InputError
 
 T = TypeVar("T")
+#: top-level Pulumi config namespaces whose keys read ``<namespace>:<key>``
+NAMESPACES = ("paddock", "aws")
 _MISSING: Any = object()
 
 
@@ -67,7 +69,9 @@ class Section:
         return cls(value, path, problems)
 
     def key(self, name: str) -> str:
-        return f"{self.path}.{name}"
+        """The key as the user writes it: ``paddock:tags`` at the top, ``paddock:models[0].gpu`` below."""
+        sep = ":" if self.path in NAMESPACES else "."
+        return f"{self.path}{sep}{name}"
 
     def has(self, name: str) -> bool:
         return name in self.data

@@ -22,6 +22,8 @@ class PaddockError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+        #: the command already printed this error in its own JSON document (``paddock audit --format json``)
+        self.json_reported = False
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}" if self.field else self.message

@@ -9,6 +9,8 @@ audit, ephemeral) call :func:`load_stack_file`. Every problem is collected and r
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,13 +148,15 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
     Raises :class:`ConfigErrors` (an :class:`InputError`) listing every problem with its key.
     """
     problems = Problems()
-    paddock = {k.split(":", 1)[1]: v for k, v in raw.items() if k.startswith("paddock:")}
-    for key in paddock:
-        if key not in PADDOCK_KEYS:
-            problems.add(f"paddock:{key}", f"unknown key (known: {', '.join(PADDOCK_KEYS)})")
+    paddock = {k.split(":", 1)[1]: v for k, v in raw.items() if str(k).startswith("paddock:")}
+    region_typo = _namespace_checks(raw, paddock, problems)
     region = raw.get("aws:region")
-    if not isinstance(region, str) or not region:
-        problems.add("aws:region", "is required (e.g. eu-central-1)")
+    if region is None:
+        if not region_typo:
+            problems.add("aws:region", "is required (e.g. eu-central-1)")
+        region = ""
+    elif not isinstance(region, str) or not re.fullmatch(REGION_PATTERN, region):
+        problems.add("aws:region", f"{region!r} is not a region (e.g. eu-central-1)")
         region = ""
     top = Section.of(paddock, "paddock", problems)
 
@@ -202,8 +206,51 @@ def parse_stack_config(raw: Mapping[str, Any], *, stack: str) -> StackConfig:
     return config
 
 
+def _namespace_checks(raw: Mapping[str, Any], paddock: Mapping[str, Any], problems: Problems) -> bool:
+    """Keys without a namespace (Pulumi rejects them), unknown ``paddock:`` keys, misspelled ``aws:region``
+    (True when one was reported: then a missing ``aws:region`` is not reported twice)."""
+    region_typo = False
+    for key in raw:
+        text = str(key)
+        if ":" not in text:
+            guess = difflib.get_close_matches(text, PADDOCK_KEYS, n=1)
+            hint = f"paddock:{guess[0]}" if guess else ("aws:region" if text == "region" else "paddock:<key>")
+            problems.add(text, f"key without a namespace (Pulumi rejects it): write {hint}")
+            region_typo = region_typo or hint == "aws:region"
+        elif text.startswith("aws:") and text != "aws:region" and "aws:region" not in raw:
+            if difflib.get_close_matches(text, ["aws:region"], n=1, cutoff=0.75):
+                problems.add(text, "unknown key: did you mean aws:region? (aws:region is required)")
+                region_typo = True
+    for key in paddock:
+        if key not in PADDOCK_KEYS:
+            guess = difflib.get_close_matches(key, PADDOCK_KEYS, n=1)
+            hint = f"did you mean paddock:{guess[0]}?" if guess else f"known: {', '.join(PADDOCK_KEYS)}"
+            problems.add(f"paddock:{key}", f"unknown key ({hint})")
+    return region_typo
+
+
 def _cross_checks(cfg: StackConfig, problems: Problems) -> None:
     """Problems that span sections."""
+    for i, m in enumerate(cfg.models):
+        key = f"paddock:models[{i}]"
+        # allowFallback: false with a fallback is the residency rule fallback-forbidden (audit, the policy
+        # pack and `paddock plan` report it as an error), not a shape problem of the config
+        if m.fallback != "none" and not cfg.gateway.enabled:
+            problems.add(
+                f"{key}.fallback",
+                f"{m.fallback!r} needs the gateway (paddock:gateway.enabled is false): it is the gateway "
+                "that falls back to Bedrock; set fallback: none or enable the gateway",
+            )
+        if m.replicas_min == 0 and not cfg.autoscaling.keda:
+            problems.add(
+                f"{key}.replicas.min",
+                "0 (scale to zero) needs paddock:autoscaling.keda: true (an HPA cannot scale from zero)",
+            )
+        if m.replicas_min == 0 and not cfg.gateway.enabled:
+            problems.add(
+                f"{key}.replicas.min",
+                "0 (scale to zero) needs the gateway to wake the model (paddock:gateway.enabled is false)",
+            )
     for i, m in enumerate(cfg.models):
         tagged = cfg.versions.image_engine_version(m.engine)
         if m.engine_version and tagged and m.engine_version != tagged:
@@ -232,9 +279,17 @@ def stack_name_of(path: Path) -> str:
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The raw ``config:`` mapping of a stack file. Raises :class:`InputError` naming the file."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"stack file {path} does not exist", field="--stack") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path} is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8", field="--stack"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a stack file", field="--stack") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", field="--stack") from None
     except yaml.YAMLError as exc:
         raise InputError(f"{path} is not valid YAML: {exc}", field="--stack") from None
     config = doc.get("config") if isinstance(doc, dict) else None

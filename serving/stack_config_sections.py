@@ -350,7 +350,7 @@ def _model(s: Section, *, region: str, fallback: FallbackConfig) -> ModelConfig 
         engine=s.get_choice("engine", ("vllm", "tgi"), "vllm"),
         engine_version=s.get_str("engineVersion", None, pattern=r"\d+\.\d+(\.\d+)?", hint="is not a version"),
         weights=weights,
-        weights_region=s.get_str("weightsRegion", region, pattern=REGION, hint="is not a region"),
+        weights_region=s.get_str("weightsRegion", region or None, pattern=REGION, hint="is not a region"),
         context=s.get_int("context", lo=256, hi=10_485_760),
         concurrency=s.get_int("concurrency", lo=1, hi=100_000),
         gpu=_gpu(s),
@@ -403,10 +403,10 @@ def parse_fallback(s: Section, region: str) -> FallbackConfig:
         entry = models_sec.section(key)
         profile = entry.get_str("inferenceProfile", pattern=r"[a-z0-9.:-]+", hint="is not a model/profile id")
         entry.finish()
-        if profile:
-            models[key] = BedrockModel(inference_profile=profile)
+        # a bad profile is reported once, here: the key still counts as declared for models[i].fallback
+        models[key] = BedrockModel(inference_profile=profile or "")
     region_value = bedrock.get_str(
-        "region", region if models else None, pattern=REGION, hint="is not a region"
+        "region", (region or None) if models else None, pattern=REGION, hint="is not a region"
     )
     bedrock.finish()
     return FallbackConfig(region=region_value, models=models)

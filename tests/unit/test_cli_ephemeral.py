@@ -109,6 +109,14 @@ def test_up_interactive_confirm_yes_and_no(tmp_path: Path) -> None:
         (("--ttl", "5m"), "error: --ttl: '5m' is shorter than the minimum TTL 15m"),
         (("--context", "10"), "error: --context: 10 tokens is too small a context"),
         (("--owner", "???"), "error: --owner: '???' has no letters or digits"),
+        (("--owner", ""), "error: --owner: is empty"),
+        (
+            ("--ttl", "2026-11-23T11:00:00Z"),
+            "error: --ttl: '2026-11-23T11:00:00Z' is in the past (now 2026-11-23T12:00:00Z)",
+        ),
+        (("--model", ""), "error: --model: is empty"),
+        (("--owner", "  "), "error: --owner: is empty"),
+        (("--owner", "Ålice O'Neil"), 'error: --owner: "Ålice O\'Neil" is not ASCII'),
     ],
 )
 def test_up_bad_input_exits_2_without_traceback(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -252,6 +260,10 @@ def test_extend(tmp_path: Path) -> None:
         (("extend", "nope", "--ttl", "2h"), "error: STACK: no stack named 'nope'"),
         (("extend", "eph-bob-bbbbbb", "--ttl", "20d"), "past the maximum 14d"),
         (("down", "prod-eu", "--yes"), "error: STACK: stack 'prod-eu' is not an ephemeral stack"),
+        (
+            ("extend", "eph-bob-bbbbbb", "--ttl", "2026-01-01T00:00:00Z"),
+            "error: --ttl: '2026-01-01T00:00:00Z' is in the past",
+        ),
     ],
 )
 def test_extend_and_down_refusals_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -377,3 +389,29 @@ def test_reap_exits_1_when_a_stack_is_stuck(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "reaped 0, failed 0, kept 1, stuck 1" in result.output
     assert "pulumi cancel --stack eph-bob-bbbbbb" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("extend", "eph bob", "--ttl", "2h"), ("down", "a;rm -rf /", "--yes"), ("down", "", "--yes")],
+    ids=["space", "shell", "empty"],
+)
+def test_a_bad_stack_name_is_refused_before_the_pulumi_cli(tmp_path: Path, args: tuple[str, ...]) -> None:
+    def no_workspace() -> FakeWorkspace:
+        raise AssertionError("the workspace (Pulumi CLI) was reached")
+
+    env = make_env(tmp_path, FakeWorkspace())
+    env.workspace_factory = no_workspace
+    result = run(env, *args)
+    assert result.exit_code == 2, result.output
+    assert "error: STACK: " in result.stderr and "is not a stack name" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_context_past_the_model_is_named_as_the_user_wrote_it(tmp_path: Path) -> None:
+    from scripts.ephemeral import engine_sizer
+
+    env = make_env(tmp_path, FakeWorkspace(), sizer=engine_sizer)
+    result = run(env, *UP, "--context", "99999999", "--dry-run")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --context: 99999999 exceeds the model's max_position_embeddings")

@@ -39,6 +39,57 @@ def test_invalid_config_names_every_bad_key(capsys: pytest.CaptureFixture[str], 
     assert "Traceback" not in err and not (tmp_path / "out").exists()
 
 
+def test_out_naming_a_file_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    code, _, err = _run(capsys, "-s", "dev", "--stacks-dir", str(STACKS), "--out", str(target))
+    assert (
+        code == 2
+        and err == f"error: --out: {target} is a file: --out takes a folder (created when missing)\n"
+    )
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("edit", "line"),
+    [
+        ({"foo": "bar"}, "  foo: key without a namespace (Pulumi rejects it): write paddock:<key>"),
+        ({"paddock:tags": "x"}, "  paddock:tags: expected a mapping of strings, got 'x'"),
+    ],
+    ids=["no-namespace", "tags"],
+)
+def test_bad_config_is_exit_2_with_one_line_per_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, edit: dict[str, object], line: str
+) -> None:
+    doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    doc["config"].update(edit)
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = _run(capsys, "-s", "bad", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert code == 2 and out == ""
+    assert err == f"error: 1 problem(s) in stack config:\n{line}\n"
+
+
+def test_a_fallback_the_residency_forbids_is_an_error_not_a_silent_pin(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
+    doc["config"]["paddock:residency"]["allowFallback"] = False  # models[0] keeps fallback: claude-haiku
+    (tmp_path / "Pulumi.nofb.yaml").write_text(yaml.safe_dump(doc))
+    code, out, err = _run(
+        capsys, "-s", "nofb", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"), "--json"
+    )
+    assert code == 1
+    payload = json.loads(out)
+    assert [f["rule"] for f in payload["residency"]] == ["fallback-forbidden"]
+    assert payload["residency"][0]["config_key"] == "paddock:models[0].fallback"
+
+
+def test_non_utf8_stack_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.latin.yaml").write_bytes(b"config:\n  paddock:environment: \xc5lice\n")
+    code, _, err = _run(capsys, "-s", "latin", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert code == 2 and "is not UTF-8 text" in err and err.count("\n") == 1
+
+
 def test_model_that_cannot_be_sized_names_its_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     doc = yaml.safe_load((STACKS / "Pulumi.dev.yaml").read_text())
     doc["config"]["paddock:models"][0]["model"] = "no-such-model"
@@ -68,8 +119,12 @@ def test_json_output_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Pat
         "reachability",
     }
     assert all(set(f) == {"check", "verdict", "resource", "key", "message"} for f in failing)
-    assert isinstance(payload["warnings"], list) and payload["analysis_seconds"] >= 0
-    assert payload["stack"] == "dev" and payload["out"] == str(out_dir)
+    assert payload["analysis_seconds"] >= 0
+    # the warnings the tree prints travel in the JSON too (dev ships a placeholder API CIDR)
+    assert any(
+        w.startswith("paddock:cluster.publicAccessCidrs[0]: 203.0.113.10/32") for w in payload["warnings"]
+    )
+    assert payload["stack"] == "dev" and payload["out"] == str(out_dir) and payload["residency"] == []
     assert payload["plans"]["llama-8b"]["instance_type"] == "g6e.xlarge"
     resources = json.loads((out_dir / "resources.json").read_text())
     assert payload["resources"] == len(resources) > 30

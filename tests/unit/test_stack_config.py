@@ -141,9 +141,9 @@ def test_dev_and_ephemeral_shapes() -> None:
 ERRORS = [
     ("paddock:bogus", 1, "paddock:bogus", "unknown key"),
     ("aws:region", ..., "aws:region", "is required"),
-    ("paddock:environment", "Prod EU", "paddock.environment", "is not a label"),
-    ("paddock:namespace", "Serving!", "paddock.namespace", "bad name"),
-    ("paddock:tags", {"team": ["a"]}, "paddock.tags.team", "expected a string value"),
+    ("paddock:environment", "Prod EU", "paddock:environment", "is not a label"),
+    ("paddock:namespace", "Serving!", "paddock:namespace", "bad name"),
+    ("paddock:tags", {"team": ["a"]}, "paddock:tags.team", "expected a string value"),
     ("paddock:network", 5, "paddock:network", "expected a mapping"),
     (
         "paddock:residency.allowedRegions",
