@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from serving import helm
+from serving.autoscaling.timeline import timeline_section
 from serving.bringup import CHECKS, Finding, verdicts
 from serving.cluster_warnings import cluster_warnings
 from serving.release_values import rollout_strategy, startup_budget
@@ -233,6 +234,7 @@ def summary(
             else []
         ),
         *(bringup_section(bringup) if bringup is not None else []),
+        *timeline_section(config, plans),
         "## Helm releases",
         "",
     ]

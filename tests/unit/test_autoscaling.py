@@ -75,10 +75,10 @@ def test_vllm_triggers_use_plan_thresholds_and_version_metric() -> None:
     got = {t["name"]: (t["metadata"]["query"], t["metadata"]["threshold"]) for t in spec["triggers"]}
     sel = 'namespace="serving",alias="llama-70b"'
     assert got == {
-        "queue": (f"sum(vllm:num_requests_waiting{{{sel}}}) or vector(0)", "4"),
-        "running": (f"sum(vllm:num_requests_running{{{sel}}}) or vector(0)", "32"),
-        "kv-cache": (f"sum(vllm:kv_cache_usage_perc{{{sel}}}) or vector(0)", "0.85"),
-        "gateway-in-flight": ('sum(paddock_gateway_in_flight{alias="llama-70b"}) or vector(0)', "32"),
+        "queue": (f"sum(vllm:num_requests_waiting{{{sel}}})", "4"),
+        "running": (f"sum(vllm:num_requests_running{{{sel}}})", "32"),
+        "kv-cache": (f"sum(vllm:kv_cache_usage_perc{{{sel}}})", "0.85"),
+        "gateway-in-flight": ('sum(paddock_gateway_in_flight{alias="llama-70b"})', "32"),
     }
     assert {t["metricType"] for t in spec["triggers"]} == {"AverageValue"}  # KEDA fallback needs it
     assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (1, 4, 960)
@@ -97,7 +97,7 @@ def test_scale_to_zero_adds_an_activation_only_request_trigger() -> None:
     last = spec["triggers"][-1]
     assert last["name"] == "gateway-requests"
     assert last["metadata"]["query"] == (
-        'sum(increase(paddock_gateway_requests_total{alias="llama-8b-tgi"}[2m])) or vector(0)'
+        'sum(increase(paddock_gateway_requests_total{alias="llama-8b-tgi"}[2m]))'
     )
     assert (last["metadata"]["threshold"], last["metadata"]["activationThreshold"]) == ("1000000", "0")
     names = [t["name"] for t in scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["triggers"]]
@@ -203,3 +203,17 @@ def test_multi_node_replicas_scale_the_leader_worker_set() -> None:
     assert (
         scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["scaleTargetRef"]["kind"] == "Deployment"
     )
+
+
+def test_prometheus_outage_keeps_current_replicas_and_fresh_deploys_wait_a_cold_start() -> None:
+    from serving.autoscaling.timeline import cold_start_timeline
+
+    model = tgi_model(min_replicas=0)
+    spec = scaled_object(model, SETTINGS, gateway=True)["spec"]
+    # KEDA 2.17 fallback.behavior: max(current, replicas) after 3 failed polls, never a drop to 1 at peak
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"}
+    assert all(t["metadata"]["ignoreNullValues"] == "true" for t in spec["triggers"])
+    assert all("vector(0)" not in t["metadata"]["query"] for t in spec["triggers"])
+    timeline = cold_start_timeline(model, SETTINGS)
+    assert spec["initialCooldownPeriod"] == int(timeline.total_seconds) + spec["cooldownPeriod"]
+    assert spec["initialCooldownPeriod"] > timeline.total_seconds > model.plan.load_time_seconds
