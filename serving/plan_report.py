@@ -20,6 +20,7 @@ from serving import helm
 from serving.autoscaling.timeline import timeline_section
 from serving.bringup import CHECKS, Finding, verdicts
 from serving.cluster_warnings import cluster_warnings
+from serving.monitoring.alerting import alert_warnings
 from serving.release_values import rollout_strategy, startup_budget
 from serving.stack_config_models import RESERVED_CAPACITY_TYPES
 
@@ -201,6 +202,7 @@ def warnings(
                 f"paddock:models[{i}].replicas.max: every rollout of {model['alias']} is an outage "
                 f"({rollout.reason}); set replicas.max above replicas.min to surge a replica"
             )
+    found += alert_warnings(config.get("monitoring", {}))
     return found + cluster_warnings(config, today or datetime.date.today())
 
 
