@@ -22,6 +22,7 @@ from serving.autoscaling import AutoscalingSettings, ModelScaling, validate_mode
 from serving.chart_overrides import ReleasePolicy
 from serving.monitoring.alerting import ALERTMANAGER_SERVICE_ACCOUNT, sns_publish_policy
 from serving.monitoring.dashboards import dashboards
+from serving.monitoring.health import cluster_prometheus_rule
 from serving.monitoring.rules import prometheus_rule
 from serving.monitoring.targets import ScrapeTargets, monitors
 from serving.monitoring.values import MonitoringSettings, kube_prometheus_stack_values
@@ -133,8 +134,14 @@ class Monitoring(pulumi.ComponentResource):
             _custom(f"{name}-{manifest['metadata']['name']}", manifest, after)
         self.rules: list[str] = []
         if args.settings.alerts:
+            docs = args.settings.alerting.docs_base_url
+            cluster = cluster_prometheus_rule(ns, docs)
+            _custom(f"{name}-cluster-rules", cluster, after)
+            self.rules.append(cluster["metadata"]["name"])
             for m in args.models:
-                rule = prometheus_rule(m, args.autoscaling, gateway=args.gateway, namespace=ns)
+                rule = prometheus_rule(
+                    m, args.autoscaling, gateway=args.gateway, namespace=ns, docs_base_url=docs
+                )
                 _custom(f"{name}-{m.alias}-rules", rule, after)
                 self.rules.append(rule["metadata"]["name"])
         self.dashboards: list[str] = []

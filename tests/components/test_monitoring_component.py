@@ -59,6 +59,7 @@ def test_everything_on_by_default(recorder: Recorder) -> None:
     assert kinds == [
         ("PodMonitor", "mon-paddock-tgi"),
         ("PodMonitor", "mon-paddock-vllm"),
+        ("PrometheusRule", "mon-cluster-rules"),
         ("PrometheusRule", "mon-llama-70b-rules"),
         ("PrometheusRule", "mon-llama-8b-tgi-rules"),
         ("ServiceMonitor", "mon-paddock-dcgm"),
@@ -79,9 +80,9 @@ def test_rules_carry_plan_thresholds_and_runbooks(recorder: Recorder) -> None:
     build()()
     rules = recorder.named("mon-llama-70b-rules").inputs["spec"]["groups"][0]["rules"]
     by_name = {r["alert"]: r for r in rules}
-    assert by_name["PaddockTtftSloBreached"]["expr"].endswith("> 2")
+    assert 'le=~"2\\\\.5"' in by_name["PaddockTtftSloBreached"]["expr"]  # the bucket at the 2 s SLO
     assert by_name["PaddockGpuMemoryNearFull"]["expr"].endswith("> 0.95")
-    assert by_name["PaddockQueueGrowing"]["for"] == "15m"
+    assert by_name["PaddockQueueBackedUp"]["for"] == "15m"
     assert all(r["annotations"]["runbook"] and r["annotations"]["runbook_url"] for r in rules)
     assert len(recorder.by_type(RULE)) == 2
 

@@ -1,4 +1,5 @@
-"""Alert delivery: Alertmanager routes/receivers/inhibition from ``paddock:monitoring.alerts``, its parser, and
+"""Alert delivery: Alertmanager routes/receivers/inhibition from ``paddock:monitoring.alerts``, its parser,
+and
 the plan warnings (serving/monitoring/alerting.py)."""
 
 from __future__ import annotations
