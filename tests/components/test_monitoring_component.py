@@ -84,7 +84,7 @@ def test_rules_carry_plan_thresholds_and_runbooks(recorder: Recorder) -> None:
     assert by_name["PaddockGpuMemoryNearFull"]["expr"].endswith("> 0.95")
     assert by_name["PaddockQueueBackedUp"]["for"] == "15m"
     assert all(r["annotations"]["runbook"] and r["annotations"]["runbook_url"] for r in rules)
-    assert len(recorder.by_type(RULE)) == 2
+    assert len(recorder.by_type(RULE)) == 3  # one per model + paddock-cluster
 
 
 def test_dashboards_are_configmaps_with_valid_json(recorder: Recorder) -> None:
