@@ -41,9 +41,7 @@ def test_rules_without_their_signal_are_left_out() -> None:
     tgi = list(_by_name(tgi_model()))
     assert "PaddockKvCacheHigh" not in tgi  # TGI exports no KV usage
     assert list(_by_name(tgi_model(), gateway=False)) == [
-        a
-        for a in ALL
-        if a not in ("PaddockKvCacheHigh", "PaddockTtftSloBreached", *FALLBACK)
+        a for a in ALL if a not in ("PaddockKvCacheHigh", "PaddockTtftSloBreached", *FALLBACK)
     ]
     pinned = list(_by_name(make_model(has_fallback=False)))
     assert not set(FALLBACK) & set(pinned) and len(pinned) == len(ALL) - 2
