@@ -136,3 +136,20 @@ def test_ttft_bucket_is_the_first_at_or_above_the_slo() -> None:
     assert slo_bucket(2.5, (1.0, 2.5, 5.0)) == 2.5
     assert slo_bucket(9.0, (1.0, 2.5, 5.0)) == 5.0
     assert le_matcher(2.0) == "2(\\\\.0+)?" and le_matcher(2.5) == "2\\\\.5"
+
+
+def test_readme_alert_table_matches_the_rules() -> None:
+    from serving.monitoring.health import cluster_rules
+
+    readme = (Path(__file__).resolve().parents[2] / "serving/monitoring/README.md").read_text()
+    rows = {
+        cells[0].split(" ")[0]: cells
+        for line in readme.splitlines()
+        if line.startswith("| Paddock") and len(cells := [c.strip() for c in line.strip("|").split("|")]) == 6
+    }
+    rules = [*model_rules(make_model(), SETTINGS, gateway=True), *cluster_rules()]
+    assert set(rows) == {r.alert for r in rules}
+    for rule in rules:
+        name, _, for_, severity, receiver, _ = rows[rule.alert]
+        assert for_.split(" ")[0] == rule.for_, rule.alert  # the 600 s-load fixture model
+        assert severity.split(" ")[0] == rule.severity and receiver == f"paddock-{rule.severity}"
