@@ -381,4 +381,5 @@ VLLM_TTFT_BUCKETS = (
 )
 """``le`` bounds of ``vllm:time_to_first_token_seconds`` up to 10 s (then 20..2560 s):
 vllm/v1/metrics/loggers.py at v0.11.0 (read 2026-12-04); the 1.0 and 2.5 s bounds are confirmed by the
-operations review's promtool run (../shared/review/operations.md, 2026-12-04: p95 interpolated across the 1.0-2.5 bucket)."""
+operations review's promtool run (../shared/review/operations.md, 2026-12-04: p95 interpolated across
+the 1.0-2.5 bucket)."""

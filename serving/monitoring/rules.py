@@ -151,6 +151,7 @@ def le_matcher(bound: float) -> str:
 
 
 def _ttft_rule(model: ModelScaling, *, gateway: bool) -> AlertRule | None:
+    buckets: tuple[float, ...]
     if model.plan.engine == "vllm":
         series, labels, buckets = (
             "vllm:time_to_first_token_seconds_bucket",

@@ -374,7 +374,10 @@ class Scenarios:
                     self.case({ok: "0+99x30", bad: "0+1x30"}, "20m", "PaddockErrorRatioHigh", []),
                 ),
             ]
-        restarts = f'kube_pod_container_status_restarts_total{{namespace="{self.ns}",pod="{self.pod}",container="engine"}}'
+        restarts = (
+            "kube_pod_container_status_restarts_total"
+            f'{{namespace="{self.ns}",pod="{self.pod}",container="engine"}}'
+        )
         used, free = f"DCGM_FI_DEV_FB_USED{{{self.gpu}}}", f"DCGM_FI_DEV_FB_FREE{{{self.gpu}}}"
         gmu = self.model.plan.gpu_memory_utilization
         total = 80000

@@ -1,5 +1,6 @@
-"""Every alert rule against fixture series with ``promtool test rules`` (firing and quiet cases), on a vLLM and a
-TGI fixture model; the same scenarios run against each shipped stack's rules in test_rules_promtool_stacks.py.
+"""Every alert rule against fixture series with ``promtool test rules`` (firing and quiet cases), on vLLM,
+TGI (min 0) and LWS fixture models; the same scenarios run against each shipped stack's rules in
+test_rules_promtool_stacks.py.
 
 promtool comes from Debian's prometheus package via scripts/promtool.py (fetched once into .tools/bin).
 """

@@ -1,5 +1,5 @@
-"""The scenario suite (tests/unit/rule_scenarios.py) against the rules of every shipped stack, built exactly as
-components/monitoring.py builds them from the stack file and its ServingPlans."""
+"""The scenario suite (tests/unit/rule_scenarios.py) against the rules of every shipped stack, built exactly
+as components/monitoring.py builds them from the stack file and its ServingPlans."""
 
 from __future__ import annotations
 
