@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from serving import helm
-from serving.autoscaling.timeline import timeline_section
+from serving.autoscaling.timeline import cold_start_warnings, timeline_section
 from serving.bringup import CHECKS, Finding, verdicts
 from serving.cluster_warnings import cluster_warnings
 from serving.monitoring.alerting import alert_warnings
@@ -202,7 +202,7 @@ def warnings(
                 f"paddock:models[{i}].replicas.max: every rollout of {model['alias']} is an outage "
                 f"({rollout.reason}); set replicas.max above replicas.min to surge a replica"
             )
-    found += alert_warnings(config.get("monitoring", {}))
+    found += alert_warnings(config.get("monitoring", {})) + cold_start_warnings(config, plans)
     return found + cluster_warnings(config, today or datetime.date.today())
 
 

@@ -117,3 +117,28 @@ def timeline_section(config: Mapping[str, Any], plans: Mapping[str, Mapping[str,
             f"| {t.total_seconds:.0f} | {t.warm_node_seconds:.0f} | {t.hold_seconds:.0f} |"
         )
     return [*lines, ""]
+
+
+def cold_start_warnings(config: Mapping[str, Any], plans: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Plan warnings: a pinned alias (``fallback: none``) at ``replicas.min: 0`` answers 503 for every cold
+    start once the gateway hold is over, for about the timeline's total."""
+    poll = float(config.get("autoscaling", {}).get("polling_interval_seconds", 15))
+    found: list[str] = []
+    for i, model in enumerate(config.get("models", [])):
+        if model.get("fallback") != "none" or model.get("replicas_min", 1) != 0:
+            continue
+        p = plans.get(model["alias"], {})
+        t = cold_start(
+            alias=model["alias"],
+            polling_interval_seconds=poll,
+            load_time_seconds=float(p.get("load_time_seconds", 0.0)),
+            load_time_breakdown=p.get("load_time_breakdown", ()),
+            hold_seconds=float(model.get("cold_start_hold_seconds", 60.0)),
+        )
+        gap = max(0.0, t.total_seconds - t.hold_seconds)
+        found.append(
+            f"paddock:models[{i}].replicas.min: {model['alias']} is pinned (no fallback) and scales to zero: "
+            f"each cold start takes ~{t.total_seconds:.0f} s and requests get 503 for ~{gap:.0f} s after the "
+            f"{t.hold_seconds:.0f} s hold; set replicas.min >= 1 (2 to survive a node loss)"
+        )
+    return found

@@ -217,3 +217,26 @@ def test_prometheus_outage_keeps_current_replicas_and_fresh_deploys_wait_a_cold_
     timeline = cold_start_timeline(model, SETTINGS)
     assert spec["initialCooldownPeriod"] == int(timeline.total_seconds) + spec["cooldownPeriod"]
     assert spec["initialCooldownPeriod"] > timeline.total_seconds > model.plan.load_time_seconds
+
+
+def test_a_pinned_alias_at_zero_is_a_loud_plan_warning_and_the_timeline_is_in_the_summary() -> None:
+    from serving.autoscaling.timeline import cold_start_warnings, timeline_section
+
+    config = {
+        "autoscaling": {"polling_interval_seconds": 15},
+        "models": [
+            {"alias": "eu", "fallback": "none", "replicas_min": 0, "cold_start_hold_seconds": 60},
+            {"alias": "open", "fallback": "bedrock", "replicas_min": 0},
+            {"alias": "warm", "fallback": "none", "replicas_min": 1},
+        ],
+    }
+    plans = {
+        "eu": {"load_time_seconds": 300.0, "load_time_breakdown": [["image pull", 200.0], ["load", 100.0]]}
+    }
+    (warning,) = cold_start_warnings(config, plans)
+    # detect 15 + 15, node 160, pod 300 = 490 s; 430 s of 503 after the 60 s hold
+    assert warning.startswith("paddock:models[0].replicas.min: eu is pinned")
+    assert "~490 s" in warning and "~430 s" in warning
+    rows = timeline_section(config, plans)
+    assert rows[0] == "## Scale from zero"
+    assert "| eu | 0 | 30 | 160 | 300 | 490 | 330 | 60 |" in rows
