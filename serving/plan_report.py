@@ -17,8 +17,10 @@ from typing import Any
 import yaml
 
 from serving import helm
+from serving.autoscaling.timeline import cold_start_warnings, timeline_section
 from serving.bringup import CHECKS, Finding, verdicts
 from serving.cluster_warnings import cluster_warnings
+from serving.monitoring.alerting import alert_warnings
 from serving.release_values import rollout_strategy, startup_budget
 from serving.stack_config_models import RESERVED_CAPACITY_TYPES
 
@@ -200,6 +202,7 @@ def warnings(
                 f"paddock:models[{i}].replicas.max: every rollout of {model['alias']} is an outage "
                 f"({rollout.reason}); set replicas.max above replicas.min to surge a replica"
             )
+    found += alert_warnings(config.get("monitoring", {})) + cold_start_warnings(config, plans)
     return found + cluster_warnings(config, today or datetime.date.today())
 
 
@@ -233,6 +236,7 @@ def summary(
             else []
         ),
         *(bringup_section(bringup) if bringup is not None else []),
+        *timeline_section(config, plans),
         "## Helm releases",
         "",
     ]

@@ -267,13 +267,60 @@ class AutoscalingConfig:
     """``karpenterAmiAlias``: pinned EC2NodeClass AMI alias (``al2023@v20251103``); needed by karpenter."""
 
 
+ALERT_RECEIVER_KINDS = ("slack", "pagerduty", "webhook")
+ALERT_SEVERITIES = ("critical", "warning")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertReceiver:
+    """``paddock:monitoring.alerts.receivers[]``: a Slack/PagerDuty/webhook target whose URL or routing key
+    lives in Secret ``secret`` (key ``key``) in the monitoring namespace, never in stack config or values."""
+
+    kind: str
+    """``slack`` (incoming-webhook URL), ``pagerduty`` (Events v2 routing key) or ``webhook`` (URL)."""
+    secret: str
+    key: str
+    severities: tuple[str, ...] = ALERT_SEVERITIES
+    """Which severities it receives: ``critical`` pages, ``warning`` tickets."""
+    channel: str | None = None
+    """Slack channel override (``#paddock-alerts``); None = the webhook's own channel."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertsConfig:
+    """``paddock:monitoring.alerts`` (``true``/``false`` is short for ``{enabled: ...}``)."""
+
+    enabled: bool = True
+    sns: bool = False
+    """Create an SNS topic; Alertmanager publishes to it with its own Pod Identity (no secret)."""
+    sns_severities: tuple[str, ...] = ALERT_SEVERITIES
+    receivers: tuple[AlertReceiver, ...] = ()
+    heartbeat: AlertReceiver | None = None
+    """Where the always-firing Watchdog goes (a dead man's switch: healthchecks, PagerDuty heartbeat URL);
+    kind ``webhook``. None = no one notices a dead Prometheus."""
+    docs_base_url: str | None = None
+    """Absolute URL of serving/monitoring/README.md as published (``https://git.example.com/paddock/blob/main/
+    serving/monitoring/README.md``); every runbook_url is ``<base>#<alert>``. None = the repository path (the
+    plan warns: a pager cannot open it)."""
+
+    @property
+    def has_receiver(self) -> bool:
+        """Some alert reaches someone."""
+        return self.sns or bool(self.receivers)
+
+
 @dataclass(frozen=True, kw_only=True)
 class MonitoringConfig:
     """``paddock:monitoring``."""
 
     enabled: bool = True
     grafana: bool = True
-    alerts: bool = True
+    alerting: AlertsConfig = field(default_factory=AlertsConfig)
+
+    @property
+    def alerts(self) -> bool:
+        """PrometheusRules and Alertmanager are on."""
+        return self.alerting.enabled
 
 
 @dataclass(frozen=True, kw_only=True)

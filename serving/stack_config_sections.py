@@ -14,7 +14,11 @@ from typing import Any
 from serving.config_reader import Problems, Section
 from serving.images import REGISTRY_MODES, default_mode
 from serving.stack_config_models import (
+    ALERT_RECEIVER_KINDS,
+    ALERT_SEVERITIES,
     RESERVED_CAPACITY_TYPES,
+    AlertReceiver,
+    AlertsConfig,
     AutoscalingConfig,
     BedrockModel,
     ClusterConfig,
@@ -447,13 +451,77 @@ def parse_autoscaling(s: Section) -> AutoscalingConfig:
 
 
 def parse_monitoring(s: Section) -> MonitoringConfig:
+    raw = s.raw("alerts")
+    if raw is None or isinstance(raw, bool):
+        alerting = AlertsConfig(enabled=raw is not False)
+    elif not isinstance(raw, dict):
+        s.problems.add(s.key("alerts"), f"expected true, false or a mapping, got {raw!r}")
+        alerting = AlertsConfig()
+    else:
+        alerting = _alerts(Section.of(raw, s.key("alerts"), s.problems))
     m = MonitoringConfig(
-        enabled=s.get_bool("enabled", True),
-        grafana=s.get_bool("grafana", True),
-        alerts=s.get_bool("alerts", True),
+        enabled=s.get_bool("enabled", True), grafana=s.get_bool("grafana", True), alerting=alerting
     )
     s.finish()
     return m
+
+
+_K8S_NAME = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
+_SECRET_KEY = r"[-._a-zA-Z0-9]{1,253}"
+
+
+def _severities(s: Section, name: str) -> tuple[str, ...]:
+    got = s.get_str_list(
+        name, ALERT_SEVERITIES, pattern="|".join(ALERT_SEVERITIES), hint="is not critical or warning"
+    )
+    if isinstance(got, tuple) and not got:
+        s.problems.add(s.key(name), "is empty: name critical and/or warning")
+    return tuple(got or ALERT_SEVERITIES)
+
+
+def _receiver(s: Section, *, heartbeat: bool = False) -> AlertReceiver:
+    kinds = ("webhook",) if heartbeat else ALERT_RECEIVER_KINDS
+    r = AlertReceiver(
+        kind=(s.get_choice("kind", kinds, "webhook") if heartbeat else s.get_choice("kind", kinds))
+        or "webhook",
+        secret=s.get_str("secret", pattern=_K8S_NAME, hint="is not a Secret name") or "",
+        key=s.get_str("key", pattern=_SECRET_KEY, hint="is not a Secret key") or "",
+        severities=ALERT_SEVERITIES if heartbeat else _severities(s, "severities"),
+        channel=None
+        if heartbeat
+        else s.get_str("channel", None, pattern=r"[#@]?[-_a-z0-9.]{1,80}", hint="is not a Slack channel"),
+    )
+    if r.channel is not None and r.kind != "slack":
+        s.problems.add(s.key("channel"), f"only applies to kind slack (this receiver is {r.kind})")
+    s.finish()
+    return r
+
+
+def _alerts(s: Section) -> AlertsConfig:
+    receivers = s.raw("receivers")
+    parsed: list[AlertReceiver] = []
+    if receivers is not None and not isinstance(receivers, list):
+        s.problems.add(s.key("receivers"), f"expected a list, got {type(receivers).__name__}")
+    for i, item in enumerate(receivers if isinstance(receivers, list) else []):
+        parsed.append(_receiver(Section.of(item, f"{s.key('receivers')}[{i}]", s.problems)))
+    beat = s.raw("heartbeat")
+    a = AlertsConfig(
+        enabled=s.get_bool("enabled", True),
+        sns=s.get_bool("sns", False),
+        sns_severities=_severities(s, "snsSeverities"),
+        receivers=tuple(parsed),
+        heartbeat=None
+        if beat is None
+        else _receiver(Section.of(beat, s.key("heartbeat"), s.problems), heartbeat=True),
+        docs_base_url=s.get_str(
+            "docsBaseUrl",
+            None,
+            pattern=r"https?://[^\s#]+",
+            hint="is not an absolute http(s) URL without #fragment",
+        ),
+    )
+    s.finish()
+    return a
 
 
 def parse_ephemeral(value: Any, problems: Problems) -> EphemeralConfig | None:

@@ -105,10 +105,15 @@ def add_monitoring(platform: Platform) -> None:
             dcgm_service_monitor=True,  # here, not in GpuPlumbing: kube-prometheus-stack brings the CRD
             after=[*platform.system, *platform.storage],
             releases=platform.releases,
+            cluster_name=platform.cluster.cluster_name,
+            region=cfg.region,
+            tags=platform.tags,
         ),
     )
     platform.prometheus = monitoring.release
     platform.exports["prometheusUrl"] = monitoring.prometheus_url
+    if monitoring.alerts_topic_arn is not None:
+        platform.exports["alertsTopicArn"] = monitoring.alerts_topic_arn
 
 
 # ── add-on: controllers (components/controllers.py; owner: order) ──────────────────────────────────────────

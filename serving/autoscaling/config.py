@@ -62,7 +62,7 @@ def monitoring_settings(cfg: StackConfig) -> MonitoringSettings | None:
     autoscaled (no models)."""
     m = cfg.monitoring
     if m.enabled:
-        return MonitoringSettings(enabled=True, grafana=m.grafana, alerts=m.alerts)
+        return MonitoringSettings(enabled=True, grafana=m.grafana, alerts=m.alerts, alerting=m.alerting)
     if cfg.autoscaling.keda or cfg.models:
         return MonitoringSettings(enabled=True, grafana=False, alerts=False)
     return None

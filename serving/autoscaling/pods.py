@@ -58,9 +58,13 @@ def _trigger(name: str, query: str, threshold: float, url: str) -> dict[str, Any
         "metricType": "AverageValue",
         "metadata": {
             "serverAddress": url,
-            "query": f"{query} or vector(0)",
+            "query": query,
             "threshold": _num(threshold),
             "activationThreshold": "0",
+            # an empty result (no engine pod yet, model at zero) reads as 0; a failed query (Prometheus
+            # down) is an error and KEDA's fallback keeps the current replicas. No ``or vector(0)``: a broken
+            # scrape shows as PaddockMetricsAbsent (serving/monitoring/health.py), not as a silent 0.
+            "ignoreNullValues": "true",
         },
     }
 
@@ -105,6 +109,19 @@ def gateway_activation_trigger(model: ModelScaling, url: str) -> dict[str, Any]:
     keeps a scaled-to-zero model's replica up while traffic is being spilled to Bedrock during its load."""
     query = f'sum(increase(paddock_gateway_requests_total{{alias="{model.alias}"}}[2m]))'
     return _trigger("gateway-requests", query, ACTIVATION_ONLY_THRESHOLD, url)
+
+
+#: failed polls before KEDA's fallback takes over (x pollingInterval: 45 s at the default 15 s)
+FALLBACK_FAILURE_THRESHOLD = 3
+
+
+def initial_cooldown_seconds(model: ModelScaling, settings: AutoscalingSettings) -> int:
+    """``initialCooldownPeriod`` (s): after the ScaledObject is created KEDA does not scale to zero before the
+    first replica had its cold start (node, boot, image pull, load) plus one cooldown, so a fresh deploy is
+    not torn down before anyone could send a request."""
+    from serving.autoscaling.timeline import cold_start_timeline
+
+    return int(cold_start_timeline(model, settings).total_seconds) + delays(model, settings).cooldown
 
 
 def hpa_behavior(d: ScalingDelays) -> dict[str, Any]:
@@ -178,7 +195,14 @@ def scaled_object(
             "cooldownPeriod": d.cooldown,
             "minReplicaCount": model.min_replicas,
             "maxReplicaCount": model.max_replicas,
-            "fallback": {"failureThreshold": 3, "replicas": max(1, model.min_replicas)},
+            # KEDA 2.17 fallback.behavior: after 3 failed polls keep max(current, replicas), never drop to 1
+            # at peak because Prometheus is down (kedacore/keda #6659)
+            "fallback": {
+                "failureThreshold": FALLBACK_FAILURE_THRESHOLD,
+                "replicas": max(1, model.min_replicas),
+                "behavior": "currentReplicasIfHigher",
+            },
+            "initialCooldownPeriod": initial_cooldown_seconds(model, settings),
             "advanced": {"horizontalPodAutoscalerConfig": {"behavior": hpa_behavior(d)}},
             "triggers": triggers,
         },

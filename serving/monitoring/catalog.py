@@ -221,6 +221,22 @@ CATALOG: tuple[Metric, ...] = (
         _KSM_DOC,
     ),
     _m(
+        "kube_pod_status_ready",
+        "kube-state-metrics",
+        "gauge",
+        ("namespace", "pod", "condition"),
+        "1 for the pod's Ready condition value (condition true|false|unknown); every pod, any owner.",
+        _KSM_DOC,
+    ),
+    _m(
+        "kube_pod_info",
+        "kube-state-metrics",
+        "gauge",
+        ("namespace", "pod", "node", "created_by_kind", "created_by_name"),
+        "1 per existing pod (Pending included).",
+        _KSM_DOC,
+    ),
+    _m(
         "kube_pod_container_status_restarts_total",
         "kube-state-metrics",
         "counter",
@@ -343,3 +359,27 @@ def vllm_metrics(version: str) -> VllmMetricNames:
         kv_cache_usage=kv.name if exported_by(kv, version) else "vllm:gpu_cache_usage_perc",
         inter_token_latency=itl.name if exported_by(itl, version) else "vllm:time_per_output_token_seconds",
     )
+
+
+VLLM_TTFT_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.02,
+    0.04,
+    0.06,
+    0.08,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+"""``le`` bounds of ``vllm:time_to_first_token_seconds`` up to 10 s (then 20..2560 s):
+vllm/v1/metrics/loggers.py at v0.11.0 (read 2026-12-04); the 1.0 and 2.5 s bounds are confirmed by the
+operations review's promtool run (../shared/review/operations.md, 2026-12-04: p95 interpolated across
+the 1.0-2.5 bucket)."""

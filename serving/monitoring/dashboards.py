@@ -19,7 +19,7 @@ from serving.autoscaling.model import AutoscalingSettings, ModelScaling, thresho
 from serving.errors import RenderError
 from serving.monitoring.catalog import vllm_metrics
 from serving.monitoring.rules import gpu_memory_alert_fraction
-from serving.monitoring.targets import pod_regex
+from serving.monitoring.targets import lws_pod_regex, pod_regex
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 _PLACEHOLDER = re.compile(r"__[A-Z][A-Z0-9_]*?__")
@@ -73,7 +73,10 @@ def model_values(model: ModelScaling, settings: AutoscalingSettings) -> dict[str
         "UID": f"paddock-{model.alias}"[:40],
         "NAMESPACE": model.namespace,
         "WORKLOAD": model.workload,
-        "POD_REGEX": pod_regex(model.workload),
+        "POD_REGEX": lws_pod_regex(model.workload)
+        if plan.nodes_per_replica > 1
+        else pod_regex(model.workload),
+        "NODES_PER_REPLICA": plan.nodes_per_replica,
         "KV_CACHE_METRIC": names.kv_cache_usage if names else "",
         "ITL_METRIC": names.inter_token_latency if names else "",
         "SLO_TTFT_SECONDS": model.slo_ttft_seconds,

@@ -21,6 +21,13 @@ def pod_regex(workload: str) -> str:
     return f"{workload}-[a-z0-9]+-[a-z0-9]+"
 
 
+def lws_pod_regex(workload: str) -> str:
+    """Regex matching the leader (``<lws>-<group>``) and worker (``<lws>-<group>-<index>``) pods of
+    LeaderWorkerSet ``workload`` and no other:
+    ``llama-405b-0``, ``llama-405b-0-1``, not ``llama-405b-eu-0``."""
+    return f"{workload}-[0-9]+(-[0-9]+)?"
+
+
 def _meta_label(pod_label: str) -> str:
     return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in pod_label)
 

@@ -59,6 +59,7 @@ def test_everything_on_by_default(recorder: Recorder) -> None:
     assert kinds == [
         ("PodMonitor", "mon-paddock-tgi"),
         ("PodMonitor", "mon-paddock-vllm"),
+        ("PrometheusRule", "mon-cluster-rules"),
         ("PrometheusRule", "mon-llama-70b-rules"),
         ("PrometheusRule", "mon-llama-8b-tgi-rules"),
         ("ServiceMonitor", "mon-paddock-dcgm"),
@@ -79,11 +80,11 @@ def test_rules_carry_plan_thresholds_and_runbooks(recorder: Recorder) -> None:
     build()()
     rules = recorder.named("mon-llama-70b-rules").inputs["spec"]["groups"][0]["rules"]
     by_name = {r["alert"]: r for r in rules}
-    assert by_name["PaddockTtftSloBreached"]["expr"].endswith("> 2")
+    assert 'le=~"2\\\\.5"' in by_name["PaddockTtftSloBreached"]["expr"]  # the bucket at the 2 s SLO
     assert by_name["PaddockGpuMemoryNearFull"]["expr"].endswith("> 0.95")
-    assert by_name["PaddockQueueGrowing"]["for"] == "15m"
+    assert by_name["PaddockQueueBackedUp"]["for"] == "15m"
     assert all(r["annotations"]["runbook"] and r["annotations"]["runbook_url"] for r in rules)
-    assert len(recorder.by_type(RULE)) == 2
+    assert len(recorder.by_type(RULE)) == 3  # one per model + paddock-cluster
 
 
 def test_dashboards_are_configmaps_with_valid_json(recorder: Recorder) -> None:
@@ -127,3 +128,39 @@ def test_invalid_args(recorder: Recorder) -> None:
     assert "settings.enabled: is false" in text
     assert "kube_prometheus_stack_version: 'latest' is not a chart version" in text
     assert [r.typ for r in recorder.resources] == ["pulumi:providers:kubernetes"]
+
+
+def test_sns_alerts_create_a_topic_a_publish_only_role_and_its_pod_identity(recorder: Recorder) -> None:
+    from serving.stack_config_models import AlertsConfig
+
+    settings = MonitoringSettings(alerting=AlertsConfig(sns=True))
+    build(settings=settings, cluster_name="c1", region="eu-west-1")()
+    topic = recorder.named("mon-alerts")
+    TOPIC = "arn:aws:sns:eu-west-1:123456789012:mon-alerts"  # noqa: N806
+    assert topic.typ == "aws:sns/topic:Topic"
+    assoc = recorder.named("mon-alertmanager-pod-identity").inputs
+    assert (assoc["clusterName"], assoc["namespace"], assoc["serviceAccount"]) == (
+        "c1",
+        "monitoring",
+        "kps-alertmanager",
+    )
+    policy = json.loads(recorder.named("mon-alertmanager-publish").inputs["policy"])
+    assert policy["Statement"] == [{"Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC}]
+    trust = json.loads(recorder.named("mon-alertmanager-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    am = recorder.named("mon-kube-prometheus-stack").inputs["values"]["alertmanager"]
+    sns = {r["name"]: r.get("sns_configs") for r in am["config"]["receivers"]}
+    assert sns["paddock-critical"][0]["topic_arn"] == TOPIC
+    assert sns["paddock-critical"][0]["sigv4"] == {"region": "eu-west-1"}
+
+
+def test_sns_alerts_without_a_cluster_name_are_refused() -> None:
+    from serving.stack_config_models import AlertsConfig
+
+    with pytest.raises(pulumi.InputPropertiesError, match="Pod Identity"):
+        build(settings=MonitoringSettings(alerting=AlertsConfig(sns=True)))()
+
+
+def test_no_sns_no_aws_resources(recorder: Recorder) -> None:
+    build()()
+    assert not [r for r in recorder.resources if r.typ.startswith("aws:")]

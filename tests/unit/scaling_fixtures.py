@@ -103,6 +103,8 @@ class Recorder(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ.startswith("aws:iam/"):
             outputs["arn"] = f"arn:aws:iam::123456789012:policy/{args.name}"
+        if args.typ.startswith("aws:sns/"):
+            outputs["arn"] = f"arn:aws:sns:eu-west-1:123456789012:{args.name}"
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:

@@ -75,10 +75,10 @@ def test_vllm_triggers_use_plan_thresholds_and_version_metric() -> None:
     got = {t["name"]: (t["metadata"]["query"], t["metadata"]["threshold"]) for t in spec["triggers"]}
     sel = 'namespace="serving",alias="llama-70b"'
     assert got == {
-        "queue": (f"sum(vllm:num_requests_waiting{{{sel}}}) or vector(0)", "4"),
-        "running": (f"sum(vllm:num_requests_running{{{sel}}}) or vector(0)", "32"),
-        "kv-cache": (f"sum(vllm:kv_cache_usage_perc{{{sel}}}) or vector(0)", "0.85"),
-        "gateway-in-flight": ('sum(paddock_gateway_in_flight{alias="llama-70b"}) or vector(0)', "32"),
+        "queue": (f"sum(vllm:num_requests_waiting{{{sel}}})", "4"),
+        "running": (f"sum(vllm:num_requests_running{{{sel}}})", "32"),
+        "kv-cache": (f"sum(vllm:kv_cache_usage_perc{{{sel}}})", "0.85"),
+        "gateway-in-flight": ('sum(paddock_gateway_in_flight{alias="llama-70b"})', "32"),
     }
     assert {t["metricType"] for t in spec["triggers"]} == {"AverageValue"}  # KEDA fallback needs it
     assert (spec["minReplicaCount"], spec["maxReplicaCount"], spec["cooldownPeriod"]) == (1, 4, 960)
@@ -97,7 +97,7 @@ def test_scale_to_zero_adds_an_activation_only_request_trigger() -> None:
     last = spec["triggers"][-1]
     assert last["name"] == "gateway-requests"
     assert last["metadata"]["query"] == (
-        'sum(increase(paddock_gateway_requests_total{alias="llama-8b-tgi"}[2m])) or vector(0)'
+        'sum(increase(paddock_gateway_requests_total{alias="llama-8b-tgi"}[2m]))'
     )
     assert (last["metadata"]["threshold"], last["metadata"]["activationThreshold"]) == ("1000000", "0")
     names = [t["name"] for t in scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["triggers"]]
@@ -203,3 +203,40 @@ def test_multi_node_replicas_scale_the_leader_worker_set() -> None:
     assert (
         scaled_object(make_model(), SETTINGS, gateway=True)["spec"]["scaleTargetRef"]["kind"] == "Deployment"
     )
+
+
+def test_prometheus_outage_keeps_current_replicas_and_fresh_deploys_wait_a_cold_start() -> None:
+    from serving.autoscaling.timeline import cold_start_timeline
+
+    model = tgi_model(min_replicas=0)
+    spec = scaled_object(model, SETTINGS, gateway=True)["spec"]
+    # KEDA 2.17 fallback.behavior: max(current, replicas) after 3 failed polls, never a drop to 1 at peak
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"}
+    assert all(t["metadata"]["ignoreNullValues"] == "true" for t in spec["triggers"])
+    assert all("vector(0)" not in t["metadata"]["query"] for t in spec["triggers"])
+    timeline = cold_start_timeline(model, SETTINGS)
+    assert spec["initialCooldownPeriod"] == int(timeline.total_seconds) + spec["cooldownPeriod"]
+    assert spec["initialCooldownPeriod"] > timeline.total_seconds > model.plan.load_time_seconds
+
+
+def test_a_pinned_alias_at_zero_is_a_loud_plan_warning_and_the_timeline_is_in_the_summary() -> None:
+    from serving.autoscaling.timeline import cold_start_warnings, timeline_section
+
+    config = {
+        "autoscaling": {"polling_interval_seconds": 15},
+        "models": [
+            {"alias": "eu", "fallback": "none", "replicas_min": 0, "cold_start_hold_seconds": 60},
+            {"alias": "open", "fallback": "bedrock", "replicas_min": 0},
+            {"alias": "warm", "fallback": "none", "replicas_min": 1},
+        ],
+    }
+    plans = {
+        "eu": {"load_time_seconds": 300.0, "load_time_breakdown": [["image pull", 200.0], ["load", 100.0]]}
+    }
+    (warning,) = cold_start_warnings(config, plans)
+    # detect 15 + 15, node 160, pod 300 = 490 s; 430 s of 503 after the 60 s hold
+    assert warning.startswith("paddock:models[0].replicas.min: eu is pinned")
+    assert "~490 s" in warning and "~430 s" in warning
+    rows = timeline_section(config, plans)
+    assert rows[0] == "## Scale from zero"
+    assert "| eu | 0 | 30 | 160 | 300 | 490 | 330 | 60 |" in rows

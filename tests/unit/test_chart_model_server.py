@@ -279,7 +279,18 @@ def test_multi_node_uses_a_leader_worker_set(objects: dict[str, dict[str, dict[s
 
 def test_companions(objects: dict[str, dict[str, dict[str, Any]]]) -> None:
     o = objects["vllm-8b-s3"]
-    assert o["PodDisruptionBudget"]["spec"]["maxUnavailable"] == 1
+    pdb = o["PodDisruptionBudget"]["spec"]
+    # one Ready pod always survives a voluntary drain (a single replica too); not-Ready pods stay evictable
+    assert (pdb["minAvailable"], pdb["unhealthyPodEvictionPolicy"]) == (1, "AlwaysAllow")
+    assert "maxUnavailable" not in pdb
+    lws_pdb = objects["vllm-405b-lws"]["PodDisruptionBudget"]["spec"]
+    assert lws_pdb["minAvailable"] == 1
+    assert (
+        lws_pdb["selector"]["matchLabels"].items()
+        <= objects["vllm-405b-lws"]["LeaderWorkerSet"]["spec"]["leaderWorkerTemplate"]["leaderTemplate"][
+            "metadata"
+        ]["labels"].items()
+    )
     assert o["Service"]["spec"]["ports"] == [
         {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
     ]

@@ -136,3 +136,13 @@ def test_load_errors_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "list.json").write_text("[1]")
     with pytest.raises(RenderError, match="list.json is not a JSON object"):
         dash.load("list.json")
+
+
+def test_lws_dashboard_counts_leader_and_worker_pods_per_replica() -> None:
+    from serving.monitoring.targets import lws_pod_regex
+
+    model = make_model("llama-405b", plan_overrides={"nodes_per_replica": 2})
+    text = json.dumps(dash.dashboards((model,), SETTINGS, gateway=True))
+    assert "kube_deployment" not in text
+    assert json.dumps(lws_pod_regex("llama-405b"))[1:-1] in text
+    assert ") / 2" in text  # wanted replicas = pods / nodes per replica
