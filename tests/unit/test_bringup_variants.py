@@ -1,7 +1,7 @@
 """The bring-up analysis over variants of the shipped stacks (tests/unit/bringup_variants.py): each renders,
 every check gets a verdict, and every failing finding is one precise line naming a resource of the plan and
-a config key, and none fails: a 405B model (auto, and bf16 on A100: multi-node LWS + EFA), Karpenter, TGI at min 0 and an adopted
-VPC + cluster come up on each shipped stack."""
+a config key, and none fails: a 405B model (auto, and bf16 on A100: multi-node LWS + EFA), Karpenter, TGI
+at min 0 and an adopted VPC + cluster come up on each shipped stack."""
 
 from __future__ import annotations
 
