@@ -108,8 +108,10 @@ def main(argv: list[str]) -> int:
         return 0
     env = dict(os.environ)
     if not (ROOT / ".venv").exists():
-        # uv makes .venv itself with this interpreter: no venv module or pip needed.
+        # uv makes .venv itself with this interpreter: no venv module or pip needed. The first install also
+        # writes bytecode (pulumi_aws alone is ~4 s of compiling per run where PYTHONDONTWRITEBYTECODE is set).
         env.setdefault("UV_PYTHON", sys.executable)
+        env.setdefault("UV_COMPILE_BYTECODE", "1")
     cmd = [str(uv), "run", "--frozen", "--no-dev", "--project", str(ROOT), "paddock", *argv]
     if sys.platform == "win32":
         import subprocess
