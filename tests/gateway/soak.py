@@ -148,7 +148,7 @@ async def _exchange(
             except ValueError:
                 err = None
             if isinstance(err, dict) and "message" in err:
-                return "error", upstream, None, reason
+                return "error", upstream, None, f"{reason} {err['message']}"
             return "malformed", upstream, "HTTP error without an OpenAI error body", reason
         buf, events = b"", []
         async for chunk in resp.content.iter_any():
