@@ -109,7 +109,7 @@ def main(argv: list[str]) -> int:
     env = dict(os.environ)
     if not (ROOT / ".venv").exists():
         # uv makes .venv itself with this interpreter: no venv module or pip needed. The first install also
-        # writes bytecode (pulumi_aws alone is ~4 s of compiling per run where PYTHONDONTWRITEBYTECODE is set).
+        # writes bytecode (pulumi_aws alone is ~4 s of compiling a run where PYTHONDONTWRITEBYTECODE is set).
         env.setdefault("UV_PYTHON", sys.executable)
         env.setdefault("UV_COMPILE_BYTECODE", "1")
     cmd = [str(uv), "run", "--frozen", "--no-dev", "--project", str(ROOT), "paddock", *argv]
