@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import socket
+from typing import Any
 
 import click
 from starlette.applications import Starlette
@@ -32,6 +33,19 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)
     return sock
+
+
+def startup_line(app: Any, host: str, port: int, admin_port: int | None) -> str:
+    """What an operator sees at start: the address, each alias with its fallback, where /metrics is."""
+    aliases = app.state.gateway.aliases
+    shown = ", ".join(
+        f"{name} ({'pinned' if state.route.pinned else 'fallback: bedrock'})"
+        for name, state in sorted(aliases.items())
+    )
+    metrics = (
+        f"http://{host}:{admin_port}/metrics" if admin_port is not None else f"http://{host}:{port}/metrics"
+    )
+    return f"paddock gateway on http://{host}:{port}/v1 · aliases: {shown} · metrics: {metrics}"
 
 
 @click.command(name="gateway", help="Run the OpenAI-compatible fallback gateway locally.")
@@ -76,6 +90,7 @@ def command(config_path: str, host: str, port: int, log_level: str, admin_port: 
         backlog=4096,
         timeout_graceful_shutdown=10,
     )
+    click.echo(startup_line(app, host, port, admin_port), err=True)
     if admin_port is None:
         uvicorn.Server(config).run()
         return

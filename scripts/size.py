@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from serving.catalog import get_model
+from serving.catalog.hardware import list_instances
 from serving.errors import InputError, SizingError
 from serving.sizing import NoFitError, ServingPlan, recommend, size_on_gpu
 from serving.sizing.offers import PIN_NOTE_PREFIX
@@ -95,8 +96,30 @@ def _plan(opts: dict[str, Any]) -> ServingPlan:
     return plan if note is None else plan.with_notes((note,))
 
 
+def node_gpus(gpu: str | None) -> int | None:
+    """GPUs of one node for ``--gpu``: the instance type's count, or the largest catalog instance of that GPU
+    id (None when the catalog has neither, e.g. only ``--gpu-memory-gib``)."""
+    if gpu is None:
+        return None
+    counts = [i.gpus for i in list_instances() if gpu in (i.type, i.gpu.id)]
+    return max(counts) if counts else None
+
+
+def check_tp_within_node(opts: dict[str, Any]) -> None:
+    """Tensor parallelism past one node without pipeline parallelism is an error naming ``--tp``: vLLM's
+    TP all-reduces every layer, so it stays inside a node's NVLink/PCIe; span nodes with ``--pp``."""
+    tp, pp, per_node = opts["tp"], opts["pp"] or 1, node_gpus(opts["gpu"])
+    if tp is not None and per_node is not None and tp > per_node and pp == 1:
+        raise InputError(
+            f"{tp} exceeds the {per_node} GPUs of one {opts['gpu']} node: keep TP within a node and span "
+            f"nodes with --pp (e.g. --tp {per_node} --pp {-(-tp // per_node)})",
+            field="--tp",
+        )
+
+
 def _sized(model: Any, opts: dict[str, Any]) -> ServingPlan:
     explicit = any(opts[k] is not None for k in ("gpu", "gpu_memory_gib", "tp", "pp"))
+    check_tp_within_node(opts)
     common = {
         k: opts[k] for k in ("engine", "engine_version", "dtype", "kv_cache_dtype", "gpu_memory_utilization")
     }
@@ -307,7 +330,13 @@ def _no_fit_json(exc: NoFitError) -> dict[str, Any]:
 @click.option(
     "--exact", is_flag=True, help="Search only the given --kv-cache-dtype/--quantization (no fp8 variants)."
 )
-@click.option("--headroom", type=float, default=0.1, show_default=True, help="Spare KV capacity fraction.")
+@click.option(
+    "--headroom",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.1,
+    show_default=True,
+    help="Spare KV capacity fraction, 0 <= h < 1.",
+)
 @click.option("--region", default="us-east-1", show_default=True, help="AWS region for prices.")
 @click.option(
     "--capacity-type", type=click.Choice(["on-demand", "spot"]), default="on-demand", show_default=True

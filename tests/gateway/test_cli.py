@@ -54,3 +54,16 @@ def test_admin_port_must_differ_from_the_api_port(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--admin-port" in result.output
     app = build(str(cfg), "warning", admin_port=9090)
     assert app.admin_port == 9090  # type: ignore[attr-defined]
+
+
+def test_startup_line_names_address_aliases_and_metrics(tmp_path: Path) -> None:
+    from scripts.gateway import startup_line
+
+    cfg = tmp_path / "routes.yaml"
+    cfg.write_text("aliases:\n  a:\n    primary: {url: http://x:8000/v1, model: m}\n    fallback: none\n")
+    app = build(str(cfg), "warning")
+    line = startup_line(app, "127.0.0.1", 8080, None)
+    assert line == (
+        "paddock gateway on http://127.0.0.1:8080/v1 · aliases: a (pinned) · metrics: http://127.0.0.1:8080/metrics"
+    )
+    assert startup_line(app, "0.0.0.0", 8080, 9090).endswith("metrics: http://0.0.0.0:9090/metrics")

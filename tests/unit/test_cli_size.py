@@ -259,3 +259,23 @@ def test_recommendation_json_has_serving_estimates_and_top_options() -> None:
         "--model", "llama-3.1-8b", "--context", "8192", "--concurrency", "8", "--prompt-tokens", "9"
     )
     assert code == 2 and "--output-tokens" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "text"),
+    [
+        (("--headroom", "5"), "--headroom", "is not in the range"),
+        (("--headroom", "-0.1"), "--headroom", "is not in the range"),
+        (("--tp", "16"), "--tp", "16 exceeds the 8 GPUs of one h100-80gb node"),
+        (("--gpu", "g6e.xlarge", "--tp", "2"), "--tp", "2 exceeds the 1 GPUs of one g6e.xlarge node"),
+    ],
+)
+def test_out_of_range_flags_are_refused_naming_the_flag(args: tuple[str, ...], flag: str, text: str) -> None:
+    base = ("--model", "llama-3.1-8b") + (() if "--gpu" in args else ("--gpu", "h100-80gb"))
+    code, out, err = _run(*base, *args)
+    assert code == 2 and flag in out + err and text in out + err, out + err
+
+
+def test_tp_across_nodes_with_pp_is_sized() -> None:
+    code, out, _ = _run("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--tp", "16", "--pp", "2", "--json")
+    assert code in (0, 1) and json.loads(out)["tensor_parallel_size"] == 16
