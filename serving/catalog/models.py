@@ -264,6 +264,11 @@ def get_model(id_or_path: str, *, field: str = "--model") -> ModelSpec:
     Raises CatalogLookupError (unknown id, with suggestions) or InputError (unreadable/invalid config,
     naming the config key) with ``field`` set."""
     catalog = _catalog()
+    if not id_or_path.strip():  # Path("") is the current directory: never read ./config.json by accident
+        raise InputError(
+            "is empty: give a catalog id (e.g. llama-3.1-8b), a known HF repo id or a path to config.json",
+            field=field,
+        )
     if id_or_path in catalog:
         return catalog[id_or_path]
     lowered = id_or_path.lower()

@@ -279,3 +279,8 @@ def test_out_of_range_flags_are_refused_naming_the_flag(args: tuple[str, ...], f
 def test_tp_across_nodes_with_pp_is_sized() -> None:
     code, out, _ = _run("--model", "llama-3.1-8b", "--gpu", "h100-80gb", "--tp", "16", "--pp", "2", "--json")
     assert code in (0, 1) and json.loads(out)["tensor_parallel_size"] == 16
+
+
+def test_empty_model_is_one_clear_line() -> None:
+    code, out, err = _run("--model", "", "--gpu", "h100-80gb")
+    assert code == 2 and "--model: is empty: give a catalog id" in out + err
