@@ -1,14 +1,14 @@
 """Live ``paddock ephemeral`` with a real Pulumi CLI, backend and AWS account (opt-in: ``-m integration``).
 
-Free by default: preflight, list and a reaper dry run (nothing is created or destroyed). Each test skips,
-naming what is missing, without the Pulumi CLI, a `pulumi login` or AWS credentials.
-``PADDOCK_EPHEMERAL_LIVE_UP=1`` also runs a full ``up`` (1h TTL, scale to zero) and ``down`` of a real stack:
-that costs money (EKS control plane, NAT gateway, minutes of GPU node time).
+Free: list and a reaper dry run (nothing is created or destroyed). Selecting these tests is asking for a live
+run, so each FAILS, naming what is missing, without the Pulumi CLI, a `pulumi login` or AWS credentials: an
+opt-in run never passes without having talked to the real services. ``-m live_cost`` runs a full ``up`` (1h
+TTL, scale to zero) and ``down`` of a real stack: that costs money (EKS control plane, NAT gateway, minutes of
+GPU node time), so it has its own marker, deselected by default like ``integration``.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
@@ -20,15 +20,15 @@ from scripts.ephemeral import command
 
 
 def _needs_real_tools(*, aws: bool = True) -> None:
-    """Skip, saying what is missing, unless the Pulumi CLI is logged in (and AWS credentials exist)."""
+    """Fail, saying what is missing, unless the Pulumi CLI is logged in (and AWS credentials exist)."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
-        pytest.skip("needs the Pulumi CLI on PATH (https://www.pulumi.com/docs/install/)")
+        pytest.fail("needs the Pulumi CLI on PATH (https://www.pulumi.com/docs/install/)")
     who = subprocess.run([pulumi, "whoami"], capture_output=True, text=True, timeout=60, check=False)
     if who.returncode != 0:
-        pytest.skip(f"needs a `pulumi login` (pulumi whoami: {who.stderr.strip() or who.returncode})")
+        pytest.fail(f"needs a `pulumi login` (pulumi whoami: {who.stderr.strip() or who.returncode})")
     if aws and boto3.Session().get_credentials() is None:
-        pytest.skip("needs AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)")
+        pytest.fail("needs AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)")
 
 
 @pytest.mark.integration
@@ -43,12 +43,8 @@ def test_live_list_and_reaper_dry_run() -> None:
     assert dry.exit_code == (1 if stuck else 0), dry.output + dry.stderr
 
 
-@pytest.mark.integration
+@pytest.mark.live_cost
 def test_live_up_and_down() -> None:
-    if os.environ.get("PADDOCK_EPHEMERAL_LIVE_UP") != "1":
-        pytest.skip(
-            "costs money: set PADDOCK_EPHEMERAL_LIVE_UP=1 to create and destroy a real ephemeral stack"
-        )
     _needs_real_tools()
     up = CliRunner().invoke(command, ["up", "--model", "llama-3.1-8b", "--ttl", "1h", "--yes"])
     assert up.exit_code == 0, up.output + up.stderr

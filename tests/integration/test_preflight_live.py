@@ -2,7 +2,8 @@
 
 Uses the default credential chain. Resolves the EU fixture's profile for real and checks that what
 GetInferenceProfile returns has the shape the residency rules rely on. ``PADDOCK_PREFLIGHT_SMOKE=1`` adds the
-1-token Converse call (costs one request). Skips, saying so, without AWS credentials.
+1-token Converse call (costs one request). Selecting it asks for a live run: without AWS credentials it
+fails, saying so.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "stacks" / "Pulumi.
 @pytest.mark.integration
 def test_preflight_resolves_a_real_eu_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     if boto3.Session().get_credentials() is None:
-        pytest.skip("needs AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)")
+        pytest.fail("needs AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/...)")
     args = ["preflight", "--stack", str(FIXTURE), "--format", "json", "--preflight-dir", str(tmp_path)]
     if os.environ.get("PADDOCK_PREFLIGHT_SMOKE") == "1":
         args.append("--smoke")

@@ -125,7 +125,7 @@ def test_nothing_fits() -> None:
     ("model", "alias"),
     [
         ("meta-llama/Llama-3.1-8B-Instruct", "llama-3-1-8b-instruct"),
-        ("/tmp/my-model/config.json", "my-model"),
+        ("checkpoints/my-model/config.json", "my-model"),
         ("llama-3.3-70b", "llama-3-3-70b"),
         ("config.json", "model"),
     ],
